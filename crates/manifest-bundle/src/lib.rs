@@ -1,0 +1,1 @@
+//! The manifest-bundle crate.

@@ -1,0 +1,2 @@
+//! The `omps` command line.
+fn main() {}
