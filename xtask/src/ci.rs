@@ -1,0 +1,184 @@
+//! `cargo xtask ci` and `cargo xtask e2e`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::peers::{self, Peers};
+use crate::step::{Step, cargo};
+
+/// Which tests `cargo nextest run` should run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tests {
+    /// Everything, including the `#[ignore]`d peer tests.
+    All,
+    /// Only the hermetic tests (a dev machine without the peers).
+    Hermetic,
+    /// Only the peer tests.
+    PeersOnly,
+}
+
+pub fn ci(root: &Path, install: bool) -> Result<()> {
+    let peers = peers::ensure(root, install)?;
+    let missing = peers.missing();
+    let tests = if missing.is_empty() {
+        Tests::All
+    } else {
+        Tests::Hermetic
+    };
+    let result = run_all(&ci_steps(root, &peers, tests));
+    if tests == Tests::Hermetic {
+        eprintln!(
+            "\nWARNING: the tests that need {} were NOT run (--no-install and not found). \
+             `cargo xtask ci` without --no-install runs them.",
+            missing.join(", ")
+        );
+    }
+    result
+}
+
+pub fn e2e(root: &Path, install: bool) -> Result<()> {
+    let peers = peers::ensure(root, install)?;
+    let missing = peers.missing();
+    if !missing.is_empty() {
+        bail!(
+            "e2e needs {}; run without --no-install to install them",
+            missing.join(", ")
+        );
+    }
+    run_all(&[nextest(root, &peers, Tests::PeersOnly)])
+}
+
+fn ci_steps(root: &Path, peers: &Peers, tests: Tests) -> Vec<Step> {
+    vec![
+        Step::new("format check", cargo(), root).args(["fmt", "--all", "--", "--check"]),
+        Step::new("clippy", cargo(), root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        nextest(root, peers, tests),
+        Step::new("doctests", cargo(), root).args(["test", "--workspace", "--doc"]),
+    ]
+}
+
+fn nextest(root: &Path, peers: &Peers, tests: Tests) -> Step {
+    let (title, ignored) = match tests {
+        Tests::All => ("tests (all, including peer tests)", "all"),
+        Tests::Hermetic => ("tests (hermetic only; peers missing)", "default"),
+        Tests::PeersOnly => ("peer tests (ignored tests only)", "only"),
+    };
+    let mut step = Step::new(title, cargo(), root).args([
+        "nextest",
+        "run",
+        "--workspace",
+        "--run-ignored",
+        ignored,
+    ]);
+    for (k, v) in peers.env() {
+        step = step.env(k, v);
+    }
+    step
+}
+
+/// Runs every step even after a failure (a format slip should not hide a failing test), then
+/// fails if any step failed.
+fn run_all(steps: &[Step]) -> Result<()> {
+    let mut results: Vec<(&str, Result<Duration>)> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let r = step.run(i + 1, steps.len());
+        if let Err(e) = &r {
+            eprintln!("==> {e:#}");
+        }
+        results.push((&step.title, r));
+    }
+    println!("\n==> summary");
+    let mut failed = Vec::new();
+    for (title, r) in &results {
+        if let Ok(d) = r {
+            println!("    ok      {title} ({:.1}s)", d.as_secs_f64());
+        } else {
+            println!("    FAILED  {title}");
+            failed.push(*title);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_peers() -> Peers {
+        Peers {
+            courier: Some("/r/target/courier-venv/bin/operator-courier".into()),
+            docker_registry: Some("/usr/bin/docker-registry".into()),
+            skopeo: Some("/usr/bin/skopeo".into()),
+        }
+    }
+
+    fn without_cargo_path(s: &Step) -> String {
+        let line = s.command_line();
+        let cargo = cargo();
+        let cargo = cargo.to_string_lossy();
+        line.replace(&*cargo, "cargo")
+    }
+
+    #[test]
+    fn ci_runs_fmt_clippy_all_tests_and_doctests_in_order() {
+        let steps = ci_steps(Path::new("/r"), &all_peers(), Tests::All);
+        let lines: Vec<String> = steps.iter().map(without_cargo_path).collect();
+        assert_eq!(
+            lines,
+            [
+                "cargo fmt --all -- --check",
+                "cargo clippy --workspace --all-targets -- -D warnings",
+                "OMPS_COURIER=/r/target/courier-venv/bin/operator-courier \
+                 OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry OMPS_SKOPEO=/usr/bin/skopeo \
+                 cargo nextest run --workspace --run-ignored all",
+                "cargo test --workspace --doc",
+            ]
+        );
+        assert!(steps.iter().all(|s| s.cwd == Path::new("/r")));
+    }
+
+    #[test]
+    fn missing_peers_mean_hermetic_tests_only() {
+        let step = nextest(Path::new("/r"), &Peers::default(), Tests::Hermetic);
+        assert!(step.command_line().ends_with("--run-ignored default"));
+        assert!(step.envs.is_empty());
+    }
+
+    #[test]
+    fn e2e_runs_only_ignored_tests_with_peer_env() {
+        let step = nextest(Path::new("/r"), &all_peers(), Tests::PeersOnly);
+        assert!(step.command_line().ends_with("--run-ignored only"));
+        assert_eq!(
+            step.env_value("OMPS_SKOPEO").unwrap(),
+            std::ffi::OsStr::new("/usr/bin/skopeo")
+        );
+    }
+
+    #[test]
+    fn run_all_runs_every_step_and_reports_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let steps = [
+            Step::new("first fails", "sh", dir.path()).args(["-c", "exit 1"]),
+            Step::new("second runs", "sh", dir.path())
+                .args(["-c", "touch \"$M\""])
+                .env("M", &marker),
+        ];
+        let e = run_all(&steps).unwrap_err().to_string();
+        assert_eq!(e, "failed: first fails");
+        assert!(marker.exists(), "later steps must still run");
+        run_all(&steps[1..]).unwrap();
+    }
+}
