@@ -1,3 +1,14 @@
-//! Async clients for Quay: App Registry (CNR), Quay REST API v1 and OCI registries.
-//!
-//! Status: placeholder. The clients arrive with the quay-client issue.
+#![doc = include_str!("../README.md")]
+
+mod appr;
+mod error;
+mod http;
+mod rest;
+
+pub use appr::{
+    AppRegistryClient, AppRegistryClientBuilder, AppRegistryVersion, DeletedRelease,
+    PackageSummary, PushRelease, ReleaseContent, ReleaseManifest, Visibility,
+};
+pub use error::{Api, QuayError, RemoteError};
+pub use rest::*;
+pub use secrecy::{ExposeSecret, SecretString};

@@ -1,0 +1,476 @@
+//! The crate's single error type.
+
+use std::fmt;
+
+/// Which remote API produced an error body; decides how the body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Api {
+    /// The App Registry (`/cnr`).
+    AppRegistry,
+    /// Quay's REST API v1 (`/api/v1`).
+    QuayRest,
+    /// An OCI / Docker registry (`/v2`), or its token server.
+    Registry,
+}
+
+impl fmt::Display for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Api::AppRegistry => "App Registry",
+            Api::QuayRest => "Quay API",
+            Api::Registry => "registry",
+        })
+    }
+}
+
+/// A non-2xx answer from a remote server, with its body kept.
+///
+/// `body` is the parsed JSON body, or `{}` when the body was not JSON (the raw text is in
+/// [`RemoteError::raw_body`], truncated to a bounded size). Services echo `body` to their own
+/// callers (for example as `quay_response`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteError {
+    api: Api,
+    status: u16,
+    code: Option<String>,
+    message: Option<String>,
+    body: serde_json::Value,
+    raw_body: String,
+}
+
+impl RemoteError {
+    /// Builds a remote error from a status and a (bounded) body, reading the error shape of `api`.
+    pub fn from_body(api: Api, status: u16, raw: &[u8]) -> Self {
+        let raw_body = String::from_utf8_lossy(raw).into_owned();
+        let parsed: Option<serde_json::Value> = serde_json::from_slice(raw).ok();
+        let (code, message) = parsed
+            .as_ref()
+            .map_or((None, None), |v| extract_code_message(api, v));
+        let body = match parsed {
+            Some(v) => v,
+            None => serde_json::Value::Object(serde_json::Map::new()),
+        };
+        Self {
+            api,
+            status,
+            code,
+            message,
+            body,
+            raw_body,
+        }
+    }
+
+    /// Which API answered.
+    pub fn api(&self) -> Api {
+        self.api
+    }
+
+    /// HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Machine-readable error code when the body had one (`package-exists`, `MANIFEST_UNKNOWN`,
+    /// `insufficient_scope`, ...).
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// Human message from the body, when it had one.
+    ///
+    /// * App Registry: `error.message`, the string value of `error`, or appr's bare `message`.
+    /// * Quay REST: the first present of `error_message`, `detail`, `message`.
+    /// * Registry: the first entry of `errors[]`, `message` (or its `code`).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Like [`RemoteError::message`], falling back to `Failed to get error details.` (the text
+    /// OMPS reports when Quay gave no usable message).
+    pub fn message_or_default(&self) -> &str {
+        self.message().unwrap_or("Failed to get error details.")
+    }
+
+    /// Parsed JSON body; `{}` when the body was not JSON.
+    pub fn body(&self) -> &serde_json::Value {
+        &self.body
+    }
+
+    /// Body as text (lossy UTF-8), truncated to the error-body limit.
+    pub fn raw_body(&self) -> &str {
+        &self.raw_body
+    }
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} answered HTTP {}", self.api, self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " ({code})")?;
+        }
+        if let Some(msg) = &self.message {
+            write!(f, ": {msg}")?;
+        }
+        Ok(())
+    }
+}
+
+fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn extract_code_message(api: Api, v: &serde_json::Value) -> (Option<String>, Option<String>) {
+    match api {
+        Api::AppRegistry => match v.get("error") {
+            // Quay: {"error": {"code", "message", "details"}}
+            Some(inner @ serde_json::Value::Object(_)) => {
+                (str_field(inner, "code"), str_field(inner, "message"))
+            }
+            // Quay: {"error": "Anonymous access is not allowed"}
+            Some(serde_json::Value::String(s)) => (None, Some(s.clone())),
+            // appr: bare {"code", "message", "details"}
+            _ => (str_field(v, "code"), str_field(v, "message")),
+        },
+        Api::QuayRest => {
+            let code = str_field(v, "error_type");
+            let message = ["error_message", "detail", "message"]
+                .iter()
+                .find_map(|k| str_field(v, k));
+            (code, message)
+        }
+        Api::Registry => {
+            let first = v
+                .get("errors")
+                .and_then(|e| e.as_array())
+                .and_then(|a| a.first());
+            match first {
+                Some(e) => {
+                    let code = str_field(e, "code");
+                    let message = str_field(e, "message").or_else(|| code.clone());
+                    (code, message)
+                }
+                // Token servers answer {"details": "..."} or {"error": "..."}.
+                None => (
+                    None,
+                    ["details", "error", "message"]
+                        .iter()
+                        .find_map(|k| str_field(v, k)),
+                ),
+            }
+        }
+    }
+}
+
+/// Everything that can go wrong in this crate. Variants say what the caller can do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QuayError {
+    /// The server refused the credentials or the permission (HTTP 401 or 403). Fix the
+    /// credentials or the permissions; retrying does not help.
+    #[error("not authorized: {0}")]
+    Unauthorized(RemoteError),
+
+    /// The package, release, repository, robot, manifest or blob does not exist (HTTP 404, and
+    /// Quay's 400 "Could not find robot").
+    #[error("not found: {0}")]
+    NotFound(RemoteError),
+
+    /// The thing to create already exists: App Registry 409 `package-exists` (the release is
+    /// already there), or a Quay REST "already exists" answer.
+    #[error("already exists: {0}")]
+    AlreadyExists(RemoteError),
+
+    /// The server rejected the request as invalid (HTTP 400 or 422, e.g. App Registry
+    /// `invalid-release` for a release that is not semver). Fix the input.
+    #[error("rejected as invalid: {0}")]
+    InvalidRequest(RemoteError),
+
+    /// Any other non-2xx answer (5xx, 405, 409 `resource-in-use`, 429, ...). See
+    /// [`QuayError::is_retryable`].
+    #[error("{0}")]
+    Remote(RemoteError),
+
+    /// The request timed out (connect or total timeout).
+    #[error("request timed out: {context}")]
+    Timeout {
+        /// What was being done.
+        context: String,
+    },
+
+    /// The connection failed or broke (DNS, TCP, TLS, reset).
+    #[error("transport error: {context}")]
+    Transport {
+        /// What was being done.
+        context: String,
+        /// The underlying cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A 2xx answer whose body or headers could not be understood.
+    #[error("unexpected response: {0}")]
+    InvalidResponse(String),
+
+    /// A response body exceeded the configured limit; reading stopped there.
+    #[error("response body exceeds the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// Content did not match its digest (a download, or a registry's `Docker-Content-Digest`).
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// The digest that was expected.
+        expected: String,
+        /// The digest of the bytes actually received or sent.
+        actual: String,
+    },
+
+    /// The caller passed an argument the client cannot use (bad digest, unsupported manifest).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// The client could not be built (bad base URL, CA bundle, user agent).
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+
+    /// Writing downloaded data to the caller's sink failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl QuayError {
+    /// Classifies a non-2xx answer.
+    pub(crate) fn from_status(api: Api, status: u16, raw: &[u8]) -> Self {
+        let remote = RemoteError::from_body(api, status, raw);
+        classify(remote)
+    }
+
+    /// Whether retrying the same call later may succeed: timeouts, transport failures, 5xx
+    /// (but not 501), 429, App Registry 409 `resource-in-use`, 503 read-only excepted.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            QuayError::Timeout { .. } | QuayError::Transport { .. } => true,
+            QuayError::Remote(r) => {
+                let read_only = r
+                    .body
+                    .get("is_readonly")
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true)
+                    || r.code() == Some("read-only");
+                !read_only
+                    && ((r.status >= 500 && r.status != 501)
+                        || r.status == 429
+                        || r.code() == Some("resource-in-use"))
+            }
+            _ => false,
+        }
+    }
+
+    /// The remote answer behind this error, when there was one.
+    pub fn remote(&self) -> Option<&RemoteError> {
+        match self {
+            QuayError::Unauthorized(r)
+            | QuayError::NotFound(r)
+            | QuayError::AlreadyExists(r)
+            | QuayError::InvalidRequest(r)
+            | QuayError::Remote(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// HTTP status of the remote answer, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        self.remote().map(RemoteError::status)
+    }
+
+    /// The remote JSON body to echo to callers (`quay_response`): the parsed body, or `{}` when
+    /// there was no remote answer or it was not JSON.
+    pub fn remote_body(&self) -> serde_json::Value {
+        self.remote().map_or_else(
+            || serde_json::Value::Object(serde_json::Map::new()),
+            |r| r.body().clone(),
+        )
+    }
+
+    pub(crate) fn from_reqwest(context: &str, err: &reqwest::Error) -> Self {
+        // reqwest's Display may carry the URL; our URLs never carry credentials.
+        if err.is_timeout() {
+            QuayError::Timeout {
+                context: context.to_owned(),
+            }
+        } else if err.is_decode() {
+            QuayError::InvalidResponse(format!("{context}: {err}"))
+        } else {
+            QuayError::Transport {
+                context: context.to_owned(),
+                source: Box::new(StringError(strip_url(err))),
+            }
+        }
+    }
+}
+
+fn classify(remote: RemoteError) -> QuayError {
+    let status = remote.status;
+    let code = remote.code.as_deref();
+    let msg = remote.message.as_deref().unwrap_or("");
+    match (remote.api, status) {
+        (_, 401 | 403) => QuayError::Unauthorized(remote),
+        (_, 404) => QuayError::NotFound(remote),
+        (Api::AppRegistry, 409) if code == Some("package-exists") => {
+            QuayError::AlreadyExists(remote)
+        }
+        (Api::QuayRest, 409) => QuayError::AlreadyExists(remote),
+        (Api::QuayRest, 400) if msg.starts_with("Could not find") => QuayError::NotFound(remote),
+        (Api::QuayRest, 400)
+            if msg.contains("already exists") || msg.starts_with("Existing robot") =>
+        {
+            QuayError::AlreadyExists(remote)
+        }
+        (_, 400 | 422) => QuayError::InvalidRequest(remote),
+        _ => QuayError::Remote(remote),
+    }
+}
+
+/// Wraps a message as an error source.
+#[derive(Debug)]
+struct StringError(String);
+
+impl fmt::Display for StringError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StringError {}
+
+/// Describes a reqwest error with its cause chain, without the URL's query string.
+fn strip_url(err: &reqwest::Error) -> String {
+    let mut out = describe(err);
+    let mut src = std::error::Error::source(err);
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
+
+/// Kind of failure plus the URL without its query string.
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_connect() {
+        "connection failed"
+    } else if err.is_request() {
+        "request failed"
+    } else if err.is_body() {
+        "body transfer failed"
+    } else if err.is_redirect() {
+        "redirect failed"
+    } else {
+        "HTTP error"
+    };
+    match err.url() {
+        Some(u) => format!(
+            "{kind} for {}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.path()
+        ),
+        None => kind.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appr_wrapped_error() {
+        let e = QuayError::from_status(
+            Api::AppRegistry,
+            409,
+            br#"{"error":{"code":"package-exists","message":"package exists already","details":{}}}"#,
+        );
+        assert!(matches!(e, QuayError::AlreadyExists(_)));
+        let r = e.remote().unwrap();
+        assert_eq!(r.code(), Some("package-exists"));
+        assert_eq!(r.message_or_default(), "package exists already");
+    }
+
+    #[test]
+    fn appr_bare_and_string_errors() {
+        let e = QuayError::from_status(
+            Api::AppRegistry,
+            422,
+            br#"{"code":"invalid-release","message":"bad","details":{}}"#,
+        );
+        assert!(matches!(e, QuayError::InvalidRequest(_)));
+        assert_eq!(e.remote().unwrap().code(), Some("invalid-release"));
+        let e = QuayError::from_status(
+            Api::AppRegistry,
+            405,
+            br#"{"error": "Cannot push an application to an image repository with the same name"}"#,
+        );
+        assert!(matches!(e, QuayError::Remote(_)));
+        assert_eq!(
+            e.remote().unwrap().message(),
+            Some("Cannot push an application to an image repository with the same name")
+        );
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn non_json_body_gives_empty_object() {
+        let e = QuayError::from_status(Api::AppRegistry, 500, b"<html>boom</html>");
+        assert_eq!(e.remote_body(), serde_json::json!({}));
+        assert_eq!(e.remote().unwrap().raw_body(), "<html>boom</html>");
+        assert_eq!(
+            e.remote().unwrap().message_or_default(),
+            "Failed to get error details."
+        );
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn rest_message_precedence_and_robot_not_found() {
+        let e = QuayError::from_status(
+            Api::QuayRest,
+            403,
+            br#"{"detail":"d","error_message":"em","message":"m","error_type":"insufficient_scope"}"#,
+        );
+        assert_eq!(e.remote().unwrap().message(), Some("em"));
+        let e = QuayError::from_status(
+            Api::QuayRest,
+            400,
+            br#"{"message":"Could not find robot with specified username"}"#,
+        );
+        assert!(matches!(e, QuayError::NotFound(_)));
+        let e = QuayError::from_status(
+            Api::QuayRest,
+            503,
+            br#"{"message":"read only","is_readonly":true}"#,
+        );
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn registry_errors_array() {
+        let e = QuayError::from_status(
+            Api::Registry,
+            404,
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#,
+        );
+        assert!(matches!(e, QuayError::NotFound(_)));
+        assert_eq!(e.remote().unwrap().code(), Some("MANIFEST_UNKNOWN"));
+        assert_eq!(
+            e.to_string(),
+            "not found: registry answered HTTP 404 (MANIFEST_UNKNOWN): manifest unknown"
+        );
+    }
+}
