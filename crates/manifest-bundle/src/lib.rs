@@ -1,1 +1,28 @@
-//! The manifest-bundle crate.
+#![doc = include_str!("../README.md")]
+
+pub mod error;
+pub mod layout;
+pub mod limits;
+pub mod tree;
+pub mod validate;
+pub mod yaml;
+
+pub use error::{Error, ErrorClass, Structural};
+pub use layout::{Document, Layout, Manifests, VersionManifests, discover_package_name};
+pub use limits::{Limits, YamlLimits};
+pub use tree::ManifestTree;
+pub use validate::ValidationReport;
+
+/// Loads and validates a tree in one call.
+///
+/// `Ok` carries the report even when it has errors (use [`ValidationReport::is_valid`]);
+/// structural failures, which courier raises before any rule runs, are `Err`.
+pub fn validate_tree(
+    tree: &ManifestTree,
+    repository: Option<&str>,
+    limits: &YamlLimits,
+) -> Result<(Manifests, ValidationReport), Error> {
+    let manifests = layout::load(tree, limits)?;
+    let report = validate::validate(&manifests, repository);
+    Ok((manifests, report))
+}

@@ -1,2 +1,66 @@
 //! The `omps` command line.
-fn main() {}
+//!
+//! Thin by design: the logic lives in the library crates; this binary parses arguments, calls them
+//! and formats the result for people and scripts.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod validate;
+
+/// Validate and publish Kubernetes operator manifests.
+#[derive(Debug, Parser)]
+#[command(name = "omps", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate an operator package (directory or zip) with operator-courier's rules.
+    ///
+    /// Exit status: 0 valid, 1 invalid, 2 unreadable input or usage error.
+    #[command(
+        after_help = "Examples:\n  omps validate ./etcd\n  omps validate manifests.zip --repository etcd --output json"
+    )]
+    Validate {
+        /// A directory, or a zip archive with the manifests at its root.
+        path: PathBuf,
+        /// Check that the package name equals this repository name (as a push does).
+        #[arg(long)]
+        repository: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+/// How `validate` prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    /// courier-like `WARNING: ...` / `ERROR: ...` lines.
+    Text,
+    /// Exactly courier's `validation_info` JSON object.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Validate {
+            path,
+            repository,
+            output,
+        } => validate::run(&path, repository.as_deref(), output),
+    }
+}

@@ -1,0 +1,55 @@
+//! Hard limits for untrusted input, as data.
+
+/// Limits applied while taking in an archive or a directory.
+///
+/// Every limit is counted on what is really read (decompressed bytes, entries seen), never on what
+/// an archive declares about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Total uncompressed bytes of all files (default 20 MiB, OMPS's `zipfile_max_uncompressed_size`).
+    pub max_total_bytes: u64,
+    /// Uncompressed bytes of one file (default: the total).
+    pub max_entry_bytes: u64,
+    /// Number of archive entries, directories included (default 1000, `zipfile_max_entries`).
+    pub max_entries: usize,
+    /// Length of an entry path in bytes (default 1024).
+    pub max_path_len: usize,
+    /// Number of components in an entry path (default 32).
+    pub max_path_depth: usize,
+    /// Budgets for every YAML document parsed from the input.
+    pub yaml: YamlLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_total_bytes: 20 * 1024 * 1024,
+            max_entry_bytes: 20 * 1024 * 1024,
+            max_entries: 1000,
+            max_path_len: 1024,
+            max_path_depth: 32,
+            yaml: YamlLimits::default(),
+        }
+    }
+}
+
+/// Budgets for parsing one YAML document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlLimits {
+    /// Size of the text in bytes (default 8 MiB).
+    pub max_bytes: usize,
+    /// Nesting depth of collections (default 128; CRD schemas nest deeply).
+    pub max_depth: usize,
+    /// Nodes produced, counting every node an alias expands to (default 2,000,000).
+    pub max_nodes: usize,
+}
+
+impl Default for YamlLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 8 * 1024 * 1024,
+            max_depth: 128,
+            max_nodes: 2_000_000,
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Safe intake: a zip archive or a directory becomes an in-memory [`ManifestTree`].
+//!
+//! Nothing is written to disk. Every limit of [`Limits`] is enforced on the bytes actually
+//! decompressed, paths are rejected (never rewritten), and only regular files and directories are
+//! accepted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Seek};
+use std::path::Path;
+
+use zip::CompressionMethod;
+
+use crate::error::{Error, display_name};
+use crate::limits::Limits;
+
+/// The files of an operator package, keyed by `/`-separated relative path, sorted by byte order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestTree {
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl ManifestTree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads a zip archive held in memory.
+    pub fn from_zip_bytes(bytes: &[u8], limits: &Limits) -> Result<Self, Error> {
+        Self::from_zip_reader(std::io::Cursor::new(bytes), limits)
+    }
+
+    /// Reads a zip archive from a file (the upload spool of a server, a CLI argument).
+    pub fn from_zip_file(path: &Path, limits: &Limits) -> Result<Self, Error> {
+        let file =
+            std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+        Self::from_zip_reader(std::io::BufReader::new(file), limits)
+    }
+
+    /// Reads a zip archive from any seekable reader.
+    pub fn from_zip_reader<R: Read + Seek>(reader: R, limits: &Limits) -> Result<Self, Error> {
+        let mut archive = zip::ZipArchive::new(reader).map_err(|_| Error::NotAZip)?;
+        let count = archive.len();
+
+        // Declared sizes are only an early reject; the real limit is enforced while reading.
+        let mut declared: u64 = 0;
+        for i in 0..count {
+            let entry = archive.by_index_data(i).map_err(corrupt)?;
+            declared = declared.saturating_add(entry.size());
+        }
+        if declared > limits.max_total_bytes {
+            return Err(Error::TooLarge {
+                seen: declared,
+                max: limits.max_total_bytes,
+            });
+        }
+        if count > limits.max_entries {
+            return Err(Error::TooManyEntries {
+                count,
+                max: limits.max_entries,
+            });
+        }
+
+        let mut plan = Vec::with_capacity(count);
+        let mut seen = PathSet::default();
+        let mut ranges = Vec::with_capacity(count);
+        for i in 0..count {
+            let entry = archive.by_index_raw(i).map_err(corrupt)?;
+            let name = entry_name(entry.name_raw())?;
+            if entry.encrypted() {
+                return Err(Error::Encrypted {
+                    name: display_name(&name),
+                });
+            }
+            let is_dir = name.ends_with('/');
+            let path = check_path(name.strip_suffix('/').unwrap_or(&name), &name, limits)?;
+            if let Some(mode) = entry.unix_mode() {
+                let kind = mode & 0o170_000;
+                let regular = kind == 0 || kind == 0o100_000 || (is_dir && kind == 0o040_000);
+                if !regular || entry.is_symlink() {
+                    return Err(Error::NotRegularFile {
+                        name: display_name(&name),
+                    });
+                }
+            }
+            if !matches!(
+                entry.compression(),
+                CompressionMethod::Stored | CompressionMethod::Deflated
+            ) {
+                return Err(Error::UnsupportedCompression {
+                    name: display_name(&name),
+                });
+            }
+            seen.add(&path, is_dir, &name)?;
+            let data_start = entry.data_start().unwrap_or_else(|| entry.header_start());
+            ranges.push((
+                entry.header_start(),
+                data_start.saturating_add(entry.compressed_size()),
+                name.clone(),
+            ));
+            if !is_dir {
+                plan.push((i, path, name));
+            }
+        }
+        check_overlaps(&mut ranges)?;
+
+        let mut tree = ManifestTree::new();
+        let mut total: u64 = 0;
+        for (index, path, name) in plan {
+            let entry = archive.by_index(index).map_err(|e| match e {
+                zip::result::ZipError::UnsupportedArchive(_) => Error::UnsupportedCompression {
+                    name: display_name(&name),
+                },
+                other => corrupt(other),
+            })?;
+            let data = read_capped(entry, &name, &mut total, limits)?;
+            tree.files.insert(path, data);
+        }
+        Ok(tree)
+    }
+
+    /// Reads a directory recursively. Symlinks and special files are rejected, and the same
+    /// limits as for archives apply.
+    pub fn from_dir(root: &Path, limits: &Limits) -> Result<Self, Error> {
+        let mut tree = ManifestTree::new();
+        let mut total: u64 = 0;
+        let mut entries = 0usize;
+        let mut stack = vec![(root.to_path_buf(), String::new())];
+        while let Some((dir, prefix)) = stack.pop() {
+            let listing =
+                std::fs::read_dir(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+            for item in listing {
+                let item = item.map_err(|e| Error::io(dir.display().to_string(), e))?;
+                entries += 1;
+                if entries > limits.max_entries {
+                    return Err(Error::TooManyEntries {
+                        count: entries,
+                        max: limits.max_entries,
+                    });
+                }
+                let raw = item.file_name();
+                let name = raw.to_str().ok_or_else(|| Error::NonUtf8Name {
+                    lossy: raw.to_string_lossy().into_owned(),
+                })?;
+                let rel = if prefix.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                let path = check_path(&rel, &rel, limits)?;
+                let meta = std::fs::symlink_metadata(item.path())
+                    .map_err(|e| Error::io(rel.clone(), e))?;
+                if meta.is_dir() {
+                    stack.push((item.path(), path));
+                } else if meta.is_file() {
+                    let file =
+                        std::fs::File::open(item.path()).map_err(|e| Error::io(rel.clone(), e))?;
+                    let data = read_capped(file, &rel, &mut total, limits)?;
+                    tree.files.insert(path, data);
+                } else {
+                    return Err(Error::NotRegularFile {
+                        name: display_name(&rel),
+                    });
+                }
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Every file path, sorted by byte order (OMPS's `extracted_files`).
+    pub fn paths(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
+    /// Iterates over `(path, contents)` in sorted order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// The contents of `path`.
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(Vec::as_slice)
+    }
+
+    /// Adds or replaces a file.
+    pub fn insert(&mut self, path: impl Into<String>, contents: Vec<u8>) {
+        self.files.insert(path.into(), contents);
+    }
+
+    /// Removes a file.
+    pub fn remove(&mut self, path: &str) -> Option<Vec<u8>> {
+        self.files.remove(path)
+    }
+
+    /// Number of files.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the tree has no file.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Total size of all files in bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.values().map(|v| v.len() as u64).sum()
+    }
+
+    /// Files directly in directory `dir` (`""` for the root): `(file name, full path, contents)`.
+    pub fn files_in<'a>(
+        &'a self,
+        dir: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str, &'a [u8])> + 'a {
+        self.files.iter().filter_map(move |(path, data)| {
+            let rest = if dir.is_empty() {
+                Some(path.as_str())
+            } else {
+                path.strip_prefix(dir).and_then(|r| r.strip_prefix('/'))
+            }?;
+            (!rest.contains('/')).then_some((rest, path.as_str(), data.as_slice()))
+        })
+    }
+
+    /// Immediate subdirectories of `dir` that hold at least one file somewhere below, sorted.
+    pub fn subdirs(&self, dir: &str) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for path in self.files.keys() {
+            let rest = if dir.is_empty() {
+                Some(path.as_str())
+            } else {
+                path.strip_prefix(dir).and_then(|r| r.strip_prefix('/'))
+            };
+            if let Some((first, _)) = rest.and_then(|r| r.split_once('/')) {
+                out.insert(first.to_owned());
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Writes the tree below `dir` (which must exist). Used by callers that need files on disk.
+    pub fn write_to(&self, dir: &Path) -> Result<(), Error> {
+        for (path, data) in &self.files {
+            let target = dir.join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(path.clone(), e))?;
+            }
+            std::fs::write(&target, data).map_err(|e| Error::io(path.clone(), e))?;
+        }
+        Ok(())
+    }
+}
+
+fn corrupt(e: zip::result::ZipError) -> Error {
+    Error::CorruptArchive {
+        detail: e.to_string(),
+    }
+}
+
+fn entry_name(raw: &[u8]) -> Result<String, Error> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(_) => Err(Error::NonUtf8Name {
+            lossy: display_name(&String::from_utf8_lossy(raw)),
+        }),
+    }
+}
+
+/// Validates a relative path and returns it unchanged. Paths are rejected, never rewritten.
+fn check_path(path: &str, original: &str, limits: &Limits) -> Result<String, Error> {
+    let unsafe_path = || Error::UnsafePath {
+        name: display_name(original),
+    };
+    if path.is_empty() || path.starts_with('/') || path.contains('\\') || path.contains('\0') {
+        return Err(unsafe_path());
+    }
+    if path.len() > 1 && path.as_bytes()[1] == b':' {
+        return Err(unsafe_path()); // a drive letter
+    }
+    let mut depth = 0;
+    for component in path.split('/') {
+        if component.is_empty() || component == "." || component == ".." {
+            return Err(unsafe_path());
+        }
+        depth += 1;
+    }
+    if path.len() > limits.max_path_len || depth > limits.max_path_depth {
+        return Err(Error::PathTooLong {
+            name: display_name(original),
+            max_len: limits.max_path_len,
+            max_depth: limits.max_path_depth,
+        });
+    }
+    Ok(path.to_owned())
+}
+
+/// Tracks files and directories to find duplicates and file/directory clashes.
+#[derive(Default)]
+struct PathSet {
+    files: BTreeSet<String>,
+    dirs: BTreeSet<String>,
+    explicit_dirs: BTreeSet<String>,
+}
+
+impl PathSet {
+    fn add(&mut self, path: &str, is_dir: bool, original: &str) -> Result<(), Error> {
+        let dup = || Error::Duplicate {
+            name: display_name(original),
+        };
+        if self.files.contains(path) {
+            return Err(dup());
+        }
+        if is_dir {
+            if !self.explicit_dirs.insert(path.to_owned()) {
+                return Err(dup());
+            }
+            self.dirs.insert(path.to_owned());
+        } else {
+            if self.dirs.contains(path) {
+                return Err(dup());
+            }
+            self.files.insert(path.to_owned());
+        }
+        // Every ancestor is a directory and must not be a file.
+        let mut end = 0;
+        while let Some(pos) = path[end..].find('/') {
+            let ancestor = &path[..end + pos];
+            if self.files.contains(ancestor) {
+                return Err(dup());
+            }
+            self.dirs.insert(ancestor.to_owned());
+            end += pos + 1;
+        }
+        Ok(())
+    }
+}
+
+fn check_overlaps(ranges: &mut [(u64, u64, String)]) -> Result<(), Error> {
+    ranges.sort_by_key(|r| r.0);
+    for pair in ranges.windows(2) {
+        if pair[1].0 < pair[0].1 {
+            return Err(Error::OverlappingEntries {
+                name: display_name(&pair[1].2),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file, failing as soon as the per-file or the running total limit is passed.
+fn read_capped(
+    reader: impl Read,
+    name: &str,
+    total: &mut u64,
+    limits: &Limits,
+) -> Result<Vec<u8>, Error> {
+    let remaining_total = limits.max_total_bytes.saturating_sub(*total);
+    let cap = remaining_total.min(limits.max_entry_bytes);
+    let mut data = Vec::new();
+    let read = reader.take(cap.saturating_add(1)).read_to_end(&mut data);
+    match read {
+        Ok(_) => {}
+        Err(e) if e.to_string().to_ascii_lowercase().contains("checksum") => {
+            return Err(Error::CrcMismatch {
+                name: display_name(name),
+            });
+        }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::Other
+                || e.kind() == std::io::ErrorKind::InvalidData
+                || e.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            return Err(Error::CorruptArchive {
+                detail: format!("{}: {e}", display_name(name)),
+            });
+        }
+        Err(e) => return Err(Error::io(display_name(name), e)),
+    }
+    let len = data.len() as u64;
+    if len > cap {
+        if len > remaining_total {
+            return Err(Error::TooLarge {
+                seen: *total + len,
+                max: limits.max_total_bytes,
+            });
+        }
+        return Err(Error::EntryTooLarge {
+            name: display_name(name),
+            max: limits.max_entry_bytes,
+        });
+    }
+    *total += len;
+    Ok(data)
+}
