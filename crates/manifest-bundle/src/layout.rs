@@ -253,7 +253,7 @@ fn load_bundles(tree: &ManifestTree, limits: &YamlLimits) -> Result<Manifests, E
         let manifests_dir = join("manifests");
         let docs = scan_dir(tree, &manifests_dir, limits)?;
         let mut version = split(docs, &manifests_dir, tree);
-        version.dir = dir.clone();
+        version.dir.clone_from(&dir);
         let annotations_path = join("metadata/annotations.yaml");
         let data = tree.get(&annotations_path).unwrap_or_default();
         let value = parse_doc(&annotations_path, data, limits)?;
@@ -280,7 +280,10 @@ pub fn discover_package_name(
     limits: &YamlLimits,
 ) -> Result<(String, String), Error> {
     for (name, path, data) in tree.files_in("") {
-        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+        // OMPS compares the suffix case-sensitively.
+        #[allow(clippy::case_sensitive_file_extension_comparisons)]
+        let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        if !is_yaml {
             continue;
         }
         let fail = |source| Error::YamlFile {

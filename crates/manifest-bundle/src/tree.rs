@@ -251,6 +251,7 @@ impl ManifestTree {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(corrupt)`
 fn corrupt(e: zip::result::ZipError) -> Error {
     Error::CorruptArchive {
         detail: e.to_string(),

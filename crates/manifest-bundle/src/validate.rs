@@ -271,7 +271,7 @@ fn csv_metadata_rules(r: &mut ValidationReport, metadata: &Yaml) {
     }
     match annotations.get("certified") {
         None if !has(annotations, "certified") => {
-            r.warn("csv metadata.annotations.certified not defined.")
+            r.warn("csv metadata.annotations.certified not defined.");
         }
         Some(Yaml::Str(_)) | None => {}
         Some(_) => r.error("metadata.annotations.certified is not of typestring"),

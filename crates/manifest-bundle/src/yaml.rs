@@ -9,7 +9,6 @@
 //! The emitter writes block-style YAML that never folds long lines, which matters for the JSON
 //! `alm-examples` annotation.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
@@ -415,7 +414,7 @@ fn merge_into(map: &mut Mapping, value: &Yaml) -> bool {
 fn check_collection_tag(tag: Option<(&str, &str)>, kind: &str) -> Result<(), YamlError> {
     match tag {
         None => Ok(()),
-        Some(("!!", s)) | Some(("tag:yaml.org,2002:", s))
+        Some(("!!" | "tag:yaml.org,2002:", s))
             if s == kind || (kind == "map" && s == "omap") =>
         {
             Ok(())
@@ -512,9 +511,6 @@ pub fn top_level_value_span(
             }
             _ => {}
         }
-        if depth == 1 && matches!(expect_key, false) {
-            // nothing: waiting for the value
-        }
     }
     Ok(None)
 }
@@ -526,7 +522,7 @@ fn char_to_byte(text: &str, char_index: usize) -> usize {
 }
 
 fn resolve_scalar(
-    value: &Cow<'_, str>,
+    value: &str,
     style: ScalarStyle,
     tag: Option<&str>,
 ) -> Result<Yaml, YamlError> {
@@ -669,10 +665,10 @@ fn resolve_float(v: &str) -> Option<Yaml> {
     };
     let dot = mantissa.find('.')?;
     let (int_part, frac_part) = (&mantissa[..dot], &mantissa[dot + 1..]);
-    if !int_part.is_empty()
-        && !(int_part.starts_with(|c: char| c.is_ascii_digit())
-            && int_part.chars().all(|c| c.is_ascii_digit() || c == '_'))
-    {
+    let int_ok = int_part.is_empty()
+        || (int_part.starts_with(|c: char| c.is_ascii_digit())
+            && int_part.chars().all(|c| c.is_ascii_digit() || c == '_'));
+    if !int_ok {
         return None;
     }
     if !frac_part.chars().all(|c| c.is_ascii_digit() || c == '_') {
@@ -701,7 +697,7 @@ fn is_timestamp(v: &str) -> bool {
     // date part: YYYY-M?M-D?D
     let rest = &v[5..];
     let date_end = rest
-        .find(|c: char| c == 'T' || c == 't' || c == ' ' || c == '\t')
+        .find(['T', 't', ' ', '\t'])
         .unwrap_or(rest.len());
     let date = &rest[..date_end];
     let mut parts = date.split('-');
@@ -949,7 +945,7 @@ mod tests {
         let s = format!("{}1{}", "[".repeat(200), "]".repeat(200));
         assert!(matches!(
             parse(&s, &YamlLimits::default()),
-            Err(YamlError::TooDeep { .. }) | Err(YamlError::Syntax { .. })
+            Err(YamlError::TooDeep { .. } | YamlError::Syntax { .. })
         ));
         let mut block = String::new();
         for i in 0..300 {
