@@ -40,6 +40,13 @@ impl ManifestTree {
     /// Reads a zip archive from any seekable reader.
     pub fn from_zip_reader<R: Read + Seek>(reader: R, limits: &Limits) -> Result<Self, Error> {
         let mut archive = zip::ZipArchive::new(reader).map_err(|_| Error::NotAZip)?;
+        if archive.has_duplicate_names() {
+            // The zip reader keeps one record per name; find the duplicated name for the message.
+            let name = duplicated_name(archive.into_inner()).unwrap_or_else(|| "?".to_owned());
+            return Err(Error::Duplicate {
+                name: display_name(&name),
+            });
+        }
         let count = archive.len();
 
         // Declared sizes are only an early reject; the real limit is enforced while reading.
@@ -252,6 +259,33 @@ impl ManifestTree {
 }
 
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(corrupt)`
+/// Scans the raw central-directory records for the first name that occurs twice.
+fn duplicated_name<R: Read + Seek>(mut reader: R) -> Option<String> {
+    const MAX_SCAN: u64 = 256 * 1024 * 1024;
+    reader.seek(std::io::SeekFrom::Start(0)).ok()?;
+    let mut bytes = Vec::new();
+    reader.take(MAX_SCAN).read_to_end(&mut bytes).ok()?;
+    let mut seen = BTreeSet::new();
+    let mut pos = 0;
+    while let Some(found) = bytes[pos..].windows(4).position(|w| w == b"PK\x01\x02") {
+        let start = pos + found;
+        let field = |at: usize| {
+            bytes
+                .get(start + at..start + at + 2)
+                .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+        };
+        let name_len = field(28)?;
+        let name = bytes.get(start + 46..start + 46 + name_len)?;
+        let name = String::from_utf8_lossy(name).into_owned();
+        if !seen.insert(name.clone()) {
+            return Some(name);
+        }
+        pos = start + 4;
+    }
+    None
+}
+
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(corrupt)`
 fn corrupt(e: zip::result::ZipError) -> Error {
     Error::CorruptArchive {
         detail: e.to_string(),
@@ -392,4 +426,70 @@ fn read_capped(
     }
     *total += len;
     Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that yields endless bytes and counts how many were pulled.
+    struct Endless<'a>(&'a mut u64);
+
+    impl Read for Endless<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            buf.fill(b'x');
+            *self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn read_capped_stops_at_the_total_on_actual_bytes() {
+        let limits = Limits {
+            max_total_bytes: 10_000,
+            max_entry_bytes: 1_000_000,
+            ..Limits::default()
+        };
+        let mut pulled = 0;
+        let mut total = 4_000;
+        let err = read_capped(Endless(&mut pulled), "bomb", &mut total, &limits).unwrap_err();
+        assert!(
+            matches!(err, Error::TooLarge { seen, max: 10_000 } if seen > 10_000),
+            "{err:?}"
+        );
+        assert!(pulled < 64 * 1024, "read {pulled} bytes for a 6 KB budget");
+    }
+
+    #[test]
+    fn read_capped_enforces_per_entry_limit_and_counts_total() {
+        let limits = Limits {
+            max_total_bytes: 10_000,
+            max_entry_bytes: 100,
+            ..Limits::default()
+        };
+        let mut total = 0;
+        let data = read_capped(&b"0123456789"[..], "ok", &mut total, &limits).unwrap();
+        assert_eq!((data.len(), total), (10, 10));
+        let mut pulled = 0;
+        let err = read_capped(Endless(&mut pulled), "big", &mut total, &limits).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Archive entry 'big' is larger than limit (100B)"
+        );
+    }
+
+    #[test]
+    fn paths_are_rejected_not_rewritten() {
+        let limits = Limits::default();
+        for bad in ["/a", "a/../b", "..", "a\\b", "./a", "a//b", "C:x", "a/./b"] {
+            assert!(
+                matches!(check_path(bad, bad, &limits), Err(Error::UnsafePath { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            check_path("a/b.yaml", "a/b.yaml", &limits).unwrap(),
+            "a/b.yaml"
+        );
+    }
 }

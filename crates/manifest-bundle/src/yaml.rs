@@ -414,9 +414,7 @@ fn merge_into(map: &mut Mapping, value: &Yaml) -> bool {
 fn check_collection_tag(tag: Option<(&str, &str)>, kind: &str) -> Result<(), YamlError> {
     match tag {
         None => Ok(()),
-        Some(("!!" | "tag:yaml.org,2002:", s))
-            if s == kind || (kind == "map" && s == "omap") =>
-        {
+        Some(("!!" | "tag:yaml.org,2002:", s)) if s == kind || (kind == "map" && s == "omap") => {
             Ok(())
         }
         Some((h, s)) => Err(YamlError::UnsupportedTag(format!("{h}{s}"))),
@@ -521,11 +519,7 @@ fn char_to_byte(text: &str, char_index: usize) -> usize {
         .map_or(text.len(), |(b, _)| b)
 }
 
-fn resolve_scalar(
-    value: &str,
-    style: ScalarStyle,
-    tag: Option<&str>,
-) -> Result<Yaml, YamlError> {
+fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Yaml, YamlError> {
     if let Some(tag) = tag {
         let suffix = tag
             .strip_prefix("!!")
@@ -696,9 +690,7 @@ fn is_timestamp(v: &str) -> bool {
     }
     // date part: YYYY-M?M-D?D
     let rest = &v[5..];
-    let date_end = rest
-        .find(['T', 't', ' ', '\t'])
-        .unwrap_or(rest.len());
+    let date_end = rest.find(['T', 't', ' ', '\t']).unwrap_or(rest.len());
     let date = &rest[..date_end];
     let mut parts = date.split('-');
     let (Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next()) else {
