@@ -258,7 +258,6 @@ impl ManifestTree {
     }
 }
 
-#[allow(clippy::needless_pass_by_value)] // used as `map_err(corrupt)`
 /// Scans the raw central-directory records for the first name that occurs twice.
 fn duplicated_name<R: Read + Seek>(mut reader: R) -> Option<String> {
     const MAX_SCAN: u64 = 256 * 1024 * 1024;

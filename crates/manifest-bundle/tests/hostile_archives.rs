@@ -63,9 +63,10 @@ fn build(entries: &[Entry]) -> Vec<u8> {
         let method = e.method.unwrap_or(if e.deflate { 8 } else { 0 });
         let crc = e.crc.unwrap_or_else(|| crc32(&e.data));
         let size = e.declared_size.unwrap_or(e.data.len() as u32);
-        let offset = match e.reuse_offset_of {
-            Some(i) => offsets[i],
-            None => {
+        let offset = if let Some(i) = e.reuse_offset_of {
+            offsets[i]
+        } else {
+            {
                 let offset = out.len() as u32;
                 out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
                 out.extend_from_slice(&20u16.to_le_bytes());
@@ -83,8 +84,8 @@ fn build(entries: &[Entry]) -> Vec<u8> {
             }
         };
         offsets.push(offset);
-        let payload_len = if e.reuse_offset_of.is_some() {
-            let src = &entries[e.reuse_offset_of.unwrap()];
+        let payload_len = if let Some(i) = e.reuse_offset_of {
+            let src = &entries[i];
             (if src.deflate {
                 deflate(&src.data)
             } else {
@@ -96,7 +97,7 @@ fn build(entries: &[Entry]) -> Vec<u8> {
         };
         central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         let made_by: u16 = if e.unix_mode.is_some() {
-            (3 << 8) | 20
+            (3 << 8) | 0x14
         } else {
             20
         };
