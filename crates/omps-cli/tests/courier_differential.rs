@@ -895,11 +895,28 @@ fn omps_agrees_with_courier_on_variants_and_fixtures() {
     let courier = courier_path();
     let mut report = String::new();
     let mut cases = 0;
+    let mut bundles = 0;
     let mut check = |name: &str, dir: &Path| {
         cases += 1;
         let c = run_courier(&courier, dir);
         let o = run_omps(dir);
-        let problems = differences(&c, &o);
+        let problems = if is_bundle_format(dir) && c.messages.is_none() {
+            // Intended divergence: omps reads the bundle format, courier 2.1.11 cannot
+            // (it stops with "Bundle does not contain any packages."). The fixture test
+            // checks omps's findings there; here omps must merely read the input.
+            bundles += 1;
+            match &o {
+                Ok(o) if matches!(o.exit, 0 | 1) => Vec::new(),
+                Ok(o) => vec![format!(
+                    "bundle format: omps exit {}: {}",
+                    o.exit,
+                    o.stderr.trim()
+                )],
+                Err(e) => vec![e.clone()],
+            }
+        } else {
+            differences(&c, &o)
+        };
         if !problems.is_empty() {
             let _ = writeln!(report, "{name}:");
             for p in problems {
@@ -917,10 +934,22 @@ fn omps_agrees_with_courier_on_variants_and_fixtures() {
         check(&name, &dir);
     }
     assert!(cases >= 15 + 15);
+    // Exactly the three bundle-format fixtures are exempt from the comparison.
+    assert_eq!(
+        bundles, 3,
+        "bundle-format inputs exempt from the comparison"
+    );
     assert!(
         report.is_empty(),
         "omps differs from operator-courier 2.1.11:\n{report}"
     );
+}
+
+/// The operator bundle format (`manifests/` + `metadata/annotations.yaml`), at the root or in
+/// version directories.
+fn is_bundle_format(dir: &Path) -> bool {
+    let has = |d: &Path| d.join("metadata/annotations.yaml").is_file();
+    has(dir) || fs::read_dir(dir).unwrap().any(|e| has(&e.unwrap().path()))
 }
 
 fn fixture_dirs() -> Vec<PathBuf> {
