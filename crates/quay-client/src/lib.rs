@@ -3,6 +3,7 @@
 mod appr;
 mod error;
 mod http;
+pub mod oci;
 mod rest;
 
 pub use appr::{
@@ -10,5 +11,8 @@ pub use appr::{
     PackageSummary, PushRelease, ReleaseContent, ReleaseManifest, Visibility,
 };
 pub use error::{Api, QuayError, RemoteError};
+pub use oci::{
+    CopyOptions, CopyReport, RegistryAuth, RegistryClient, RegistryClientBuilder, copy_image,
+};
 pub use rest::*;
 pub use secrecy::{ExposeSecret, SecretString};
