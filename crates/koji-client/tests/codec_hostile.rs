@@ -94,7 +94,7 @@ fn scalars_edge_cases() {
     );
     assert_eq!(
         value("<value><struct/></value>"),
-        Value::Struct(Default::default())
+        Value::Struct(std::collections::BTreeMap::new())
     );
     // CR LF in text is normalised the way every XML parser does; an escaped CR survives.
     assert_eq!(
@@ -257,8 +257,10 @@ fn multicall_entry_shapes_are_checked() {
     assert!(xmlrpc::decode_multicall_results(Value::Int(1)).is_err());
     assert!(xmlrpc::decode_multicall_results(Value::Array(vec![Value::Array(vec![])])).is_err());
     assert!(
-        xmlrpc::decode_multicall_results(Value::Array(vec![Value::Struct(Default::default())]))
-            .is_err()
+        xmlrpc::decode_multicall_results(Value::Array(vec![Value::Struct(
+            std::collections::BTreeMap::new()
+        )]))
+        .is_err()
     );
     assert!(xmlrpc::decode_multicall_results(Value::Array(vec![Value::Int(3)])).is_err());
 }

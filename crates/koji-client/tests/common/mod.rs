@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use koji_client::xmlrpc::{self, Limits, Response};
 use koji_client::{Client, Fault, RetryPolicy, Value};
-use wiremock::matchers::{any, method};
+use wiremock::matchers::{any, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 pub const HUB_PATH: &str = "/kojihub";
@@ -15,6 +15,7 @@ pub const HUB_PATH: &str = "/kojihub";
 pub async fn hub() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
+        .and(path(HUB_PATH))
         .respond_with(
             ResponseTemplate::new(405)
                 .insert_header("allow", "POST")
@@ -26,9 +27,10 @@ pub async fn hub() -> MockServer {
         .await;
     Mock::given(any())
         .respond_with(|req: &Request| {
-            let call = xmlrpc::decode_call(&req.body, &Limits::default())
-                .map(|c| format!("{} {:?}", c.method, c.params))
-                .unwrap_or_else(|e| format!("undecodable body ({e})"));
+            let call = xmlrpc::decode_call(&req.body, &Limits::default()).map_or_else(
+                |e| format!("undecodable body ({e})"),
+                |c| format!("{} {:?}", c.method, c.params),
+            );
             ResponseTemplate::new(418)
                 .insert_header("content-type", "text/plain")
                 .set_body_string(format!(
@@ -108,6 +110,7 @@ pub fn ok(value: Value) -> ResponseTemplate {
     xml(xmlrpc::encode_response(&Response::Value(value)))
 }
 
+#[allow(clippy::needless_pass_by_value)] // call sites read better with json!(...)
 pub fn ok_json(value: serde_json::Value) -> ResponseTemplate {
     ok(Value::from_json(&value))
 }
