@@ -290,3 +290,30 @@ fn builder_rejects_bad_url_and_bad_ca_bundle() {
         Err(GreenwaveError::InvalidConfig { .. })
     ));
 }
+
+#[tokio::test]
+async fn custom_ca_bundle_is_accepted_and_plain_http_still_works() {
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/test-ca.pem"
+    ))
+    .unwrap();
+    let server = common::server().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1.0/decision"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(unsatisfied_body()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::builder(server.uri())
+        .ca_bundle_pem(pem)
+        .build()
+        .unwrap();
+    assert!(
+        !client
+            .decision(&omps_request())
+            .await
+            .unwrap()
+            .policies_satisfied
+    );
+}

@@ -337,3 +337,19 @@ fn builder_rejects_bad_configuration() {
         Err(KojiError::InvalidConfig { .. })
     ));
 }
+
+#[tokio::test]
+async fn custom_ca_bundle_is_accepted() {
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/test-ca.pem"
+    ))
+    .unwrap();
+    let hub = common::hub().await;
+    expect(&hub, call("hello"), fixture("hello"), 1).await;
+    let koji = Client::builder(common::hub_url(&hub))
+        .ca_bundle_pem(pem)
+        .build()
+        .unwrap();
+    assert_eq!(koji.hello().await.unwrap(), "Hello World");
+}

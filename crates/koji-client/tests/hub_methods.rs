@@ -339,3 +339,28 @@ async fn the_fake_hub_rejects_get_like_the_real_one() {
     );
     let _ = ResponseTemplate::new(200);
 }
+
+#[tokio::test]
+async fn multicall_carries_keyword_arguments_inside_params() {
+    let hub = common::hub().await;
+    let args = kwargs([("buildID", Value::Int(7)), ("type", Value::from("image"))]);
+    let encoded = vec![Value::Array(vec![Value::structure([
+        ("methodName", Value::from("listArchives")),
+        ("params", Value::Array(vec![args.clone()])),
+    ])])];
+    expect(
+        &hub,
+        call("multiCall").params(encoded),
+        ok_json(json!([[[]]])),
+        1,
+    )
+    .await;
+    let results = common::client(&hub)
+        .multicall(
+            &[MethodCall::new("listArchives", vec![args])],
+            Idempotency::Idempotent,
+        )
+        .await
+        .unwrap();
+    assert_eq!(results, vec![Ok(Value::Array(vec![]))]);
+}
