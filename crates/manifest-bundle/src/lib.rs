@@ -1,15 +1,21 @@
 #![doc = include_str!("../README.md")]
 
+pub mod bundle;
 pub mod error;
 pub mod layout;
 pub mod limits;
+pub mod package;
+pub mod rewrite;
 pub mod tree;
 pub mod validate;
 pub mod yaml;
 
+pub use bundle::{BundleDir, to_bundles};
 pub use error::{Error, ErrorClass, Structural};
 pub use layout::{Document, Layout, Manifests, VersionManifests, discover_package_name};
 pub use limits::{Limits, YamlLimits};
+pub use package::{AppRegistryBlob, app_registry_blob};
+pub use rewrite::{CsvAnnotation, RegistryRule, RewriteConfig, Rewrites};
 pub use tree::ManifestTree;
 pub use validate::ValidationReport;
 

@@ -550,7 +550,7 @@ fn bundle_rules(r: &mut ValidationReport, version: &VersionManifests, repository
         .collect();
     if let Some(default) = text(DEFAULT_CHANNEL) {
         if !channels.contains(&default) {
-            r.error(format!(
+            r.warn(format!(
                 "bundle default channel {default} is not one of its channels."
             ));
         }
