@@ -227,12 +227,20 @@ async fn transfer(
     // The stream records the digest of what it read; a mismatch aborts the body, which shows
     // up as a transport error from the PATCH, so check the outcome first.
     let actual = outcome.lock().expect("outcome lock poisoned").clone();
-    if let Some(actual) = actual {
-        if actual != digest {
+    match actual {
+        Some(actual) if actual != digest => {
             return Err(QuayError::DigestMismatch {
                 expected: digest.to_owned(),
                 actual,
             });
+        }
+        Some(_) => {}
+        None => {
+            patched?;
+            // The registry answered before the whole blob was sent; never finish such an upload.
+            return Err(QuayError::InvalidResponse(format!(
+                "registry accepted blob {digest} before it was fully sent"
+            )));
         }
     }
     let next = patched?;
