@@ -35,13 +35,13 @@ fn manifest_ok() -> ResponseTemplate {
 }
 
 fn challenge(server: &MockServer, scope: Option<&str>) -> ResponseTemplate {
-    let mut v = format!(
-        r#"Bearer realm="{}/token",service="registry.test""#,
+    let scope = scope
+        .map(|s| format!(r#",scope="{s}""#))
+        .unwrap_or_default();
+    let v = format!(
+        r#"Bearer realm="{}/token",service="registry.test"{scope}"#,
         server.uri()
     );
-    if let Some(s) = scope {
-        v.push_str(&format!(r#",scope="{s}""#));
-    }
     ResponseTemplate::new(401)
         .insert_header("www-authenticate", v.as_str())
         .set_body_json(json!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required", "detail": null}]}))
