@@ -84,6 +84,7 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
         let row = FixtureRow {
             name,
             bytes: tree_bytes(&dir)?,
+            bundle_format: is_bundle_format(&dir)?,
             omps: omps_t,
             courier: courier_t,
         };
@@ -208,6 +209,20 @@ fn time_runs(cmd: &Command, runs: usize) -> Result<Timing> {
     Ok(Timing::from_samples(&samples, exit))
 }
 
+/// Whether `dir` (or one of its version directories) holds `metadata/annotations.yaml`.
+fn is_bundle_format(dir: &Path) -> Result<bool> {
+    let has = |d: &Path| d.join("metadata/annotations.yaml").is_file();
+    if has(dir) {
+        return Ok(true);
+    }
+    for e in std::fs::read_dir(dir)? {
+        if has(&e?.path()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Total size of the regular files under `dir`.
 fn tree_bytes(dir: &Path) -> Result<u64> {
     let mut total = 0;
@@ -314,6 +329,17 @@ mod tests {
             .arg(&flag);
         let e = time_runs(&c, 2).unwrap_err().to_string();
         assert!(e.contains("exited 1 after 0"), "{e}");
+    }
+
+    #[test]
+    fn bundle_format_is_detected_at_the_root_or_per_version() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(!is_bundle_format(d.path()).unwrap());
+        std::fs::create_dir_all(d.path().join("1.0/metadata")).unwrap();
+        assert!(!is_bundle_format(d.path()).unwrap());
+        std::fs::write(d.path().join("1.0/metadata/annotations.yaml"), "").unwrap();
+        assert!(is_bundle_format(d.path()).unwrap());
+        assert!(is_bundle_format(&d.path().join("1.0")).unwrap());
     }
 
     #[test]
