@@ -33,10 +33,22 @@ struct Registry {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    tls: bool,
+}
+
+/// Test-only CA and server certificate (valid for 127.0.0.1 until 2126; the key is not secret).
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 impl Registry {
     async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(tls: bool) -> Self {
         let bin = env_path("OMPS_DOCKER_REGISTRY");
         let dir = tempfile::tempdir().unwrap();
         // Binding port 0 and releasing it picks a free port; the tiny race is acceptable here.
@@ -45,11 +57,18 @@ impl Registry {
             .local_addr()
             .unwrap()
             .port();
-        let config = format!(
+        let mut config = format!(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
              delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
+        if tls {
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                fixture("test-server.pem").display(),
+                fixture("test-server.key").display()
+            ));
+        }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
@@ -60,13 +79,24 @@ impl Registry {
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let reg = Registry { child, port, dir };
+        let reg = Registry {
+            child,
+            port,
+            dir,
+            tls,
+        };
         reg.wait_ready().await;
         reg
     }
 
     async fn wait_ready(&self) {
-        let probe = reqwest::Client::new();
+        let probe = reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&std::fs::read(fixture("test-ca.pem")).unwrap())
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
         let url = format!("{}/v2/", self.url());
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -82,7 +112,8 @@ impl Registry {
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     fn host(&self) -> String {
@@ -530,4 +561,55 @@ async fn digest_preserving_copy_between_two_registries() {
         cb.get_manifest("other/app", "x").await.unwrap().bytes,
         amd.manifest.bytes
     );
+}
+
+#[tokio::test]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn tls_needs_the_ca_bundle_or_an_explicit_opt_out() {
+    let reg = Registry::start_with(true).await;
+    // Unknown issuer: refused.
+    let plain = RegistryClient::builder(reg.url())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let err = plain.ping().await.unwrap_err();
+    assert!(matches!(err, QuayError::Transport { .. }), "{err:?}");
+
+    // With the CA bundle: trusted, and a push/pull round trip works.
+    let with_ca = RegistryClient::builder(reg.url())
+        .ca_bundle_pem(std::fs::read(fixture("test-ca.pem")).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(with_ca.ping().await.unwrap(), quay_client::oci::Ping::Ok);
+    let img = image("tls", "amd64", &[777], false);
+    let digest = push_image(&with_ca, "secure/app", "v1", &img).await;
+    assert_eq!(
+        with_ca
+            .get_manifest("secure/app", "v1")
+            .await
+            .unwrap()
+            .digest,
+        digest
+    );
+
+    // Verification off (logged at WARN): accepted without the CA.
+    let insecure = RegistryClient::builder(reg.url())
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        insecure
+            .get_manifest("secure/app", &digest)
+            .await
+            .unwrap()
+            .bytes,
+        img.manifest.bytes
+    );
+    let info: serde_json::Value = serde_json::from_slice(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{}/secure/app:v1", reg.host()),
+    ]))
+    .unwrap();
+    assert_eq!(info["Digest"], json!(digest));
 }
