@@ -4,6 +4,7 @@
 //! packages. They need `OMPS_DOCKER_REGISTRY` (path of the `docker-registry` binary) and
 //! `OMPS_SKOPEO` (path of `skopeo`) and fail loudly when those are missing.
 
+use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -63,11 +64,13 @@ impl Registry {
             dir.path().join("data").display()
         );
         if tls {
-            config.push_str(&format!(
+            write!(
+                config,
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 fixture("test-server.pem").display(),
                 fixture("test-server.key").display()
-            ));
+            )
+            .unwrap();
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
