@@ -574,3 +574,49 @@ async fn invalid_authorization_value_is_rejected_before_sending() {
     assert!(!err.to_string().contains("abc"));
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// Collects log output in memory.
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn disabling_tls_verification_is_logged_at_warn() {
+    let buf = LogBuf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        AppRegistryClient::builder("https://quay.example.invalid")
+            .build()
+            .unwrap();
+        assert!(
+            buf.0.lock().unwrap().is_empty(),
+            "verified TLS must not warn"
+        );
+        quay_client::QuayRestClient::builder("https://quay.example.invalid")
+            .token(SecretString::from("tok-secret"))
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+    });
+    let log = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("WARN"), "{log}");
+    assert!(
+        log.contains("TLS certificate verification is DISABLED"),
+        "{log}"
+    );
+    assert!(log.contains("quay.example.invalid"), "{log}");
+    assert!(!log.contains("tok-secret"), "{log}");
+}
