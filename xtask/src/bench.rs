@@ -3,6 +3,7 @@
 //! Both tools run as processes on the same inputs, so the numbers include process start-up;
 //! that is what a user of either command line pays.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,17 +72,35 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
 
     Step::new("build omps (release)", cargo(), root)
         .args(["build", "--release", "-p", "omps-cli", "--bin", "omps"])
-        .run(1, 3)?;
+        .run(1, 4)?;
     let omps = target_dir(root).join("release/omps");
     ensure!(omps.is_file(), "{} was not built", omps.display());
 
-    println!("\n==> [2/3] fixtures in {}", fixtures.display());
+    let fixture_dirs = fixture_dirs(&fixtures)?;
+    let scratch = tempfile::tempdir().context("cannot create a temp dir")?;
+    let base = fixtures.join(SIZE_BASE);
+    let mut size_dirs = Vec::new();
+    for factor in SIZE_FACTORS {
+        let dir = scratch.path().join(format!("{SIZE_BASE}-x{factor}"));
+        let versions = replicate_nested(&base, &dir, factor)?;
+        size_dirs.push((factor, versions, dir));
+    }
+
+    let in_process = in_process_bench(
+        root,
+        fixture_dirs
+            .iter()
+            .chain(size_dirs.iter().map(|(_, _, d)| d)),
+    )?;
+
+    println!("\n==> [3/4] fixtures in {}", fixtures.display());
     let mut rows = Vec::new();
-    for dir in fixture_dirs(&fixtures)? {
+    for dir in fixture_dirs {
         let name = file_name(&dir);
         let omps_t = time_runs(&omps_cmd(&omps, &dir), opts.runs)?;
         let courier_t = time_runs(&courier_cmd(&courier, &dir), opts.courier_runs)?;
         let row = FixtureRow {
+            in_process: in_process.get(&name).copied(),
             name,
             bytes: tree_bytes(&dir)?,
             bundle_format: is_bundle_format(&dir)?,
@@ -98,16 +117,13 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
         rows.push(row);
     }
 
-    println!("\n==> [3/3] linearity: {SIZE_BASE} replicated");
-    let scratch = tempfile::tempdir().context("cannot create a temp dir")?;
-    let base = fixtures.join(SIZE_BASE);
+    println!("\n==> [4/4] linearity: {SIZE_BASE} replicated");
     let mut sizes = Vec::new();
-    for factor in SIZE_FACTORS {
-        let dir = scratch.path().join(format!("{SIZE_BASE}-x{factor}"));
-        let versions = replicate_nested(&base, &dir, factor)?;
+    for (factor, versions, dir) in size_dirs {
         let row = SizeRow {
             factor,
             versions,
+            in_process: in_process.get(&file_name(&dir)).copied(),
             bytes: tree_bytes(&dir)?,
             omps: time_runs(&omps_cmd(&omps, &dir), opts.runs)?,
             courier: time_runs(&courier_cmd(&courier, &dir), opts.courier_runs.min(3))?,
@@ -137,6 +153,56 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
         .with_context(|| format!("cannot write {}", out.display()))?;
     println!("\n==> wrote {}", out.display());
     Ok(())
+}
+
+/// Runs the `harness = false` bench of manifest-bundle on `dirs` and returns the median time
+/// of intake plus validation per directory name.
+fn in_process_bench<'a>(
+    root: &Path,
+    dirs: impl Iterator<Item = &'a PathBuf>,
+) -> Result<BTreeMap<String, Duration>> {
+    let step = Step::new("in-process bench (manifest-bundle)", cargo(), root)
+        .args([
+            "bench",
+            "-q",
+            "-p",
+            "manifest-bundle",
+            "--bench",
+            "validate",
+            "--",
+        ])
+        .args(dirs);
+    println!("\n==> [2/4] {}", step.title);
+    println!("    $ {}", step.command_line());
+    let out = step
+        .command()
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo bench")?;
+    ensure!(out.status.success(), "cargo bench failed ({})", out.status);
+    let stdout = String::from_utf8(out.stdout).context("bench output is not UTF-8")?;
+    let parsed = parse_in_process(&stdout)?;
+    for (name, d) in &parsed {
+        println!("    {name:<34} {:>8.3} ms", ms(*d));
+    }
+    Ok(parsed)
+}
+
+/// Parses `name  bytes  median_ns  min_ns  iterations` lines.
+fn parse_in_process(stdout: &str) -> Result<BTreeMap<String, Duration>> {
+    let mut out = BTreeMap::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [name, _bytes, median_ns, _min_ns, _iterations] = fields[..] else {
+            bail!("unexpected bench line {line:?}");
+        };
+        let ns: u64 = median_ns
+            .parse()
+            .with_context(|| format!("bad median in {line:?}"))?;
+        out.insert(name.to_owned(), Duration::from_nanos(ns));
+    }
+    ensure!(!out.is_empty(), "the in-process bench printed nothing");
+    Ok(out)
 }
 
 fn target_dir(root: &Path) -> PathBuf {
@@ -357,6 +423,17 @@ mod tests {
         assert_eq!(names, ["a", "b"]);
         let empty = tempfile::tempdir().unwrap();
         assert!(fixture_dirs(empty.path()).is_err());
+    }
+
+    #[test]
+    fn in_process_lines_are_parsed_and_garbage_rejected() {
+        let m = parse_in_process("etcd\t138069\t1500000\t1400000\t200\nx-x2\t1\t2001\t1\t10\n")
+            .unwrap();
+        assert_eq!(m["etcd"], Duration::from_micros(1500));
+        assert_eq!(m["x-x2"], Duration::from_nanos(2_001));
+        assert!(parse_in_process("etcd 1 2 3 4\n").is_err());
+        assert!(parse_in_process("etcd\t1\tfast\t3\t4\n").is_err());
+        assert!(parse_in_process("\n").is_err());
     }
 
     #[test]

@@ -72,13 +72,13 @@ fn nextest(root: &Path, peers: &Peers, tests: Tests) -> Step {
         Tests::Hermetic => ("tests (hermetic only; peers missing)", "default"),
         Tests::PeersOnly => ("peer tests (ignored tests only)", "only"),
     };
-    let mut step = Step::new(title, cargo(), root).args([
-        "nextest",
-        "run",
-        "--workspace",
-        "--run-ignored",
-        ignored,
-    ]);
+    // Our profile adds a kill timeout for hung tests and disables fail-fast.
+    let mut tool_config = std::ffi::OsString::from("xtask:");
+    tool_config.push(root.join("xtask/nextest.toml"));
+    let mut step = Step::new(title, cargo(), root)
+        .args(["nextest", "run", "--workspace", "--tool-config-file"])
+        .args([tool_config.as_os_str()])
+        .args(["--profile", "xtask-ci", "--run-ignored", ignored]);
     for (k, v) in peers.env() {
         step = step.env(k, v);
     }
@@ -142,7 +142,8 @@ mod tests {
                 "cargo clippy --workspace --all-targets -- -D warnings",
                 "OMPS_COURIER=/r/target/courier-venv/bin/operator-courier \
                  OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry OMPS_SKOPEO=/usr/bin/skopeo \
-                 cargo nextest run --workspace --run-ignored all",
+                 cargo nextest run --workspace --tool-config-file xtask:/r/xtask/nextest.toml \
+                 --profile xtask-ci --run-ignored all",
                 "cargo test --workspace --doc",
             ]
         );

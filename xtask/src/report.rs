@@ -50,6 +50,8 @@ pub struct FixtureRow {
     pub bundle_format: bool,
     pub omps: Timing,
     pub courier: Timing,
+    /// Median of intake plus validation inside one process (no start-up), if measured.
+    pub in_process: Option<Duration>,
 }
 
 impl FixtureRow {
@@ -66,6 +68,8 @@ pub struct SizeRow {
     pub bytes: u64,
     pub omps: Timing,
     pub courier: Timing,
+    /// Median of intake plus validation inside one process (no start-up), if measured.
+    pub in_process: Option<Duration>,
 }
 
 /// The machine the numbers were taken on.
@@ -169,7 +173,10 @@ impl Report {
              One untimed warm-up run, then {runs} timed runs of omps and {courier_runs} of courier \
              (at most 3 for the linearity series); the tables show the median wall-clock time. \
              Times include process start-up (for courier that is mostly Python imports), which is \
-             what a user of either command pays.\n",
+             what a user of either command pays.\n\
+             - \"in-process\" is the median of reading the directory and validating it inside one \
+             process (`cargo bench -p manifest-bundle --bench validate`, at least 10 iterations \
+             and 300 ms per input): the cost of validation itself, without start-up.\n",
             date = self.date,
             command = self.command,
             cpus = m.cpus,
@@ -189,8 +196,8 @@ impl Report {
              Every directory in `../shared/fixtures/operators/`. \"exit\" is each tool's exit \
              code (0 valid, 1 invalid); a `≠` marks a different verdict.\n\n\
              | fixture | size (kB) | exit omps / courier | omps (ms) | omps min–max (ms) \
-             | courier (ms) | speed-up |\n\
-             |---|---:|:---:|---:|---:|---:|---:|\n",
+             | in-process (ms) | courier (ms) | speed-up |\n\
+             |---|---:|:---:|---:|---:|---:|---:|---:|\n",
         );
         for r in &self.fixtures {
             let same = if r.omps.exit == r.courier.exit {
@@ -200,7 +207,7 @@ impl Report {
             };
             let _ = writeln!(
                 s,
-                "| `{}` | {:.1} | {} {same} {} | {:.2} | {:.2}–{:.2} | {:.0} | {:.0}× |",
+                "| `{}` | {:.1} | {} {same} {} | {:.2} | {:.2}–{:.2} | {} | {:.0} | {:.0}× |",
                 r.name,
                 kib(r.bytes),
                 r.omps.exit,
@@ -208,6 +215,7 @@ impl Report {
                 ms(r.omps.median),
                 ms(r.omps.min),
                 ms(r.omps.max),
+                opt_ms(r.in_process),
                 ms(r.courier.median),
                 r.speedup(),
             );
@@ -264,21 +272,22 @@ impl Report {
              One nested package made of `{base}`'s package file and `k` copies of each of its \
              version directories (copy `i` of `0.9.2` is `0.9.2-r<i>`), so the work grows with \
              `k` and nothing else changes.\n\n\
-             | k | versions | size (kB) | omps (ms) | omps ms/MB | courier (ms) | courier ms/MB \
-             | speed-up |\n\
-             |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+             | k | versions | size (kB) | omps (ms) | omps ms/MB | in-process (ms) \
+             | courier (ms) | courier ms/MB | speed-up |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
             base = self.size_base,
         );
         for r in &self.sizes {
             let mb = mib(r.bytes);
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {:.0}× |",
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.0} | {:.0}× |",
                 r.factor,
                 r.versions,
                 kib(r.bytes),
                 ms(r.omps.median),
                 ms(r.omps.median) / mb,
+                opt_ms(r.in_process),
                 ms(r.courier.median),
                 ms(r.courier.median) / mb,
                 ratio(r.courier.median, r.omps.median),
@@ -290,7 +299,13 @@ impl Report {
                 .map(|r| (mib(r.bytes), ms(f(r))))
                 .collect()
         };
+        let in_process: Vec<(f64, f64)> = self
+            .sizes
+            .iter()
+            .filter_map(|r| Some((mib(r.bytes), ms(r.in_process?))))
+            .collect();
         for (tool, points) in [
+            ("in-process", in_process),
             ("omps", pts(|r| r.omps.median)),
             ("courier", pts(|r| r.courier.median)),
         ] {
@@ -380,6 +395,10 @@ impl LinearFit {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+fn opt_ms(d: Option<Duration>) -> String {
+    d.map_or_else(|| "–".to_owned(), |d| format!("{:.3}", ms(d)))
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {
@@ -516,6 +535,7 @@ mod tests {
                     bundle_format: false,
                     omps: t(2, 0),
                     courier: t(800, 0),
+                    in_process: Some(Duration::from_micros(1250)),
                 },
                 FixtureRow {
                     name: "broken".into(),
@@ -523,6 +543,7 @@ mod tests {
                     bundle_format: false,
                     omps: t(4, 0),
                     courier: t(200, 1),
+                    in_process: None,
                 },
             ],
             sizes: vec![
@@ -532,6 +553,7 @@ mod tests {
                     bytes: 1024 * 1024,
                     omps: t(3, 0),
                     courier: t(1000, 0),
+                    in_process: Some(Duration::from_millis(1)),
                 },
                 SizeRow {
                     factor: 2,
@@ -539,6 +561,7 @@ mod tests {
                     bytes: 2 * 1024 * 1024,
                     omps: t(5, 0),
                     courier: t(2000, 0),
+                    in_process: Some(Duration::from_millis(2)),
                 },
             ],
         }
@@ -551,12 +574,13 @@ mod tests {
             "- Command: `cargo xtask bench --runs 3 --courier-runs 1`",
             "- Machine: 2 CPUs (`nproc`), Test CPU, 4.0 GiB RAM, Debian",
             "- Date: 2026-11-21 06:00 UTC",
-            "| `etcd` | 2.0 | 0 / 0 | 2.00 | 2.00–2.00 | 800 | 400× |",
-            "| `broken` | 1.0 | 0 ≠ 1 | 4.00 | 4.00–4.00 | 200 | 50× |",
+            "| `etcd` | 2.0 | 0 / 0 | 2.00 | 2.00–2.00 | 1.250 | 800 | 400× |",
+            "| `broken` | 1.0 | 0 ≠ 1 | 4.00 | 4.00–4.00 | – | 200 | 50× |",
             "minimum 50×, median 225×",
             "Target ≥100×: **NOT met** (1 of 2 fixtures)",
             "**Verdicts differ unexpectedly on: `broken`.**",
-            "| 2 | 12 | 2048 | 5.00 | 2.50 | 2000 | 1000 | 400× |",
+            "| 2 | 12 | 2048 | 5.00 | 2.50 | 2.000 | 2000 | 1000 | 400× |",
+            "in-process: least-squares fit `time ≈ 0.00 ms + 1.00 ms/MB × size`",
             "omps: least-squares fit `time ≈ 1.00 ms + 2.00 ms/MB × size`, R² = 1.0000.",
         ] {
             assert!(md.contains(needle), "missing {needle:?} in\n{md}");
