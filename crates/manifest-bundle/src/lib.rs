@@ -19,6 +19,9 @@ pub use rewrite::{CsvAnnotation, RegistryRule, RewriteConfig, Rewrites};
 pub use tree::ManifestTree;
 pub use validate::ValidationReport;
 
+/// The crate version (reported by the server as its validator engine version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Loads and validates a tree in one call.
 ///
 /// `Ok` carries the report even when it has errors (use [`ValidationReport::is_valid`]);

@@ -1,3 +1,20 @@
-//! The OMPS HTTP service as a library: `app(state) -> Router` over pluggable backends.
-//!
-//! Status: placeholder. The server arrives with the omps-server issue.
+#![doc = include_str!("../README.md")]
+
+pub mod adapters;
+pub mod app_registry_store;
+pub mod backends;
+pub mod config;
+pub mod error;
+pub mod local_store;
+pub mod metrics;
+pub mod openapi;
+mod push;
+mod routes;
+pub mod serve;
+mod state;
+
+pub use config::{Config, ConfigError, Overrides};
+pub use error::ApiError;
+pub use push::bump_major;
+pub use routes::app;
+pub use state::{AppState, Backends};

@@ -1,0 +1,24 @@
+//! The `omps-server` binary: configuration, logging and the listener; everything else is the
+//! library.
+
+use clap::Parser;
+
+/// Operators Manifests Push Service.
+#[derive(Debug, Parser)]
+#[command(name = "omps-server", version, about)]
+struct Cli {
+    #[command(flatten)]
+    serve: omps_server::serve::ServeArgs,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match omps_server::serve::serve(cli.serve).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("omps-server: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}

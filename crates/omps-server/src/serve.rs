@@ -1,0 +1,115 @@
+//! Running the server: configuration, logging, listener and graceful shutdown. Shared by the
+//! `omps-server` binary and `omps serve`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{Config, LogFormat, Overrides};
+use crate::state::AppState;
+
+/// Command-line arguments of the server.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (env `OMPS_CONFIG`, alias `OMPS_CONF_FILE`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:8080 (env `OMPS_LISTEN`).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Data directory of the local store (env `OMPS_DATA_DIR`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Loads the configuration the way the binary does (flags > environment > file > defaults).
+pub fn load_config(args: &ServeArgs) -> Result<(Config, Vec<String>), crate::ConfigError> {
+    let env: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("OMPS_"))
+        .collect();
+    let file = args.config.clone().or_else(|| {
+        env.get("OMPS_CONFIG")
+            .or_else(|| env.get("OMPS_CONF_FILE"))
+            .map(PathBuf::from)
+    });
+    Config::load(
+        file.as_deref(),
+        &env,
+        &Overrides {
+            listen: args.listen.clone(),
+            data_dir: args.data_dir.clone(),
+        },
+    )
+}
+
+fn init_tracing(config: &Config) {
+    let level = match config.log_level.as_str() {
+        "DEBUG" => "debug",
+        "WARNING" => "warn",
+        "ERROR" | "CRITICAL" => "error",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OMPS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests, `omps serve` after another subscriber) is harmless.
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight pushes (bounded wait).
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (config, warnings) = load_config(&args)?;
+    init_tracing(&config);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    tracing::info!("effective configuration:\n{}", config.redacted());
+    let listen = config.listen.clone();
+    let state = AppState::from_config(config)?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "omps-server listening");
+    // Scripts that ask for port 0 learn the real port from this line.
+    println!("listening on http://{local}");
+    let tasks = state.tasks().clone();
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(60), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight pushes did not finish within 60 s");
+    }
+    tracing::info!("omps-server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

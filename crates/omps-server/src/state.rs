@@ -1,0 +1,209 @@
+//! Shared application state: configuration, backends, per-package locks and limits.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use manifest_bundle::Rewrites;
+use tokio::sync::Semaphore;
+
+use crate::adapters::{GreenwaveGate, KojiBuildSystem, QuayPublisher};
+use crate::app_registry_store::AppRegistryStore;
+use crate::backends::{BuildSystem, Gate, ManifestStore, RepoPublisher};
+use crate::config::{Config, OrgConfig, StoreKind};
+use crate::local_store::LocalStore;
+use crate::metrics::Metrics;
+
+/// The backends a server talks to.
+#[derive(Clone)]
+pub struct Backends {
+    /// Store per kind; organizations choose one (`store` setting).
+    pub stores: HashMap<StoreKind, Arc<dyn ManifestStore>>,
+    /// Koji, when configured.
+    pub build_system: Option<Arc<dyn BuildSystem>>,
+    /// Greenwave, when configured.
+    pub gate: Option<Arc<dyn Gate>>,
+    /// Quay REST visibility changes.
+    pub publisher: Arc<dyn RepoPublisher>,
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub config: Config,
+    pub backends: Backends,
+    pub rewrites: HashMap<String, Rewrites>,
+    pub default_rewrites: Rewrites,
+    pub locks: KeyedLocks,
+    pub cpu: Semaphore,
+    pub metrics: Metrics,
+    pub tasks: tokio_util::task::TaskTracker,
+}
+
+impl AppState {
+    /// State over explicit backends (tests pass fakes here).
+    pub fn new(config: Config, backends: Backends) -> Result<Self, crate::config::ConfigError> {
+        let mut rewrites = HashMap::new();
+        for (name, org) in &config.organizations {
+            let compiled = Rewrites::compile(name, &org.rewrites)
+                .map_err(|e| crate::config::ConfigError(e.to_string()))?;
+            rewrites.insert(name.clone(), compiled);
+        }
+        let cpu = Semaphore::new(config.max_concurrent_pushes);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                backends,
+                rewrites,
+                default_rewrites: Rewrites::default(),
+                locks: KeyedLocks::default(),
+                cpu,
+                metrics: Metrics::default(),
+                tasks: tokio_util::task::TaskTracker::new(),
+            }),
+        })
+    }
+
+    /// State with the production backends described by `config`.
+    pub fn from_config(config: Config) -> anyhow::Result<Self> {
+        let ca =
+            match &config.ca_bundle {
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    anyhow::anyhow!("ca_bundle: cannot read {}: {e}", path.display())
+                })?),
+                None => None,
+            };
+        let connect = Duration::from_secs(config.connect_timeout);
+        let request = Duration::from_secs(config.request_timeout);
+        let transfer = Duration::from_secs(config.transfer_timeout);
+        let user_agent = format!("omps-server/{}", env!("CARGO_PKG_VERSION"));
+
+        let mut stores: HashMap<StoreKind, Arc<dyn ManifestStore>> = HashMap::new();
+        stores.insert(
+            StoreKind::Local,
+            Arc::new(LocalStore::new(&config.data_dir)),
+        );
+        let mut appr = quay_client::AppRegistryClient::builder(config.quay_url.clone())
+            .connect_timeout(connect)
+            .timeout(transfer)
+            .user_agent(user_agent.clone());
+        let mut rest = quay_client::QuayRestClient::builder(config.quay_url.clone())
+            .connect_timeout(connect)
+            .timeout(request)
+            .user_agent(user_agent.clone());
+        if let Some(pem) = &ca {
+            appr = appr.ca_bundle_pem(pem.clone());
+            rest = rest.ca_bundle_pem(pem.clone());
+        }
+        stores.insert(
+            StoreKind::AppRegistry,
+            Arc::new(AppRegistryStore::new(appr.build()?)),
+        );
+        let publisher: Arc<dyn RepoPublisher> = Arc::new(QuayPublisher::new(rest.build()?));
+
+        let build_system: Option<Arc<dyn BuildSystem>> =
+            match (&config.kojihub_url, &config.kojiroot_url) {
+                (Some(hub), Some(root)) => {
+                    let mut b = koji_client::Client::builder(hub.clone())
+                        .topurl(root.clone())
+                        .connect_timeout(connect)
+                        .request_timeout(request)
+                        .transfer_timeout(transfer)
+                        .user_agent(user_agent.clone());
+                    if let Some(pem) = &ca {
+                        b = b.ca_bundle_pem(pem.clone());
+                    }
+                    Some(Arc::new(KojiBuildSystem::new(b.build()?)))
+                }
+                _ => None,
+            };
+        let gate: Option<Arc<dyn Gate>> = match &config.greenwave {
+            Some(g) => {
+                let mut b = greenwave_client::Client::builder(g.url.clone())
+                    .connect_timeout(connect)
+                    .request_timeout(request)
+                    .user_agent(user_agent);
+                if let Some(pem) = &ca {
+                    b = b.ca_bundle_pem(pem.clone());
+                }
+                Some(Arc::new(GreenwaveGate::new(
+                    b.build()?,
+                    g.context.clone(),
+                    g.product_version.clone(),
+                )))
+            }
+            None => None,
+        };
+        Ok(Self::new(
+            config,
+            Backends {
+                stores,
+                build_system,
+                gate,
+                publisher,
+            },
+        )?)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Tracks detached push tasks; `close()` + `wait()` drains them at shutdown.
+    pub fn tasks(&self) -> &tokio_util::task::TaskTracker {
+        &self.inner.tasks
+    }
+
+    /// Prometheus text exposition of the metrics.
+    pub fn metrics_text(&self) -> String {
+        self.inner.metrics.render()
+    }
+
+    pub(crate) fn org(&self, org: &str) -> Option<&OrgConfig> {
+        self.inner.config.organizations.get(org)
+    }
+
+    pub(crate) fn rewrites(&self, org: &str) -> &Rewrites {
+        self.inner
+            .rewrites
+            .get(org)
+            .unwrap_or(&self.inner.default_rewrites)
+    }
+
+    pub(crate) fn store(&self, org: &str) -> Option<Arc<dyn ManifestStore>> {
+        self.inner
+            .backends
+            .stores
+            .get(&self.inner.config.store_for(org))
+            .cloned()
+    }
+}
+
+/// One async mutex per key, dropped when nobody holds it.
+#[derive(Default)]
+pub(crate) struct KeyedLocks {
+    map: Mutex<HashMap<(String, String), Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl KeyedLocks {
+    pub(crate) fn get(&self, org: &str, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (org.to_owned(), repo.to_owned());
+        if let Some(lock) = map.get(&key).and_then(Weak::upgrade) {
+            return lock;
+        }
+        // Forget locks nobody holds any more so the map does not grow without bound.
+        map.retain(|_, w| w.strong_count() > 0);
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        map.insert(key, Arc::downgrade(&lock));
+        lock
+    }
+}
