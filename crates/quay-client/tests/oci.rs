@@ -714,6 +714,14 @@ async fn catch_all_names_the_unmatched_request() {
 
 #[tokio::test]
 async fn copy_stops_on_a_tampered_source_blob_and_pushes_no_manifest() {
+    // 1 KiB chunks send the 4 KiB layer down the streamed PATCH path; 1 MiB through the
+    // streamed single PUT.
+    for chunk_size in [1024, 1024 * 1024] {
+        copy_with_tampered_blob(chunk_size).await;
+    }
+}
+
+async fn copy_with_tampered_blob(chunk_size: usize) {
     let src = common::server().await;
     let dst = common::server().await;
     let layer = vec![7u8; 4096];
@@ -769,9 +777,8 @@ async fn copy_stops_on_a_tampered_source_blob_and_pushes_no_manifest() {
         .expect(1..)
         .mount(&dst)
         .await;
-    // A 1 KiB chunk size sends the 4 KiB layer down the streamed path.
     let s = builder(&src).build().unwrap();
-    let d = builder(&dst).chunk_size(1024).build().unwrap();
+    let d = builder(&dst).chunk_size(chunk_size).build().unwrap();
     let err = quay_client::copy_image(
         &s,
         "src/app",
@@ -784,7 +791,7 @@ async fn copy_stops_on_a_tampered_source_blob_and_pushes_no_manifest() {
     .await
     .unwrap_err();
     let QuayError::DigestMismatch { expected, .. } = &err else {
-        panic!("{err:?}")
+        panic!("chunk size {chunk_size}: {err:?}")
     };
     assert_eq!(expected, &layer_d);
     let manifest_puts = dst
@@ -795,4 +802,15 @@ async fn copy_stops_on_a_tampered_source_blob_and_pushes_no_manifest() {
         .filter(|r| r.url.path().contains("/manifests/"))
         .count();
     assert_eq!(manifest_puts, 0, "a manifest was pushed despite a bad blob");
+    let completed = dst
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "PUT" && r.body.len() == 4096)
+        .count();
+    assert_eq!(
+        completed, 0,
+        "a complete tampered blob reached the registry"
+    );
 }

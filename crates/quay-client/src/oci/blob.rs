@@ -24,7 +24,11 @@ pub struct BlobStream {
     inner: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
     hasher: Sha256,
     expected: String,
+    /// Size the content must have, when known; the digest is checked as soon as it is reached,
+    /// because a consumer sending a fixed-length body may never poll for the end.
+    expected_len: Option<u64>,
     len: u64,
+    finalized: bool,
     done: bool,
     /// Digest of what was read, once the stream ended (shared with the copy code).
     outcome: Arc<Mutex<Option<String>>>,
@@ -55,6 +59,30 @@ impl BlobStream {
     }
 }
 
+impl BlobStream {
+    /// Computes the digest of what was read, records it and compares.
+    fn finalize(&mut self) -> Result<(), QuayError> {
+        self.finalized = true;
+        let actual = format!("sha256:{}", hex(&self.hasher.clone().finalize()));
+        *self.outcome.lock().expect("outcome lock poisoned") = Some(actual.clone());
+        if actual != self.expected {
+            return Err(QuayError::DigestMismatch {
+                expected: self.expected.clone(),
+                actual,
+            });
+        }
+        if let Some(want) = self.expected_len {
+            if want != self.len {
+                return Err(QuayError::InvalidResponse(format!(
+                    "blob {} has {} bytes, expected {want}",
+                    self.expected, self.len
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Stream for BlobStream {
     type Item = Result<Bytes, QuayError>;
 
@@ -68,6 +96,14 @@ impl Stream for BlobStream {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.hasher.update(&chunk);
                 this.len += chunk.len() as u64;
+                if let Some(want) = this.expected_len {
+                    if this.len > want || (this.len == want && !this.finalized) {
+                        if let Err(e) = this.finalize() {
+                            this.done = true;
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -76,15 +112,12 @@ impl Stream for BlobStream {
             }
             Poll::Ready(None) => {
                 this.done = true;
-                let actual = format!("sha256:{}", hex(&this.hasher.clone().finalize()));
-                *this.outcome.lock().expect("outcome lock poisoned") = Some(actual.clone());
-                if actual == this.expected {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Ready(Some(Err(QuayError::DigestMismatch {
-                        expected: this.expected.clone(),
-                        actual,
-                    })))
+                if this.finalized {
+                    return Poll::Ready(None);
+                }
+                match this.finalize() {
+                    Ok(()) => Poll::Ready(None),
+                    Err(e) => Poll::Ready(Some(Err(e))),
                 }
             }
         }
@@ -144,12 +177,24 @@ impl RegistryClient {
 
     /// Starts a streamed, verifying download of a blob.
     pub async fn blob_stream(&self, repo: &str, digest: &str) -> Result<BlobStream, QuayError> {
+        self.blob_stream_sized(repo, digest, None).await
+    }
+
+    /// Like [`Self::blob_stream`], also checking the size (from a descriptor).
+    pub(crate) async fn blob_stream_sized(
+        &self,
+        repo: &str,
+        digest: &str,
+        size: Option<u64>,
+    ) -> Result<BlobStream, QuayError> {
         let resp = self.blob_get(repo, digest).await?;
         Ok(BlobStream {
+            expected_len: size.or_else(|| resp.content_length()),
             inner: Box::pin(resp.bytes_stream()),
             hasher: Sha256::new(),
             expected: digest.to_owned(),
             len: 0,
+            finalized: false,
             done: false,
             outcome: Arc::new(Mutex::new(None)),
         })
@@ -271,11 +316,29 @@ impl RegistryClient {
         digest: &str,
         last: Bytes,
     ) -> Result<(), QuayError> {
+        let len = last.len() as u64;
+        self.finish_upload_body(location, scopes, digest, last.into(), len)
+            .await
+    }
+
+    /// Closes an upload with `PUT <location>?digest=` and a body of exactly `len` bytes (which
+    /// may be a stream, so a blob goes from source to destination without being buffered).
+    pub(crate) async fn finish_upload_body(
+        &self,
+        location: &Url,
+        scopes: &Scopes,
+        digest: &str,
+        body: reqwest::Body,
+        len: u64,
+    ) -> Result<(), QuayError> {
         let mut url = location.clone();
         url.query_pairs_mut().append_pair("digest", digest);
         let header = self.auth_header_for(scopes);
         let rb = self.authorize(
-            Self::bytes_body(self.blob_request(Method::PUT, &url), last),
+            self.blob_request(Method::PUT, &url)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::CONTENT_LENGTH, len)
+                .body(body),
             &url,
             header.as_ref(),
         );

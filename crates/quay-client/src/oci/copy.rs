@@ -207,6 +207,10 @@ async fn copy_blob(ctx: &Ctx<'_>, desc: Descriptor) -> Result<(), QuayError> {
 }
 
 /// Moves the bytes of one blob into an open upload session; returns the byte count.
+///
+/// Blobs up to the chunk size stream straight into the closing `PUT` (two requests in all);
+/// larger ones stream into one `PATCH` and are closed by an empty `PUT`, as skopeo does. Either
+/// way the bytes pass through without being buffered, and their digest is checked as they go.
 async fn transfer(
     ctx: &Ctx<'_>,
     desc: &Descriptor,
@@ -214,18 +218,28 @@ async fn transfer(
     scopes: &Scopes,
 ) -> Result<u64, QuayError> {
     let digest = desc.digest.as_str();
-    if desc.size <= ctx.dst.chunk_size() as u64 {
-        // Small blob: one GET (verified) and one PUT saves a round trip.
-        let data: Bytes = ctx.src.get_blob(ctx.src_repo, digest).await?;
-        let n = data.len() as u64;
-        ctx.dst.finish_upload(loc, scopes, digest, data).await?;
-        return Ok(n);
-    }
-    let stream = ctx.src.blob_stream(ctx.src_repo, digest).await?;
+    let stream = ctx
+        .src
+        .blob_stream_sized(ctx.src_repo, digest, Some(desc.size))
+        .await?;
     let outcome = stream.outcome();
-    let patched = ctx.dst.patch_stream(loc, scopes, stream).await;
+    let single_put = desc.size <= ctx.dst.chunk_size() as u64;
+    let sent = if single_put {
+        ctx.dst
+            .finish_upload_body(
+                loc,
+                scopes,
+                digest,
+                reqwest::Body::wrap_stream(stream),
+                desc.size,
+            )
+            .await
+            .map(|()| None)
+    } else {
+        ctx.dst.patch_stream(loc, scopes, stream).await.map(Some)
+    };
     // The stream records the digest of what it read; a mismatch aborts the body, which shows
-    // up as a transport error from the PATCH, so check the outcome first.
+    // up as a transport error from the request, so check the outcome first.
     let actual = outcome.lock().expect("outcome lock poisoned").clone();
     match actual {
         Some(actual) if actual != digest => {
@@ -236,16 +250,17 @@ async fn transfer(
         }
         Some(_) => {}
         None => {
-            patched?;
-            // The registry answered before the whole blob was sent; never finish such an upload.
+            sent?;
+            // The registry answered before the whole blob was sent; never trust such an upload.
             return Err(QuayError::InvalidResponse(format!(
-                "registry accepted blob {digest} before it was fully sent"
+                "registry answered before blob {digest} was fully sent"
             )));
         }
     }
-    let next = patched?;
-    ctx.dst
-        .finish_upload(&next, scopes, digest, Bytes::new())
-        .await?;
+    if let Some(next) = sent? {
+        ctx.dst
+            .finish_upload(&next, scopes, digest, Bytes::new())
+            .await?;
+    }
     Ok(desc.size)
 }
