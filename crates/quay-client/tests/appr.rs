@@ -620,3 +620,37 @@ fn disabling_tls_verification_is_logged_at_warn() {
     assert!(log.contains("quay.example.invalid"), "{log}");
     assert!(!log.contains("tok-secret"), "{log}");
 }
+
+#[tokio::test]
+async fn user_agent_is_sent_and_path_segments_are_escaped() {
+    let server = common::server().await;
+    Mock::given(method("GET"))
+        .and(path("/cnr/api/v1/packages/a%2Fb/c%3Fd"))
+        .and(header("user-agent", "omps-test/9.9"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/cnr/version"))
+        .and(header(
+            "user-agent",
+            concat!("quay-client/", env!("CARGO_PKG_VERSION")),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"cnr-api": "1"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = AppRegistryClient::builder(server.uri())
+        .user_agent("omps-test/9.9")
+        .build()
+        .unwrap();
+    // A slash or question mark in a name must not change the route.
+    assert!(
+        c.list_releases(None, "a/b", "c?d", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    client(&server).version().await.unwrap();
+}
