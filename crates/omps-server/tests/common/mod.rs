@@ -26,7 +26,8 @@ pub const AUTH: &str = "basic dXNlcjpwYXNz";
 pub struct Faults {
     pub push: Vec<StoreError>,
     pub list: Vec<StoreError>,
-    pub delete: Vec<StoreError>,
+    /// `None` lets that call through.
+    pub delete: Vec<Option<StoreError>>,
     pub health: Option<String>,
 }
 
@@ -129,7 +130,7 @@ impl ManifestStore for FakeStore {
         auth: &Auth,
     ) -> Result<(), StoreError> {
         self.note(Some(auth));
-        if let Some(e) = pop(&mut self.faults.lock().unwrap().delete) {
+        if let Some(Some(e)) = pop(&mut self.faults.lock().unwrap().delete) {
             return Err(e);
         }
         let mut all = self.releases.lock().unwrap();
