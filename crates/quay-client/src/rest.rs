@@ -538,21 +538,28 @@ impl QuayRestClient {
         Ok(list.robots)
     }
 
-    /// Gets one robot. Quay's 400 "Could not find robot" is [`QuayError::NotFound`].
-    pub async fn get_robot(&self, org: &str, short_name: &str) -> Result<Robot, QuayError> {
-        let url = self.api_url(&["organization", org, "robots", short_name]);
+    /// `.../organization/{org}/robots/{short}` or `.../user/robots/{short}`, plus `extra`.
+    fn robot_url(&self, org: Option<&str>, short_name: &str, extra: &[&str]) -> url::Url {
+        let mut segs: Vec<&str> = match org {
+            Some(o) => vec!["organization", o, "robots", short_name],
+            None => vec!["user", "robots", short_name],
+        };
+        segs.extend_from_slice(extra);
+        self.api_url(&segs)
+    }
+
+    async fn robot_get(&self, org: Option<&str>, short_name: &str) -> Result<Robot, QuayError> {
+        let url = self.robot_url(org, short_name, &[]);
         self.get_json("Quay robot", url).await
     }
 
-    /// Creates a robot (`PUT .../robots/{short}`); an existing one is
-    /// [`QuayError::AlreadyExists`].
-    pub async fn create_robot(
+    async fn robot_create(
         &self,
-        org: &str,
+        org: Option<&str>,
         short_name: &str,
         description: Option<&str>,
     ) -> Result<Robot, QuayError> {
-        let url = self.api_url(&["organization", org, "robots", short_name]);
+        let url = self.robot_url(org, short_name, &[]);
         let body = serde_json::json!({ "description": description.unwrap_or("") });
         let resp = self
             .call("Quay robot create", Method::PUT, url, Some(&body))
@@ -560,25 +567,78 @@ impl QuayRestClient {
         self.http.json("Quay robot create", resp).await
     }
 
-    /// Deletes a robot.
-    pub async fn delete_robot(&self, org: &str, short_name: &str) -> Result<(), QuayError> {
-        let url = self.api_url(&["organization", org, "robots", short_name]);
+    async fn robot_delete(&self, org: Option<&str>, short_name: &str) -> Result<(), QuayError> {
+        let url = self.robot_url(org, short_name, &[]);
         self.mutate("Quay robot delete", Method::DELETE, url, None)
             .await
     }
 
-    /// Regenerates a robot's token (`POST .../robots/{short}/regenerate`) and returns the robot
-    /// with its new token.
+    /// Gets one organization robot. Quay's 400 "Could not find robot" is
+    /// [`QuayError::NotFound`].
+    pub async fn get_robot(&self, org: &str, short_name: &str) -> Result<Robot, QuayError> {
+        self.robot_get(Some(org), short_name).await
+    }
+
+    /// Creates an organization robot (`PUT .../robots/{short}`); an existing one is
+    /// [`QuayError::AlreadyExists`].
+    pub async fn create_robot(
+        &self,
+        org: &str,
+        short_name: &str,
+        description: Option<&str>,
+    ) -> Result<Robot, QuayError> {
+        self.robot_create(Some(org), short_name, description).await
+    }
+
+    /// Deletes an organization robot.
+    pub async fn delete_robot(&self, org: &str, short_name: &str) -> Result<(), QuayError> {
+        self.robot_delete(Some(org), short_name).await
+    }
+
+    /// Gets a robot of the calling user (`GET /api/v1/user/robots/{short}`).
+    pub async fn get_user_robot(&self, short_name: &str) -> Result<Robot, QuayError> {
+        self.robot_get(None, short_name).await
+    }
+
+    /// Creates a robot of the calling user (`PUT /api/v1/user/robots/{short}`).
+    pub async fn create_user_robot(
+        &self,
+        short_name: &str,
+        description: Option<&str>,
+    ) -> Result<Robot, QuayError> {
+        self.robot_create(None, short_name, description).await
+    }
+
+    /// Deletes a robot of the calling user.
+    pub async fn delete_user_robot(&self, short_name: &str) -> Result<(), QuayError> {
+        self.robot_delete(None, short_name).await
+    }
+
+    /// Regenerates an organization robot's token (`POST .../robots/{short}/regenerate`) and
+    /// returns the robot with its new token.
     pub async fn regenerate_robot_token(
         &self,
         org: &str,
         short_name: &str,
     ) -> Result<Robot, QuayError> {
-        let url = self.api_url(&["organization", org, "robots", short_name, "regenerate"]);
+        let url = self.robot_url(Some(org), short_name, &["regenerate"]);
         let resp = self
             .call("Quay robot regenerate", Method::POST, url, None)
             .await?;
         self.http.json("Quay robot regenerate", resp).await
+    }
+
+    /// Adds a user (or robot) to a team of an organization
+    /// (`PUT /api/v1/organization/{org}/team/{team}/members/{user}`); any 2xx is success.
+    pub async fn add_team_member(
+        &self,
+        org: &str,
+        team: &str,
+        user: &str,
+    ) -> Result<(), QuayError> {
+        let url = self.api_url(&["organization", org, "team", team, "members", user]);
+        self.mutate("Quay team member add", Method::PUT, url, None)
+            .await
     }
 
     /// Gets the proxy-cache configuration; `None` when none is configured (Quay answers empty

@@ -588,3 +588,43 @@ async fn catch_all_names_the_unmatched_request() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn user_robots_and_team_membership() {
+    let server = common::server().await;
+    let robot = json!({"name": "admin+mine", "description": "", "token": "user-robot-token"});
+    Mock::given(method("PUT"))
+        .and(path("/api/v1/user/robots/mine"))
+        .and(body_json(json!({"description": ""})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(robot.clone()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/user/robots/mine"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(robot))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/api/v1/user/robots/mine"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/api/v1/organization/myorg/team/owners/members/alice"))
+        .and(bearer())
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"name": "alice", "kind": "user"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    let r = c.create_user_robot("mine", None).await.unwrap();
+    assert_eq!(r.token.unwrap().expose_secret(), "user-robot-token");
+    assert_eq!(c.get_user_robot("mine").await.unwrap().name, "admin+mine");
+    c.delete_user_robot("mine").await.unwrap();
+    c.add_team_member("myorg", "owners", "alice").await.unwrap();
+}
