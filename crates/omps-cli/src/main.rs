@@ -36,6 +36,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Run the OMPS server (same as the `omps-server` binary, same configuration).
+    ///
+    /// With no configuration it serves the embedded local store on 127.0.0.1:8080 with data in
+    /// ./omps-data.
+    #[command(
+        after_help = "Examples:\n  omps serve\n  omps serve --listen 127.0.0.1:0 --data-dir /tmp/omps\n  OMPS_CONFIG=omps.toml omps serve"
+    )]
+    Serve(omps_server::serve::ServeArgs),
 }
 
 /// How `validate` prints its result.
@@ -62,5 +70,26 @@ fn main() -> ExitCode {
             repository,
             output,
         } => validate::run(&path, repository.as_deref(), output),
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: omps_server::serve::ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(omps_server::serve::serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }

@@ -1,0 +1,364 @@
+//! The real `omps-server` binary on 127.0.0.1:0: with the local store, and with the App Registry
+//! store against a wiremock App Registry that behaves like Quay (409 on duplicates).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{AUTH, BOUNDARY, fixture_zip, flat_zip, multipart};
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, tmp_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_omps-server"));
+        cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("TMPDIR", tmp_dir)
+            .env_remove("OMPS_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server { child, base }
+    }
+
+    /// SIGTERM, then the exit status and everything logged.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut logs = String::new();
+                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut logs)
+                    .unwrap();
+                return (status, logs);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+async fn push(base: &str, path: &str, zip: &[u8]) -> (u16, Value) {
+    let r = client()
+        .post(format!("{base}{path}"))
+        .header("authorization", AUTH)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(multipart("m.zip", zip))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn call(method: reqwest::Method, url: String) -> (u16, Value) {
+    let r = client()
+        .request(method, url)
+        .header("authorization", AUTH)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn local_store_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, tmp) = (dir.path().join("data"), dir.path().join("tmp"));
+    std::fs::create_dir(&tmp).unwrap();
+    let server = Server::start(&data, &tmp, &[]);
+    let base = server.base.clone();
+
+    let (status, body) = push(&base, "/v2/myorg/zipfile", &fixture_zip("etcd")).await;
+    assert_eq!(
+        (status, body["version"].as_str()),
+        (200, Some("1.0.0")),
+        "{body}"
+    );
+    let (status, body) = push(&base, "/v1/myorg/etcd/zipfile/7.0.0", &fixture_zip("etcd")).await;
+    assert_eq!(
+        (status, body["version"].as_str()),
+        (200, Some("7.0.0")),
+        "{body}"
+    );
+    // Failures on every path: not a zip, invalid package, a bomb.
+    let (status, body) = push(&base, "/v2/myorg/zipfile", b"not a zip").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("OMPSUploadedFileError"))
+    );
+    let (status, _) = push(
+        &base,
+        "/v2/myorg/zipfile",
+        &fixture_zip("flagsmith-owned-crd-mismatch"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let bomb = common::zip_of(&[("zeros.yaml", &vec![0u8; 30 * 1024 * 1024])]);
+    assert!(
+        bomb.len() < 2 * 1024 * 1024,
+        "the bomb fits in the body limit"
+    );
+    let (status, body) = push(&base, "/v2/myorg/zipfile", &bomb).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("OMPSUploadedFileError")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Uncompressed archive is larger than limit")
+    );
+    let (status, body) = push(&base, "/v2/myorg/zipfile", &vec![7u8; 3 * 1024 * 1024]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (413, Some("RequestEntityTooLarge")),
+        "{body}"
+    );
+
+    let (status, body) = call(reqwest::Method::GET, format!("{base}/v2/myorg/etcd")).await;
+    assert_eq!(
+        (status, body["releases"].clone()),
+        (200, json!(["1.0.0", "7.0.0"]))
+    );
+    let blob = client()
+        .get(format!("{base}/v2/myorg/etcd/7.0.0"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&blob[..2], &[0x1f, 0x8b]);
+    let (status, body) = call(reqwest::Method::GET, format!("{base}/v1/health/ping")).await;
+    assert_eq!((status, body["ok"].as_bool()), (200, Some(true)));
+
+    // Nothing left in the temporary directory; releases are where the data dir says.
+    assert_eq!(files_under(&tmp), Vec::<String>::new());
+    assert_eq!(
+        files_under(&data.join("packages/myorg/etcd")),
+        ["1.0.0.json", "1.0.0.tar.gz", "7.0.0.json", "7.0.0.tar.gz"]
+    );
+
+    let (status, body) = call(reqwest::Method::DELETE, format!("{base}/v2/myorg/etcd")).await;
+    assert_eq!(
+        (status, body["deleted"].clone()),
+        (200, json!(["1.0.0", "7.0.0"]))
+    );
+
+    let (exit, logs) = server.stop();
+    assert!(exit.success(), "{exit:?}\n{logs}");
+    assert!(logs.contains("request_id"), "request ids in log lines");
+    assert!(
+        !logs.contains("dXNlcjpwYXNz"),
+        "the Authorization value is never logged"
+    );
+}
+
+/// An App Registry that keeps releases in memory and answers like Quay.
+#[derive(Clone, Default)]
+struct FakeQuay {
+    releases: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
+}
+
+impl Respond for FakeQuay {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().to_owned();
+        let segments: Vec<&str> = path
+            .trim_start_matches("/cnr/api/v1/packages/")
+            .split('/')
+            .collect();
+        let mut releases = self.releases.lock().unwrap();
+        match (request.method.as_str(), segments.as_slice()) {
+            ("GET", [ns, pkg]) => match releases.get(&format!("{ns}/{pkg}")) {
+                Some(list) => ResponseTemplate::new(200).set_body_json(
+                    list.iter()
+                        .map(|r| json!({"package": format!("{ns}/{pkg}"), "release": r, "mediaType": "application/vnd.cnr.package-manifest.helm.v0.json", "content": {"digest": "abc", "mediaType": "application/vnd.cnr.package.helm.v0.tar+gzip", "size": 1}}))
+                        .collect::<Vec<_>>(),
+                ),
+                None => ResponseTemplate::new(404).set_body_json(json!({"error": {"code": "package-not-found", "message": "package not found"}})),
+            },
+            ("POST", [ns, pkg]) => {
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+                let release = body["release"].as_str().unwrap_or_default().to_owned();
+                let list = releases.entry(format!("{ns}/{pkg}")).or_default();
+                if list.contains(&release) {
+                    return ResponseTemplate::new(409).set_body_json(json!({"error": {"code": "package-exists", "message": "package exists already"}}));
+                }
+                list.push(release);
+                ResponseTemplate::new(200).set_body_json(json!({"status": "ok"}))
+            }
+            ("DELETE", [ns, pkg, version, "helm"]) => {
+                let list = releases.entry(format!("{ns}/{pkg}")).or_default();
+                if let Some(i) = list.iter().position(|r| r == version) {
+                    list.remove(i);
+                    ResponseTemplate::new(200).set_body_json(json!({"status": "deleted", "package": format!("{ns}/{pkg}"), "release": version}))
+                } else {
+                    ResponseTemplate::new(404).set_body_json(json!({"error": {"code": "package-not-found", "message": format!("package {ns}/{pkg} doesn't exist, v: {version}, type: helm")}}))
+                }
+            }
+            _ => ResponseTemplate::new(418).set_body_string(format!("unexpected {} {path}", request.method)),
+        }
+    }
+}
+
+#[tokio::test]
+async fn app_registry_store_end_to_end() {
+    let quay = MockServer::start().await;
+    let fake = FakeQuay::default();
+    Mock::given(wiremock::matchers::path("/cnr/version"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"cnr-api": "0.0.1"})))
+        .mount(&quay)
+        .await;
+    Mock::given(wiremock::matchers::path_regex("^/cnr/api/v1/packages/"))
+        .respond_with(fake.clone())
+        .mount(&quay)
+        .await;
+    // Catch-all: anything else is a missed expectation, named in the body.
+    Mock::given(wiremock::matchers::any())
+        .respond_with(|r: &Request| {
+            ResponseTemplate::new(418)
+                .set_body_string(format!("no mock for {} {}", r.method, r.url))
+        })
+        .mount(&quay)
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (data, tmp) = (dir.path().join("data"), dir.path().join("tmp"));
+    std::fs::create_dir(&tmp).unwrap();
+    let server = Server::start(
+        &data,
+        &tmp,
+        &[
+            ("OMPS_STORE", "app-registry"),
+            ("OMPS_QUAY_URL", &quay.uri()),
+        ],
+    );
+    let base = server.base.clone();
+
+    // Concurrent automatic pushes: distinct versions, no 409 reaches the client.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            push(&base, "/v2/org/zipfile", &flat_zip()).await
+        }));
+    }
+    let mut versions = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        versions.push(body["version"].as_str().unwrap().to_owned());
+    }
+    versions.sort_by_key(|v| v.split('.').next().unwrap().parse::<u32>().unwrap());
+    assert_eq!(
+        versions,
+        (1..=8).map(|i| format!("{i}.0.0")).collect::<Vec<_>>()
+    );
+
+    let (status, body) = push(&base, "/v2/org/zipfile/3.0.0", &flat_zip()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("QuayReleaseExists")),
+        "{body}"
+    );
+    assert_eq!(body["quay_response"]["error"]["code"], "package-exists");
+
+    let (status, body) = call(
+        reqwest::Method::DELETE,
+        format!("{base}/v2/org/marketplace/9.0.0"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("QuayPackageNotFound"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("doesn't exist"));
+    let (status, body) = call(reqwest::Method::GET, format!("{base}/v2/health/ping")).await;
+    assert_eq!(
+        (status, body["store"].as_str()),
+        (200, Some("app-registry")),
+        "{body}"
+    );
+
+    // The caller's token went to the App Registry verbatim.
+    let requests = quay.received_requests().await.unwrap();
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.url.path().starts_with("/cnr/api"))
+            .all(|r| r.headers.get("authorization").is_some_and(|v| v == AUTH))
+    );
+    assert!(
+        requests.iter().all(|r| r.url.path() != "/"),
+        "no unexpected calls"
+    );
+    assert_eq!(files_under(&tmp), Vec::<String>::new());
+    let (exit, logs) = server.stop();
+    assert!(exit.success(), "{logs}");
+}
