@@ -66,9 +66,6 @@ impl RegistryClientBuilder {
     /// Builds the client.
     pub fn build(self) -> Result<RegistryClient, QuayError> {
         let base = parse_base_url(&self.base)?;
-        if self.options.max_response_bytes < MAX_MANIFEST_BYTES {
-            tracing::debug!("max_response_bytes below 4 MiB also limits manifests");
-        }
         Ok(RegistryClient {
             http: Http::new(Api::Registry, base, self.options)?,
             auth: Arc::new(self.auth),
@@ -691,7 +688,7 @@ pub(crate) enum UploadStart {
     Session(Url),
 }
 
-/// Unused-body helper so blob code can share manifest code's bounded reads.
+/// Reads and drops a (bounded) body so the connection can be reused.
 pub(crate) async fn drain(resp: Response) {
     let _ = read_limited("drain", resp, 64 * 1024).await;
 }
