@@ -119,14 +119,50 @@ fn run_courier(courier: &Path, dir: &Path) -> Outcome {
     }
 }
 
-fn run_omps(dir: &Path) -> Result<Outcome, String> {
-    let out = assert_cmd::Command::cargo_bin("omps")
-        .expect("omps binary")
-        .arg("validate")
+/// `operator-courier verify` has no repository argument; the push-time check (rule B5) is
+/// only reachable through courier's Python API, which this calls the way the CLI would.
+const COURIER_API: &str = "\
+import sys
+from operatorcourier import api
+from operatorcourier.errors import OpCourierError
+try:
+    api.build_and_verify(source_dir=sys.argv[1], repository=sys.argv[2],
+                         validation_output=sys.argv[3])
+except OpCourierError as e:
+    print(e, file=sys.stderr)
+    sys.exit(1)
+";
+
+fn run_courier_api(courier: &Path, dir: &Path, repository: &str) -> Outcome {
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("validation.json");
+    // The venv's interpreter sits next to its operator-courier script.
+    let out = Command::new(courier.with_file_name("python"))
+        .args(["-c", COURIER_API])
         .arg(dir)
-        .args(["--output", "json"])
+        .arg(repository)
+        .arg(&json)
         .output()
-        .expect("cannot run omps");
+        .expect("cannot run courier's python");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let messages = fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| Messages::from_json(&t).expect("courier wrote bad JSON"));
+    Outcome {
+        exit: out.status.code().expect("python was killed"),
+        messages,
+        last_line: last_line(&stderr),
+        stderr,
+    }
+}
+
+fn run_omps(dir: &Path, repository: Option<&str>) -> Result<Outcome, String> {
+    let mut cmd = assert_cmd::Command::cargo_bin("omps").expect("omps binary");
+    cmd.arg("validate").arg(dir).args(["--output", "json"]);
+    if let Some(r) = repository {
+        cmd.args(["--repository", r]);
+    }
+    let out = cmd.output().expect("cannot run omps");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let exit = out.status.code().expect("omps was killed");
@@ -899,7 +935,7 @@ fn omps_agrees_with_courier_on_variants_and_fixtures() {
     let mut check = |name: &str, dir: &Path| {
         cases += 1;
         let c = run_courier(&courier, dir);
-        let o = run_omps(dir);
+        let o = run_omps(dir, None);
         let problems = if is_bundle_format(dir) && c.messages.is_none() {
             // Intended divergence: omps reads the bundle format, courier 2.1.11 cannot
             // (it stops with "Bundle does not contain any packages."). The fixture test
@@ -943,6 +979,63 @@ fn omps_agrees_with_courier_on_variants_and_fixtures() {
         report.is_empty(),
         "omps differs from operator-courier 2.1.11:\n{report}"
     );
+}
+
+/// The push-time check: with a repository name, the package name must equal it (rule B5).
+#[test]
+#[ignore = "needs operator-courier; run by cargo xtask ci"]
+fn omps_agrees_with_courier_on_the_repository_check() {
+    let courier = courier_path();
+    let mut report = String::new();
+    let mut cases = 0;
+    for dir in fixture_dirs() {
+        if is_bundle_format(&dir) {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let package = package_name(&dir);
+        let mut repos = vec![package.clone()];
+        if [
+            "flagsmith",
+            "ext-postgres-operator-flat",
+            "etcd-missing-install",
+        ]
+        .contains(&&*name)
+        {
+            repos.push(format!("{package}-suffix"));
+        }
+        for repo in repos {
+            cases += 1;
+            let c = run_courier_api(&courier, &dir, &repo);
+            let problems = differences(&c, &run_omps(&dir, Some(&repo)));
+            if !problems.is_empty() {
+                let _ = writeln!(report, "{name} --repository {repo}:");
+                for p in problems {
+                    let _ = writeln!(report, "    {p}");
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 12 + 3, "non-bundle fixtures plus three mismatches");
+    assert!(
+        report.is_empty(),
+        "omps differs from operator-courier 2.1.11 with a repository:\n{report}"
+    );
+}
+
+/// `packageName` from the root package file (a plain `packageName: x` line in every fixture).
+fn package_name(dir: &Path) -> String {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml"))
+        .find_map(|p| {
+            fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix("packageName:").map(|v| v.trim().to_owned()))
+        })
+        .unwrap_or_else(|| panic!("no packageName in {}", dir.display()))
 }
 
 /// The operator bundle format (`manifests/` + `metadata/annotations.yaml`), at the root or in
