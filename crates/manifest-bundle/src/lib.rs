@@ -2,6 +2,7 @@
 
 pub mod bundle;
 pub mod error;
+pub mod image;
 pub mod layout;
 pub mod limits;
 pub mod package;
