@@ -1023,6 +1023,53 @@ fn omps_agrees_with_courier_on_the_repository_check() {
     );
 }
 
+/// Zip intake: every fixture zipped (manifests at the archive root, as OMPS receives them)
+/// must give what courier gives for the directory.
+#[test]
+#[ignore = "needs operator-courier; run by cargo xtask ci"]
+fn omps_on_zipped_fixtures_agrees_with_courier_on_the_directories() {
+    const ZIP_DIR: &str = "\
+import os, sys, zipfile
+src, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
+    for base, dirs, files in sorted(os.walk(src)):
+        for f in sorted(files):
+            p = os.path.join(base, f)
+            z.write(p, os.path.relpath(p, src))
+";
+    let courier = courier_path();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut report = String::new();
+    let mut cases = 0;
+    for dir in fixture_dirs() {
+        if is_bundle_format(&dir) {
+            continue;
+        }
+        cases += 1;
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let zip = tmp.path().join(format!("{name}.zip"));
+        let made = Command::new(courier.with_file_name("python"))
+            .args(["-c", ZIP_DIR])
+            .arg(&dir)
+            .arg(&zip)
+            .status()
+            .expect("cannot run python");
+        assert!(made.success(), "zipping {name} failed");
+        let problems = differences(&run_courier(&courier, &dir), &run_omps(&zip, None));
+        if !problems.is_empty() {
+            let _ = writeln!(report, "{name}.zip:");
+            for p in problems {
+                let _ = writeln!(report, "    {p}");
+            }
+        }
+    }
+    assert_eq!(cases, 12, "the non-bundle fixtures");
+    assert!(
+        report.is_empty(),
+        "omps on zips differs from operator-courier 2.1.11 on directories:\n{report}"
+    );
+}
+
 /// `packageName` from the root package file (a plain `packageName: x` line in every fixture).
 fn package_name(dir: &Path) -> String {
     fs::read_dir(dir)
