@@ -1,7 +1,7 @@
 //! `cargo xtask ci` and `cargo xtask e2e`.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
@@ -19,7 +19,23 @@ enum Tests {
     PeersOnly,
 }
 
+/// Fails early, with the fix, when cargo-nextest is missing (else only step 3 would fail).
+fn require_nextest() -> Result<()> {
+    let ok = std::process::Command::new(cargo())
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        bail!(
+            "cargo-nextest is not installed; install it with `cargo install cargo-nextest --locked`"
+        );
+    }
+    Ok(())
+}
+
 pub fn ci(root: &Path, install: bool) -> Result<()> {
+    let start = Instant::now();
+    require_nextest()?;
     let peers = peers::ensure(root, install)?;
     let missing = peers.missing();
     let tests = if missing.is_empty() {
@@ -35,10 +51,15 @@ pub fn ci(root: &Path, install: bool) -> Result<()> {
             missing.join(", ")
         );
     }
+    println!(
+        "==> cargo xtask ci took {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
     result
 }
 
 pub fn e2e(root: &Path, install: bool) -> Result<()> {
+    require_nextest()?;
     let peers = peers::ensure(root, install)?;
     let missing = peers.missing();
     if !missing.is_empty() {
