@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod service;
 mod validate;
 
 /// Validate and publish Kubernetes operator manifests.
@@ -44,14 +45,31 @@ enum Command {
         after_help = "Examples:\n  omps serve\n  omps serve --listen 127.0.0.1:0 --data-dir /tmp/omps\n  OMPS_CONFIG=omps.toml omps serve"
     )]
     Serve(omps_server::serve::ServeArgs),
+    /// Push operator manifests (a directory, a zip or a Koji build) to an OMPS service, or
+    /// in-process with `--direct`.
+    #[command(
+        after_help = "Exit status: 0 pushed, 1 refused (validation, auth, conflict), 2 usage or unreadable input,\n3 service or upstream failure, 4 service unreachable.\n\nExamples:\n  omps push ./etcd --org myorg\n  omps push manifests.zip --org myorg --repo etcd --version 2.0.0 --url https://omps.example.com\n  omps push --koji etcd-operator-1.0-1 --org myorg\n  omps push ./etcd --org myorg --direct --data-dir ./omps-data --output json"
+    )]
+    Push(service::PushArgs),
+    /// Delete one release (`--version`) or all releases of a repository.
+    #[command(
+        after_help = "Examples:\n  omps delete --org myorg --repo etcd --version 1.0.0\n  omps delete --org myorg --repo etcd"
+    )]
+    Delete(service::DeleteArgs),
+    /// List an organization's repositories, or a repository's releases (`--repo`).
+    #[command(
+        after_help = "Examples:\n  omps list --org myorg\n  omps list --org myorg --repo etcd --output json"
+    )]
+    List(service::ListArgs),
 }
 
-/// How `validate` prints its result.
+/// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
-    /// courier-like `WARNING: ...` / `ERROR: ...` lines.
+    /// Lines for people (`validate`: courier-like `WARNING: ...` / `ERROR: ...`).
     Text,
-    /// Exactly courier's `validation_info` JSON object.
+    /// One JSON document on stdout (`validate`: exactly courier's `validation_info`; API
+    /// commands: the service's JSON answer or error envelope).
     Json,
 }
 
@@ -71,6 +89,9 @@ fn main() -> ExitCode {
             output,
         } => validate::run(&path, repository.as_deref(), output),
         Command::Serve(args) => serve(args),
+        Command::Push(args) => service::push(&args),
+        Command::Delete(args) => service::delete(&args),
+        Command::List(args) => service::list(&args),
     }
 }
 

@@ -1,0 +1,454 @@
+//! `omps push`, `omps delete`, `omps list`: the OMPS API, against a running service (`--url`) or
+//! in-process on the same configuration (`--direct`, no server needed).
+//!
+//! Exit status: 0 success; 1 the request was refused (4xx: validation, auth, not found,
+//! conflict); 2 usage or unreadable input; 3 the service or an upstream failed (5xx);
+//! 4 the service could not be reached.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::body::Body;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+use crate::Output;
+
+/// Where requests go and with which credentials.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Connection {
+    /// Base URL of the OMPS service (env `OMPS_URL`).
+    #[arg(
+        long,
+        env = "OMPS_URL",
+        default_value = "http://127.0.0.1:8080",
+        conflicts_with = "direct"
+    )]
+    pub url: String,
+    /// Run the request in-process on the server configuration instead of calling a service.
+    #[arg(long)]
+    pub direct: bool,
+    /// Server configuration file for `--direct` (env `OMPS_CONFIG`).
+    #[arg(long, env = "OMPS_CONFIG", requires = "direct")]
+    pub config: Option<PathBuf>,
+    /// Local store directory for `--direct` (env `OMPS_DATA_DIR`).
+    #[arg(long, requires = "direct")]
+    pub data_dir: Option<PathBuf>,
+    /// `Authorization` value sent to the service, e.g. `basic <token>` (env `OMPS_AUTH`; never echoed).
+    #[arg(
+        long,
+        env = "OMPS_AUTH",
+        hide_env_values = true,
+        conflicts_with = "auth_file"
+    )]
+    pub auth: Option<String>,
+    /// Read the `Authorization` value from a file (first line).
+    #[arg(long)]
+    pub auth_file: Option<PathBuf>,
+    /// Extra PEM CA bundle for HTTPS to the service.
+    #[arg(long)]
+    pub ca_bundle: Option<PathBuf>,
+    /// Request timeout in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// `omps push`.
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// A directory (zipped on the fly) or a zip archive with the manifests at its root.
+    #[arg(required_unless_present = "koji", conflicts_with = "koji")]
+    pub path: Option<PathBuf>,
+    /// Push the operator manifests of this Koji build (NVR) instead.
+    #[arg(long)]
+    pub koji: Option<String>,
+    /// Organization (namespace).
+    #[arg(long)]
+    pub org: String,
+    /// Repository: uses the v1 API, which requires it to equal the (suffixed) package name;
+    /// without it the v2 API takes the repository from `packageName`.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Release version (`x.y.z`); automatic when absent.
+    #[arg(long)]
+    pub version: Option<String>,
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// `omps delete`.
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// Organization.
+    #[arg(long)]
+    pub org: String,
+    /// Repository.
+    #[arg(long)]
+    pub repo: String,
+    /// Delete only this release; all releases when absent.
+    #[arg(long)]
+    pub version: Option<String>,
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// `omps list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Organization: lists its repositories.
+    #[arg(long)]
+    pub org: String,
+    /// Repository: lists its releases.
+    #[arg(long)]
+    pub repo: Option<String>,
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// A request to the API.
+struct ApiRequest {
+    method: axum::http::Method,
+    path: String,
+    body: Option<(String, Vec<u8>)>,
+}
+
+/// What the API answered.
+struct ApiAnswer {
+    status: u16,
+    json: Value,
+}
+
+enum Failure {
+    Usage(String),
+    Unreachable(String),
+}
+
+fn segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn auth_value(c: &Connection) -> Result<Option<SecretString>, Failure> {
+    if let Some(a) = &c.auth {
+        return Ok(Some(SecretString::from(a.clone())));
+    }
+    if let Some(file) = &c.auth_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
+        let first = text.lines().next().unwrap_or_default().trim().to_owned();
+        return Ok(Some(SecretString::from(first)));
+    }
+    Ok(None)
+}
+
+async fn send(c: &Connection, request: ApiRequest) -> Result<ApiAnswer, Failure> {
+    let auth = auth_value(c)?;
+    if c.direct {
+        return send_direct(c, request, auth).await;
+    }
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(c.timeout))
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(path) = &c.ca_bundle {
+        let pem = std::fs::read(path)
+            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    let client = builder.build().map_err(|e| Failure::Usage(e.to_string()))?;
+    let url = format!("{}{}", c.url.trim_end_matches('/'), request.path);
+    let mut rb = client.request(request.method, &url);
+    if let Some(a) = &auth {
+        let mut value = reqwest::header::HeaderValue::from_str(a.expose_secret())
+            .map_err(|_| Failure::Usage("the Authorization value is not a valid header".into()))?;
+        value.set_sensitive(true);
+        rb = rb.header(reqwest::header::AUTHORIZATION, value);
+    }
+    if let Some((content_type, body)) = request.body {
+        rb = rb
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+    }
+    let response = rb.send().await.map_err(|e| {
+        Failure::Unreachable(format!("cannot reach {}: {}", c.url, without_url(&e)))
+    })?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Failure::Unreachable(without_url(&e)))?;
+    Ok(ApiAnswer {
+        status,
+        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    })
+}
+
+/// reqwest errors without the URL query (never carries credentials here, but stay terse).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    let mut last = e.to_string();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last
+}
+
+async fn send_direct(
+    c: &Connection,
+    request: ApiRequest,
+    auth: Option<SecretString>,
+) -> Result<ApiAnswer, Failure> {
+    let args = omps_server::serve::ServeArgs {
+        config: c.config.clone(),
+        listen: None,
+        data_dir: c.data_dir.clone(),
+    };
+    let (config, _warnings) =
+        omps_server::serve::load_config(&args).map_err(|e| Failure::Usage(e.to_string()))?;
+    let state =
+        omps_server::AppState::from_config(config).map_err(|e| Failure::Usage(e.to_string()))?;
+    let router = omps_server::app(state);
+    let mut builder = axum::http::Request::builder()
+        .method(request.method)
+        .uri(request.path);
+    if let Some(a) = &auth {
+        builder = builder.header(axum::http::header::AUTHORIZATION, a.expose_secret());
+    }
+    let body = match request.body {
+        Some((content_type, bytes)) => {
+            builder = builder.header(axum::http::header::CONTENT_TYPE, content_type);
+            Body::from(bytes)
+        }
+        None => Body::empty(),
+    };
+    let req = builder
+        .body(body)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let response = router
+        .oneshot(req)
+        .await
+        .map_err(|e| Failure::Unreachable(e.to_string()))?;
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|e| Failure::Unreachable(e.to_string()))?;
+    Ok(ApiAnswer {
+        status,
+        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    })
+}
+
+/// Zips a directory in memory (the manifests at the archive root), or reads a zip.
+fn archive_bytes(path: &Path) -> Result<Vec<u8>, Failure> {
+    if !path.is_dir() {
+        return std::fs::read(path)
+            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())));
+    }
+    let tree = manifest_bundle::ManifestTree::from_dir(path, &manifest_bundle::Limits::default())
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in tree.iter() {
+        writer
+            .start_file(name, options)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        writer
+            .write_all(data)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+    }
+    Ok(writer
+        .finish()
+        .map_err(|e| Failure::Usage(e.to_string()))?
+        .into_inner())
+}
+
+fn multipart(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "omps-cli-9c1b7e0f4a2d";
+    let mut body = Vec::with_capacity(data.len() + 256);
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/zip\r\n\r\n").as_bytes());
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn report(
+    output: Output,
+    result: Result<ApiAnswer, Failure>,
+    text: impl FnOnce(&Value) -> String,
+) -> ExitCode {
+    match result {
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Unreachable(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(4)
+        }
+        Ok(answer) if (200..300).contains(&answer.status) => {
+            match output {
+                Output::Json => println!("{}", answer.json),
+                Output::Text => println!("{}", text(&answer.json)),
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(answer) => {
+            let id = answer.json["error"].as_str().unwrap_or("Error");
+            let message = answer.json["message"]
+                .as_str()
+                .unwrap_or("the service gave no details");
+            match output {
+                Output::Json => println!("{}", answer.json),
+                Output::Text => {
+                    if let Some(info) = answer
+                        .json
+                        .get("validation_info")
+                        .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+                    {
+                        for e in info["errors"].as_array().into_iter().flatten() {
+                            eprintln!("ERROR: {}", e.as_str().unwrap_or_default());
+                        }
+                    }
+                }
+            }
+            eprintln!("error: {id}: {message}");
+            ExitCode::from(if answer.status >= 500 { 3 } else { 1 })
+        }
+    }
+}
+
+/// Runs `omps push`.
+pub fn push(args: &PushArgs) -> ExitCode {
+    let c = &args.connection;
+    let org = segment(&args.org);
+    let version_suffix = args
+        .version
+        .as_deref()
+        .map(|v| format!("/{}", segment(v)))
+        .unwrap_or_default();
+    let request = match (&args.koji, &args.path) {
+        (Some(nvr), _) => Ok(ApiRequest {
+            method: axum::http::Method::POST,
+            path: match &args.repo {
+                Some(repo) => format!(
+                    "/v1/{org}/{}/koji/{}{version_suffix}",
+                    segment(repo),
+                    segment(nvr)
+                ),
+                None => format!("/v2/{org}/koji/{}{version_suffix}", segment(nvr)),
+            },
+            body: None,
+        }),
+        (None, Some(path)) => archive_bytes(path).map(|zip| ApiRequest {
+            method: axum::http::Method::POST,
+            path: match &args.repo {
+                Some(repo) => format!("/v1/{org}/{}/zipfile{version_suffix}", segment(repo)),
+                None => format!("/v2/{org}/zipfile{version_suffix}"),
+            },
+            body: Some(multipart("manifests.zip", &zip)),
+        }),
+        (None, None) => Err(Failure::Usage(
+            "give a directory, a zip or --koji NVR".into(),
+        )),
+    };
+    let result = match request {
+        Ok(request) => runtime().block_on(send(c, request)),
+        Err(e) => Err(e),
+    };
+    report(c.output, result, |json| {
+        format!(
+            "pushed {}/{} {}",
+            json["organization"].as_str().unwrap_or_default(),
+            json["repo"].as_str().unwrap_or_default(),
+            json["version"].as_str().unwrap_or_default()
+        ) + &json["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|w| format!("\nwarning: {}", w.as_str().unwrap_or_default()))
+            .collect::<String>()
+    })
+}
+
+/// Runs `omps delete`.
+pub fn delete(args: &DeleteArgs) -> ExitCode {
+    let c = &args.connection;
+    let mut path = format!("/v2/{}/{}", segment(&args.org), segment(&args.repo));
+    if let Some(v) = &args.version {
+        path.push('/');
+        path.push_str(&segment(v));
+    }
+    let result = runtime().block_on(send(
+        c,
+        ApiRequest {
+            method: axum::http::Method::DELETE,
+            path,
+            body: None,
+        },
+    ));
+    report(c.output, result, |json| {
+        let deleted: Vec<&str> = json["deleted"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        format!(
+            "deleted {} release(s) of {}/{}: {}",
+            deleted.len(),
+            args.org,
+            args.repo,
+            deleted.join(", ")
+        )
+    })
+}
+
+/// Runs `omps list`.
+pub fn list(args: &ListArgs) -> ExitCode {
+    let c = &args.connection;
+    let path = match &args.repo {
+        Some(repo) => format!("/v2/{}/{}", segment(&args.org), segment(repo)),
+        None => format!("/v2/{}", segment(&args.org)),
+    };
+    let result = runtime().block_on(send(
+        c,
+        ApiRequest {
+            method: axum::http::Method::GET,
+            path,
+            body: None,
+        },
+    ));
+    report(c.output, result, |json| {
+        let key = if args.repo.is_some() {
+            "releases"
+        } else {
+            "repositories"
+        };
+        json[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}

@@ -1,0 +1,243 @@
+//! `omps push|list|delete` against `omps serve` on 127.0.0.1:0 (local store), and `--direct`.
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/operators")
+        .join(name)
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Self {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("omps"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .env_remove("OMPS_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn omps(server: &Server) -> Command {
+    let mut c = Command::cargo_bin("omps").unwrap();
+    c.env("OMPS_URL", &server.url)
+        .env("OMPS_AUTH", "basic c2VjcmV0LXRva2Vu")
+        .env_remove("OMPS_CONFIG");
+    c
+}
+
+#[test]
+fn push_list_delete_against_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+
+    omps(&server)
+        .args(["push"])
+        .arg(fixture("etcd"))
+        .args(["--org", "myorg"])
+        .assert()
+        .success()
+        .stdout("pushed myorg/etcd 1.0.0\n");
+    let out = omps(&server)
+        .args(["push"])
+        .arg(fixture("etcd"))
+        .args([
+            "--org",
+            "myorg",
+            "--repo",
+            "etcd",
+            "--version",
+            "5.0.0",
+            "--output",
+            "json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (json["version"].as_str(), json["repo"].as_str()),
+        (Some("5.0.0"), Some("etcd"))
+    );
+    assert_eq!(json["extracted_files"].as_array().unwrap().len(), 24);
+
+    omps(&server)
+        .args(["list", "--org", "myorg"])
+        .assert()
+        .success()
+        .stdout("etcd\n");
+    omps(&server)
+        .args(["list", "--org", "myorg", "--repo", "etcd"])
+        .assert()
+        .success()
+        .stdout("1.0.0\n5.0.0\n");
+    omps(&server)
+        .args([
+            "delete",
+            "--org",
+            "myorg",
+            "--repo",
+            "etcd",
+            "--version",
+            "1.0.0",
+        ])
+        .assert()
+        .success();
+    omps(&server)
+        .args([
+            "delete", "--org", "myorg", "--repo", "etcd", "--output", "json",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"deleted\":[\"5.0.0\"]"));
+}
+
+#[test]
+fn errors_print_the_id_and_exit_by_category() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    // Validation failure: 1, with the courier errors.
+    omps(&server)
+        .args(["push"])
+        .arg(fixture("flagsmith-owned-crd-mismatch"))
+        .args(["--org", "o"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ERROR: custom resource definition flagsmith.charts.flagsmith.com referenced in csv not defined in root list of crds"))
+        .stderr(predicate::str::contains("error: PackageValidationError: Failed to push manifest"));
+    // Conflict: 1.
+    omps(&server)
+        .args(["push"])
+        .arg(fixture("flagsmith"))
+        .args(["--org", "o", "--version", "1.0.0"])
+        .assert()
+        .success();
+    omps(&server)
+        .args(["push"])
+        .arg(fixture("flagsmith"))
+        .args(["--org", "o", "--version", "1.0.0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("QuayReleaseExists"));
+    // No credentials: 1, and the JSON envelope on stdout with --output json.
+    omps(&server)
+        .env_remove("OMPS_AUTH")
+        .args([
+            "delete",
+            "--org",
+            "o",
+            "--repo",
+            "flagsmith",
+            "--output",
+            "json",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "\"error\":\"OMPSAuthorizationHeaderRequired\"",
+        ));
+    // Koji not configured: a service-side failure, 3.
+    omps(&server)
+        .args(["push", "--koji", "x-1-1", "--org", "o"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("KojiError"));
+    // Unreadable input: 2. Unreachable service: 4.
+    omps(&server)
+        .args(["push", "/nonexistent.zip", "--org", "o"])
+        .assert()
+        .code(2);
+    omps(&server)
+        .env("OMPS_URL", "http://127.0.0.1:1")
+        .args(["list", "--org", "o"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("cannot reach"));
+}
+
+#[test]
+fn the_token_is_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "basic c2VjcmV0LXRva2Vu\n").unwrap();
+    for args in [
+        vec!["list", "--org", "o", "--repo", "missing"],
+        vec!["delete", "--org", "o", "--repo", "missing"],
+    ] {
+        let out = omps(&server)
+            .env_remove("OMPS_AUTH")
+            .args(&args)
+            .arg("--auth-file")
+            .arg(&token_file)
+            .output()
+            .unwrap();
+        let all = [out.stdout, out.stderr].concat();
+        assert!(!String::from_utf8_lossy(&all).contains("c2VjcmV0LXRva2Vu"));
+        assert_eq!(out.status.code(), Some(1));
+    }
+}
+
+#[test]
+fn direct_mode_needs_no_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("direct");
+    let mut push = Command::cargo_bin("omps").unwrap();
+    push.env_remove("OMPS_CONFIG")
+        .args(["push"])
+        .arg(fixture("ext-postgres-operator-flat"))
+        .args(["--org", "o", "--direct", "--auth", "x", "--data-dir"])
+        .arg(&data);
+    push.assert()
+        .success()
+        .stdout("pushed o/ext-postgres-operator 1.0.0\n");
+    let mut list = Command::cargo_bin("omps").unwrap();
+    list.env_remove("OMPS_CONFIG")
+        .args([
+            "list",
+            "--org",
+            "o",
+            "--repo",
+            "ext-postgres-operator",
+            "--direct",
+            "--data-dir",
+        ])
+        .arg(&data);
+    list.assert().success().stdout("1.0.0\n");
+    assert!(
+        data.join("packages/o/ext-postgres-operator/1.0.0.tar.gz")
+            .exists()
+    );
+}
