@@ -16,6 +16,7 @@ pub struct KojiBuildSystem {
 
 impl KojiBuildSystem {
     /// Wraps a client configured with the hub URL and the file root (`topurl`).
+    #[must_use]
     pub fn new(client: koji_client::Client) -> Self {
         Self { client }
     }
@@ -165,7 +166,6 @@ impl RepoPublisher for QuayPublisher {
         client
             .change_visibility(org, repo, quay_client::Visibility::Public)
             .await
-            .map(|_| ())
             .map_err(|e| {
                 e.remote()
                     .map_or_else(|| e.to_string(), |r| r.message_or_default().to_owned())

@@ -14,6 +14,7 @@ pub struct AppRegistryStore {
 
 impl AppRegistryStore {
     /// Wraps a configured client.
+    #[must_use]
     pub fn new(client: AppRegistryClient) -> Self {
         Self { client }
     }
@@ -21,6 +22,7 @@ impl AppRegistryStore {
 
 /// Maps quay-client's error onto what the service answers; transport details never carry the
 /// caller's token (quay-client keeps credentials out of its errors).
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(store_error)`
 pub fn store_error(e: QuayError) -> StoreError {
     match &e {
         QuayError::Unauthorized(r) => StoreError::Unauthorized {

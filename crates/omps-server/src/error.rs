@@ -36,6 +36,7 @@ impl ApiError {
     }
 
     /// The JSON body.
+    #[must_use]
     pub fn body(&self) -> Value {
         let mut body = self.extra.clone();
         body.insert("error".into(), json!(self.id));
@@ -45,6 +46,7 @@ impl ApiError {
     }
 
     /// 404 `NotFound` with werkzeug's text.
+    #[must_use]
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -54,6 +56,7 @@ impl ApiError {
     }
 
     /// 405 `MethodNotAllowed`.
+    #[must_use]
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -63,6 +66,7 @@ impl ApiError {
     }
 
     /// 413 `RequestEntityTooLarge`.
+    #[must_use]
     pub fn too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -72,6 +76,7 @@ impl ApiError {
     }
 
     /// 500 `InternalServerError`; never carries internal details.
+    #[must_use]
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,6 +86,7 @@ impl ApiError {
     }
 
     /// 403 `OMPSAuthorizationHeaderRequired`.
+    #[must_use]
     pub fn auth_required() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
@@ -90,6 +96,7 @@ impl ApiError {
     }
 
     /// 400 `OMPSInvalidVersionFormat`.
+    #[must_use]
     pub fn invalid_version(version: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -127,6 +134,7 @@ impl ApiError {
     }
 
     /// Whether this is a client error (logged at WARN rather than ERROR).
+    #[must_use]
     pub fn is_client_error(&self) -> bool {
         self.status.is_client_error()
     }

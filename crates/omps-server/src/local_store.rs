@@ -6,6 +6,7 @@
 //! which makes "create if absent" atomic across threads, processes and replicas sharing the
 //! directory, and readers never see a half-written blob.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -30,6 +31,7 @@ impl LocalStore {
     }
 
     /// The data directory.
+    #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -50,7 +52,7 @@ fn encode(segment: &str) -> String {
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && i > 0) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out

@@ -76,7 +76,7 @@ impl Metrics {
         self.with(|r| {
             *r.pushes
                 .entry((org.to_owned(), outcome.to_owned()))
-                .or_default() += 1
+                .or_default() += 1;
         });
     }
 
@@ -86,7 +86,7 @@ impl Metrics {
             r.upstream_latency
                 .entry((service.to_owned(), operation.to_owned()))
                 .or_default()
-                .observe(elapsed.as_secs_f64())
+                .observe(elapsed.as_secs_f64());
         });
     }
 
