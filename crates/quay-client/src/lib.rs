@@ -1,9 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 mod appr;
+pub mod credentials;
 mod error;
 mod http;
+pub mod mirror;
 pub mod oci;
+pub mod preflight;
 mod rest;
 
 pub use appr::{
