@@ -5,6 +5,7 @@ pub mod credentials;
 mod error;
 mod http;
 pub mod mirror;
+pub mod oauth;
 pub mod oci;
 pub mod preflight;
 mod rest;
