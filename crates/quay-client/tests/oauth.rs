@@ -54,7 +54,7 @@ async fn expired_token_is_fetched_again() {
         .await;
     let c = client(&server);
     c.token().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     c.token().await.unwrap();
 }
 
