@@ -23,6 +23,39 @@ pub struct Release {
     pub public: bool,
 }
 
+/// One operator bundle image of a release (built only for stores that take images).
+#[derive(Debug, Clone)]
+pub struct ReleaseBundle {
+    /// The CSV's `spec.version`.
+    pub csv_version: String,
+    /// The CSV's `metadata.name`.
+    pub csv_name: String,
+    /// The image: blobs, manifest and digests.
+    pub image: manifest_bundle::image::BundleImage,
+}
+
+/// An image a store pushed, reported to the caller (additive `images` field).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PushedImage {
+    /// `<registry host>/<namespace>/<repository>:<tag>`.
+    pub reference: String,
+    /// The manifest digest (`sha256:...`).
+    pub digest: String,
+    /// The tag.
+    pub tag: String,
+    /// The bundle's CSV version.
+    pub csv_version: String,
+}
+
+/// What a push produced beyond the release itself.
+#[derive(Debug, Clone, Default)]
+pub struct PushReport {
+    /// Images pushed (OCI store); empty for the other stores.
+    pub images: Vec<PushedImage>,
+    /// Problems that did not fail the push (e.g. the visibility change).
+    pub warnings: Vec<String>,
+}
+
 /// Why a store call failed. Each variant says what the service answers.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -94,6 +127,35 @@ pub trait ManifestStore: Send + Sync {
         release: &Release,
         auth: &Auth,
     ) -> Result<(), StoreError>;
+
+    /// Creates a release from its App Registry blob and, for stores that take images, its
+    /// bundle images. The default ignores the images and calls [`ManifestStore::push`].
+    async fn push_release(
+        &self,
+        org: &str,
+        repo: &str,
+        release: &Release,
+        bundles: &[ReleaseBundle],
+        auth: &Auth,
+    ) -> Result<PushReport, StoreError> {
+        let _ = bundles;
+        self.push(org, repo, release, auth)
+            .await
+            .map(|()| PushReport::default())
+    }
+
+    /// Whether the store wants bundle images in [`ManifestStore::push_release`] for `org`.
+    fn wants_bundles(&self, org: &str) -> bool {
+        let _ = org;
+        false
+    }
+
+    /// Whether "release exists" may be answered by retrying with the next version. A store
+    /// whose names do not depend on the release version answers `false` (retrying cannot help).
+    fn retry_on_exists(&self, org: &str) -> bool {
+        let _ = org;
+        true
+    }
 
     /// Deletes one release.
     async fn delete(

@@ -24,6 +24,8 @@ pub enum StoreKind {
     Local,
     /// An App Registry (CNR) at `quay_url`.
     AppRegistry,
+    /// Operator bundle images in an OCI registry (`[oci]` settings).
+    Oci,
 }
 
 impl StoreKind {
@@ -31,8 +33,9 @@ impl StoreKind {
         match value {
             "local" => Ok(StoreKind::Local),
             "app-registry" => Ok(StoreKind::AppRegistry),
+            "oci" => Ok(StoreKind::Oci),
             other => err(format!(
-                "{key}: unknown store {other:?} (expected \"local\" or \"app-registry\")"
+                "{key}: unknown store {other:?} (expected \"local\", \"app-registry\" or \"oci\")"
             )),
         }
     }
@@ -42,6 +45,7 @@ impl StoreKind {
         match self {
             StoreKind::Local => "local",
             StoreKind::AppRegistry => "app-registry",
+            StoreKind::Oci => "oci",
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct OrgConfig {
     pub rewrites: RewriteConfig,
     /// Store override for this organization.
     pub store: Option<StoreKind>,
+    /// OCI store settings overriding the global `[oci]` table.
+    pub oci: Option<crate::oci_store::OciConfig>,
 }
 
 /// Greenwave gate settings.
@@ -110,6 +116,8 @@ pub struct Config {
     pub organizations: BTreeMap<String, OrgConfig>,
     /// Greenwave gate (disabled when absent).
     pub greenwave: Option<GreenwaveConfig>,
+    /// OCI store defaults (`[oci]`).
+    pub oci: Option<crate::oci_store::OciConfig>,
     /// Seconds for every API call.
     pub request_timeout: u64,
     /// Seconds for pushes and downloads.
@@ -143,6 +151,7 @@ impl Default for Config {
             quay_url: "https://quay.io".into(),
             organizations: BTreeMap::new(),
             greenwave: None,
+            oci: None,
             request_timeout: 30,
             transfer_timeout: 120,
             connect_timeout: 10,
@@ -303,6 +312,7 @@ impl Config {
                 }
                 "organizations" => c.organizations = organizations(value)?,
                 "greenwave" => c.greenwave = Some(greenwave(value)?),
+                "oci" => c.oci = Some(crate::oci_store::OciConfig::parse("oci", value)?),
                 k if IGNORED_UPSTREAM_KEYS.contains(&k) => {
                     warnings.push(format!("{k}: upstream option has no meaning here; ignored"))
                 }
@@ -312,7 +322,25 @@ impl Config {
         if c.kojihub_url.is_some() && c.kojiroot_url.is_none() {
             return err("kojiroot_url: required when kojihub_url is set");
         }
+        c.check_oci()?;
         Ok((c, warnings))
+    }
+
+    /// Every organization (and the default) that uses the OCI store has a registry URL.
+    fn check_oci(&self) -> Result<(), ConfigError> {
+        let global_url = self.oci.as_ref().and_then(|o| o.registry_url.as_ref());
+        if self.store == StoreKind::Oci && global_url.is_none() {
+            return err("oci.registry_url: required when store = \"oci\"");
+        }
+        for (name, org) in &self.organizations {
+            let own_url = org.oci.as_ref().and_then(|o| o.registry_url.as_ref());
+            if self.store_for(name) == StoreKind::Oci && own_url.or(global_url).is_none() {
+                return err(format!(
+                    "organizations.{name}.oci.registry_url: required when the organization uses store = \"oci\" (or set oci.registry_url)"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The store an organization uses.
@@ -381,7 +409,13 @@ impl Config {
                 g.url, g.context, g.product_version
             );
         }
+        if let Some(oci) = &self.oci {
+            let _ = writeln!(out, "oci = {{ {} }}", oci.redacted());
+        }
         for (name, org) in &self.organizations {
+            if let Some(oci) = &org.oci {
+                let _ = writeln!(out, "[organizations.{name:?}.oci] {}", oci.redacted());
+            }
             let _ = writeln!(
                 out,
                 "[organizations.{name:?}] public = {}, oauth_token = {}, replace_registry = {} rule(s), package_name_suffix = {:?}, csv_annotations = {}, store = {:?}",
@@ -486,6 +520,7 @@ fn organizations(value: &toml::Value) -> Result<BTreeMap<String, OrgConfig>, Con
                     org.rewrites.package_name_suffix = Some(string(&at(key), v)?)
                 }
                 "store" => org.store = Some(StoreKind::parse(&at(key), &string(&at(key), v)?)?),
+                "oci" => org.oci = Some(crate::oci_store::OciConfig::parse(&at(key), v)?),
                 "replace_registry" => {
                     let toml::Value::Array(items) = v else {
                         return err(format!("{}: expected an array", at(key)));
@@ -768,6 +803,42 @@ csv_annotations = [ { name = "package", value = "package.{package_name}" } ]
                 .0
                 .starts_with("request_timeout")
         );
+    }
+
+    #[test]
+    fn oci_store_settings() {
+        let c = parse(
+            "store = \"oci\"\n[oci]\nregistry_url = \"https://r.example\"\npassword = \"pw-secret\"\nusername = \"u\"\n[organizations.team]\nstore = \"oci\"\noci = { namespace = \"ns\", tag_policy = \"release\" }",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.store, c.store_for("team")),
+            (StoreKind::Oci, StoreKind::Oci)
+        );
+        assert!(c.organizations["team"].oci.is_some());
+        let text = c.redacted();
+        assert!(
+            text.contains("https://r.example") && !text.contains("pw-secret"),
+            "{text}"
+        );
+        for (bad, key) in [
+            ("store = \"oci\"", "oci.registry_url"),
+            (
+                "[organizations.x]\nstore = \"oci\"",
+                "organizations.x.oci.registry_url",
+            ),
+            (
+                "[organizations.x]\noci = { registry_url = \"nope\" }",
+                "organizations.x.oci.registry_url",
+            ),
+            ("[oci]\ntag_policy = 1", "oci.tag_policy"),
+            ("store = \"docker\"", "store"),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.0.starts_with(key), "{bad}: {e}");
+        }
+        // An organization on another store needs no registry.
+        parse("[organizations.x]\nstore = \"local\"").unwrap();
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tempfile::NamedTempFile;
 use tokio::io::AsyncWriteExt as _;
 use tracing::Instrument as _;
 
-use crate::backends::{Auth, BuildError, ManifestStore, Release, StoreError};
+use crate::backends::{Auth, BuildError, ManifestStore, Release, ReleaseBundle, StoreError};
 use crate::config::{StoreKind, is_strict_version};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -446,7 +446,8 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
     } = intake;
     let repository = repo.clone();
     let yaml_limits = limits.yaml.clone();
-    let blob = blocking(state, move || {
+    let wants_bundles = store.wants_bundles(&job.org);
+    let (blob, bundles) = blocking(state, move || {
         rewrites.replace_registries(&mut tree)?;
         rewrites.annotate_csvs(&mut tree, &package_name, &yaml_limits)?;
         let manifests = layout::load_package_manifests(&tree, &yaml_limits)?;
@@ -454,22 +455,30 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
         if !report.is_valid() {
             return Err(manifest_bundle::Error::Invalid(Box::new(report)).into());
         }
-        Ok(manifest_bundle::app_registry_blob(
-            &manifests,
-            &tree,
-            &repository,
-        )?)
+        let blob = manifest_bundle::app_registry_blob(&manifests, &tree, &repository)?;
+        // Bundle images are built from the rewritten tree, so every org rewrite is in them.
+        let mut bundles = Vec::new();
+        if wants_bundles {
+            for bundle in manifest_bundle::to_bundles(&manifests, &tree)? {
+                bundles.push(ReleaseBundle {
+                    image: manifest_bundle::image::build_image(&bundle)?,
+                    csv_version: bundle.version,
+                    csv_name: bundle.csv_name,
+                });
+            }
+        }
+        Ok((blob, bundles))
     })
     .await?;
 
-    let public = org_config.public && store_kind == StoreKind::AppRegistry;
-    let attempts = if job.version.is_some() {
+    let public = org_config.public && matches!(store_kind, StoreKind::AppRegistry | StoreKind::Oci);
+    let attempts = if job.version.is_some() || !store.retry_on_exists(&job.org) {
         1
     } else {
         state.config().max_version_attempts.max(1)
     };
     let mut attempt = 1;
-    loop {
+    let report = loop {
         let release = Release {
             version: version.clone(),
             blob: blob.tar_gz.clone().into(),
@@ -477,13 +486,15 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
             public,
         };
         let started = Instant::now();
-        let pushed = store.push(&job.org, &repo, &release, &job.auth).await;
+        let pushed = store
+            .push_release(&job.org, &repo, &release, &bundles, &job.auth)
+            .await;
         state
             .inner
             .metrics
             .upstream("store", "push", started.elapsed());
         match pushed {
-            Ok(()) => break,
+            Ok(r) => break r,
             Err(StoreError::ReleaseExists { message, body }) => {
                 if attempt >= attempts {
                     return Err(ApiError::quay(
@@ -522,7 +533,7 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
                 ));
             }
         }
-    }
+    };
     tracing::info!(organization = %job.org, repo = %repo, version = %version, "release pushed");
 
     let mut answer = json!({
@@ -534,7 +545,15 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
     if let Some(nvr) = &job.nvr {
         answer["nvr"] = json!(nvr);
     }
-    if public {
+    // Additive fields of the OCI store; the OMPS fields above are unchanged.
+    if !report.images.is_empty() {
+        answer["images"] = json!(report.images);
+    }
+    if !report.warnings.is_empty() {
+        answer["published"] = json!(false);
+        answer["warnings"] = json!(report.warnings);
+    }
+    if public && store_kind == StoreKind::AppRegistry {
         if let Some(token) = &org_config.oauth_token {
             if let Err(detail) = publish(state, &job.org, &repo, token).await {
                 tracing::error!(organization = %job.org, repo = %repo, detail = %detail, "release pushed but the repository could not be made public");

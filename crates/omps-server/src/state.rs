@@ -104,6 +104,19 @@ impl AppState {
             Arc::new(AppRegistryStore::new(appr.build()?)),
         );
         let publisher: Arc<dyn RepoPublisher> = Arc::new(QuayPublisher::new(rest.build()?));
+        stores.insert(
+            StoreKind::Oci,
+            Arc::new(crate::oci_store::OciStore::new(
+                &config,
+                crate::oci_store::ClientOptions {
+                    connect_timeout: connect,
+                    // Bundle images are small; a push is a handful of API-sized calls.
+                    request_timeout: transfer,
+                    ca_bundle_pem: ca.clone(),
+                    user_agent: user_agent.clone(),
+                },
+            )),
+        );
 
         let build_system: Option<Arc<dyn BuildSystem>> =
             match (&config.kojihub_url, &config.kojiroot_url) {
