@@ -3,6 +3,13 @@
 //! The variants are small textual edits of copies of the shared fixtures (one defect each), plus
 //! every fixture as it is. For each input both tools run; they must agree on the verdict and on
 //! the multisets of warnings and errors (courier's order follows `os.listdir`, ours is sorted).
+//! The same comparison runs with `--repository` (against courier's Python API, since its CLI
+//! has no such option) and on the fixtures zipped. A self-check first proves that every variant
+//! provokes its intended defect in courier and that the live courier reproduces the stored
+//! `*.courier.json` / `*.courier.txt` references.
+//!
+//! One intended divergence: the bundle format (`manifests/` + `metadata/annotations.yaml`),
+//! which omps reads and courier 2.1.11 cannot; those inputs are exempt and counted.
 //!
 //! The tests need operator-courier, so they are `#[ignore]`d; `cargo xtask ci` and
 //! `cargo xtask e2e` install it and pass its path in `OMPS_COURIER`. Without that variable they
