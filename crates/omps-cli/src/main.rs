@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod mirror;
+mod output;
 mod service;
 mod validate;
 
@@ -61,7 +63,27 @@ enum Command {
         after_help = "Examples:\n  omps list --org myorg\n  omps list --org myorg --repo etcd --output json"
     )]
     List(service::ListArgs),
+    /// Copy images between registries, digests preserved (replaces quay_sync).
+    #[command(after_help = MIRROR_HELP)]
+    Mirror(Box<mirror::MirrorArgs>),
+    /// Print shell completions for omps.
+    #[command(
+        after_help = "Examples:\n  omps completions bash > /etc/bash_completion.d/omps\n  omps completions zsh > \"${fpath[1]}/_omps\""
+    )]
+    Completions {
+        /// Shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
 }
+
+const MIRROR_HELP: &str = "Exit status: 0 all images copied or unchanged, 1 an image or namespace failed,
+2 usage or configuration error, 3 remote server failure, 4 unreachable (preflight).
+
+Examples:
+  omps mirror --config-file sample_config.yaml --skip-tls-verify --skip-broken-images
+  omps mirror --source quay-a.example.com --destination quay-b.example.com -r team/app:1.0 -r team/db
+  OMPS_MIRROR_SOURCE_TOKEN=... omps mirror -c sync.yaml --auto-discovery --org team --tags 'v*' -j 8
+  omps mirror -c sync.yaml --dry-run --output json";
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,6 +114,12 @@ fn main() -> ExitCode {
         Command::Push(args) => service::push(&args),
         Command::Delete(args) => service::delete(&args),
         Command::List(args) => service::list(&args),
+        Command::Mirror(args) => mirror::run(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "omps", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -1,0 +1,275 @@
+//! Shared pieces of the `quay` and `mirror` commands: output format, TLS and timeout options,
+//! Quay API credentials (flag, environment, file, or OAuth2 client credentials), exit codes,
+//! error printing and progress bars.
+//!
+//! Exit codes (documented in `docs/quay-admin.md` and `docs/mirror.md`):
+//! 0 success; 1 refused or failed (401/403, 404, 400, conflicts, failed images);
+//! 2 usage or configuration error; 3 remote server failure (5xx, unreadable answer);
+//! 4 unreachable (DNS, TCP, TLS, timeout; preflight failures).
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use quay_client::mirror::{ConnectOptions, error_kind};
+use quay_client::oauth::OAuthClient;
+use quay_client::{QuayError, QuayRestClient, SecretString};
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Lines for people.
+    Text,
+    /// One JSON document on stdout (`{"result": "success" | "failure", ...}`).
+    Json,
+}
+
+/// TLS and timeout options, applied to every HTTP client of the command.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// Extra trusted CA certificates (PEM file), added to the system roots for every call.
+    #[arg(long, env = "OMPS_CA_BUNDLE", value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Turn TLS certificate verification off for every call (API, registry, preflight).
+    /// Test registries only.
+    #[arg(long, alias = "skip-tls-verify")]
+    pub insecure_skip_tls_verify: bool,
+    /// Connect timeout in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub connect_timeout: u64,
+    /// Total timeout of one API call in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+impl ConnArgs {
+    /// The library's connection options (reads the CA bundle file).
+    pub fn connect_options(&self) -> Result<ConnectOptions, QuayError> {
+        let mut o = ConnectOptions::default();
+        if let Some(p) = &self.ca_bundle {
+            o.ca_bundle_pem = Some(std::fs::read(p).map_err(|e| {
+                QuayError::Config(format!("cannot read CA bundle {}: {e}", p.display()))
+            })?);
+        }
+        o.insecure_skip_verify = self.insecure_skip_tls_verify;
+        o.connect_timeout = Duration::from_secs(self.connect_timeout.max(1));
+        o.timeout = Duration::from_secs(self.timeout.max(1));
+        concat!("omps/", env!("CARGO_PKG_VERSION")).clone_into(&mut o.user_agent);
+        Ok(o)
+    }
+}
+
+/// Quay API location and credentials.
+#[derive(Debug, Clone, Args)]
+pub struct QuayArgs {
+    /// Quay base URL (or bare host name, https assumed).
+    #[arg(long, env = "OMPS_QUAY_URL", value_name = "URL")]
+    pub quay_url: String,
+    /// OAuth access token for the Quay API. Prefer the environment variable or --token-file:
+    /// command lines are visible to other users.
+    #[arg(
+        long,
+        env = "OMPS_QUAY_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// File holding the OAuth access token.
+    #[arg(
+        long,
+        env = "OMPS_QUAY_TOKEN_FILE",
+        value_name = "FILE",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub oauth: OAuthArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// OAuth2 client-credentials token acquisition (for Quay behind an OIDC gateway).
+#[derive(Debug, Clone, Args)]
+#[allow(clippy::struct_field_names)] // the prefix is the flag name users type
+pub struct OAuthArgs {
+    /// OAuth2 token endpoint; with it, the API token is obtained with the client-credentials
+    /// grant instead of --token.
+    #[arg(long, env = "OMPS_OAUTH_TOKEN_URL", value_name = "URL")]
+    pub oauth_token_url: Option<String>,
+    /// OAuth2 client id.
+    #[arg(long, env = "OMPS_OAUTH_CLIENT_ID", value_name = "ID")]
+    pub oauth_client_id: Option<String>,
+    /// File holding the OAuth2 client secret (or set OMPS_OAUTH_CLIENT_SECRET).
+    #[arg(long, env = "OMPS_OAUTH_CLIENT_SECRET_FILE", value_name = "FILE")]
+    pub oauth_client_secret_file: Option<PathBuf>,
+    /// OAuth2 scopes to request (space-separated).
+    #[arg(long, value_name = "SCOPES")]
+    pub oauth_scope: Option<String>,
+}
+
+/// Reads a secret file (size-limited, trailing newline removed); errors name the file only.
+pub fn secret_file(path: &Path) -> Result<SecretString, QuayError> {
+    quay_client::credentials::read_secret_file(path).map_err(QuayError::Config)
+}
+
+impl OAuthArgs {
+    /// Fetches a token when a token URL is configured; `None` otherwise.
+    pub async fn token(&self, conn: &ConnectOptions) -> Result<Option<SecretString>, QuayError> {
+        let Some(url) = &self.oauth_token_url else {
+            return Ok(None);
+        };
+        let id = self
+            .oauth_client_id
+            .clone()
+            .ok_or_else(|| QuayError::Config("--oauth-token-url needs --oauth-client-id".into()))?;
+        let secret = match (
+            &self.oauth_client_secret_file,
+            env_secret("OMPS_OAUTH_CLIENT_SECRET"),
+        ) {
+            (Some(f), _) => secret_file(f)?,
+            (None, Some(s)) => s,
+            (None, None) => {
+                return Err(QuayError::Config(
+                    "--oauth-token-url needs --oauth-client-secret-file or OMPS_OAUTH_CLIENT_SECRET"
+                        .into(),
+                ));
+            }
+        };
+        let mut b = OAuthClient::builder(url.as_str())
+            .client_id(id)
+            .client_secret(secret)
+            .connect_timeout(conn.connect_timeout)
+            .timeout(conn.timeout)
+            .user_agent(conn.user_agent.clone())
+            .danger_accept_invalid_certs(conn.insecure_skip_verify);
+        if let Some(pem) = &conn.ca_bundle_pem {
+            b = b.ca_bundle_pem(pem.clone());
+        }
+        if let Some(s) = &self.oauth_scope {
+            b = b.scope(s.clone());
+        }
+        b.build()?.token().await.map(Some)
+    }
+}
+
+fn env_secret(var: &str) -> Option<SecretString> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
+}
+
+#[allow(dead_code)] // used by the `quay` commands, added next
+impl QuayArgs {
+    /// The API token from OAuth2, --token / OMPS_QUAY_TOKEN or --token-file (in that order);
+    /// `None` when none is given (`initialize` needs none).
+    pub async fn api_token(
+        &self,
+        conn: &ConnectOptions,
+    ) -> Result<Option<SecretString>, QuayError> {
+        if let Some(t) = self.oauth.token(conn).await? {
+            return Ok(Some(t));
+        }
+        if let Some(t) = &self.token {
+            return Ok(Some(SecretString::from(t.clone())));
+        }
+        self.token_file.as_deref().map(secret_file).transpose()
+    }
+
+    /// A REST client; with `need_token` a missing token is a configuration error.
+    pub async fn client(&self, need_token: bool) -> Result<QuayRestClient, QuayError> {
+        let conn = self.conn.connect_options()?;
+        let url = quay_client::mirror::normalize_server(&self.quay_url)?;
+        let mut b = QuayRestClient::builder(url.as_str())
+            .connect_timeout(conn.connect_timeout)
+            .timeout(conn.timeout)
+            .user_agent(conn.user_agent.clone())
+            .danger_accept_invalid_certs(conn.insecure_skip_verify);
+        if let Some(pem) = &conn.ca_bundle_pem {
+            b = b.ca_bundle_pem(pem.clone());
+        }
+        match self.api_token(&conn).await? {
+            Some(t) => b = b.token(t),
+            None if need_token => {
+                return Err(QuayError::Config(
+                    "no Quay API token: give --token-file, OMPS_QUAY_TOKEN, --token or --oauth-token-url"
+                        .into(),
+                ));
+            }
+            None => {}
+        }
+        b.build()
+    }
+}
+
+/// Exit code of an error (see the module documentation).
+pub fn exit_code(e: &QuayError) -> u8 {
+    match error_kind(e) {
+        "config" => 2,
+        "remote" | "invalid_response" | "digest_mismatch" => 3,
+        "timeout" | "transport" => 4,
+        _ => 1,
+    }
+}
+
+/// Prints an error (text on stderr, or the JSON failure document on stdout) and returns the
+/// exit code. Messages come from the library, which never puts secrets into them.
+pub fn fail(format: Format, e: &QuayError) -> ExitCode {
+    match format {
+        Format::Text => {
+            eprintln!("error: {e}");
+            let mut src = std::error::Error::source(e);
+            while let Some(s) = src {
+                eprintln!("  caused by: {s}");
+                src = s.source();
+            }
+        }
+        Format::Json => {
+            let mut err = serde_json::json!({
+                "kind": error_kind(e),
+                "message": e.to_string(),
+            });
+            if let Some(s) = e.status() {
+                err["status"] = s.into();
+                err["quay_response"] = e.remote_body();
+            }
+            print_json(&serde_json::json!({"result": "failure", "error": err}));
+        }
+    }
+    ExitCode::from(exit_code(e))
+}
+
+/// Prints one JSON document on stdout.
+pub fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
+}
+
+/// Runs a future on a fresh multi-threaded runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, QuayError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| QuayError::Config(format!("cannot start the runtime: {e}")))?;
+    Ok(rt.block_on(f))
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise (scripts get plain lines).
+pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_owned());
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}

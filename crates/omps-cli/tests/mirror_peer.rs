@@ -1,0 +1,603 @@
+//! `omps mirror` between two real `docker-registry` processes (the destination with htpasswd
+//! basic auth), digests checked with `skopeo inspect`.
+//!
+//! Ignored by default; `cargo xtask ci` runs them with `--run-ignored all`. They need
+//! `OMPS_DOCKER_REGISTRY` and `OMPS_SKOPEO` (paths of the binaries) and fail loudly without.
+
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use quay_client::oci::{Descriptor, Manifest, media_types, sha256_digest};
+use quay_client::{RegistryAuth, RegistryClient, SecretString};
+use serde_json::{Value, json};
+
+const USER: &str = "testuser";
+const PASSWORD: &str = "testpass";
+/// bcrypt of `testpass` (cost 5); a fixed test credential, so no htpasswd tool is needed.
+const HTPASSWD: &str = "testuser:$2b$05$HVLy87T7.1KCIFySfuGxneU0ZczPERjVjbtA.7v.4OC4kxuuEIZaS\n";
+
+fn env_path(var: &str) -> PathBuf {
+    let value = std::env::var_os(var).unwrap_or_else(|| {
+        panic!(
+            "{var} is not set: these peer tests need it (path of the binary). Install the Debian \
+             packages docker-registry and skopeo and run e.g. OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry \
+             OMPS_SKOPEO=/usr/bin/skopeo cargo nextest run -p omps-cli --run-ignored all"
+        )
+    });
+    let path = PathBuf::from(value);
+    assert!(path.is_file(), "{var}={} is not a file", path.display());
+    path
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../quay-client/tests/fixtures")
+        .join(name)
+}
+
+/// A `docker-registry` on a free loopback port; killed (by its own PID) on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    auth: bool,
+    tls: bool,
+}
+
+impl Registry {
+    fn start(auth: bool, tls: bool) -> Self {
+        let bin = env_path("OMPS_DOCKER_REGISTRY");
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
+             delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if tls {
+            write!(
+                config,
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                fixture("test-server.pem").display(),
+                fixture("test-server.key").display()
+            )
+            .unwrap();
+        }
+        if auth {
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, HTPASSWD).unwrap();
+            write!(
+                config,
+                "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+                htpasswd.display()
+            )
+            .unwrap();
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new(&bin)
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let reg = Self {
+            child,
+            port,
+            dir,
+            auth,
+            tls,
+        };
+        reg.wait_ready();
+        reg
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
+        panic!(
+            "docker-registry did not listen on {} within 20 s; log:\n{log}",
+            self.port
+        );
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "{}://127.0.0.1:{}",
+            if self.tls { "https" } else { "http" },
+            self.port
+        )
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn client(&self) -> RegistryClient {
+        let mut b = RegistryClient::builder(self.url());
+        if self.tls {
+            b = b.ca_bundle_pem(std::fs::read(fixture("test-ca.pem")).unwrap());
+        }
+        if self.auth {
+            b = b.auth(RegistryAuth::basic(USER, SecretString::from(PASSWORD)));
+        }
+        b.build().unwrap()
+    }
+
+    /// `skopeo inspect --raw` of `repo:tag`: the manifest bytes as the registry serves them.
+    fn skopeo_raw(&self, reference: &str) -> Vec<u8> {
+        let image = format!("docker://{}/{reference}", self.host());
+        let mut args = vec!["inspect", "--raw", "--tls-verify=false"];
+        let creds = format!("{USER}:{PASSWORD}");
+        if self.auth {
+            args.extend(["--creds", &creds]);
+        }
+        args.push(&image);
+        skopeo(&args)
+    }
+
+    /// `skopeo inspect --format {{.Digest}}` of `repo:tag`.
+    fn skopeo_digest(&self, reference: &str) -> String {
+        let image = format!("docker://{}/{reference}", self.host());
+        let mut args = vec!["inspect", "--tls-verify=false", "--format", "{{.Digest}}"];
+        let creds = format!("{USER}:{PASSWORD}");
+        if self.auth {
+            args.extend(["--creds", &creds]);
+        }
+        args.push(&image);
+        String::from_utf8(skopeo(&args)).unwrap().trim().to_owned()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn skopeo(args: &[&str]) -> Vec<u8> {
+    let bin = env_path("OMPS_SKOPEO");
+    let out = Command::new(&bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    assert!(
+        out.status.success(),
+        "skopeo {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Deterministic bytes per seed, so every layer has its own digest.
+fn noise(seed: &str, len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in seed.bytes() {
+        x = (x ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Pushes an image (config + layers) and returns its manifest. Pretty-printed JSON, so any
+/// re-serialisation on the way would change the digest.
+async fn push_image(
+    c: &RegistryClient,
+    repo: &str,
+    tag: &str,
+    seed: &str,
+    layers: &[Vec<u8>],
+) -> Manifest {
+    let config = serde_json::to_vec(&json!({
+        "architecture": "amd64", "os": "linux", "config": {"Labels": {"seed": seed}},
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha256_digest(l)).collect::<Vec<_>>()},
+    }))
+    .unwrap();
+    c.push_blob(repo, config.clone().into()).await.unwrap();
+    for l in layers {
+        c.push_blob(repo, l.clone().into()).await.unwrap();
+    }
+    let manifest = serde_json::to_vec_pretty(&json!({
+        "schemaVersion": 2,
+        "mediaType": media_types::OCI_MANIFEST,
+        "config": Descriptor::for_bytes(media_types::OCI_CONFIG, &config),
+        "layers": layers.iter().map(|l| Descriptor::for_bytes(media_types::OCI_LAYER_GZIP, l)).collect::<Vec<_>>(),
+    }))
+    .unwrap();
+    let m = Manifest::new(media_types::OCI_MANIFEST, manifest);
+    c.put_manifest(repo, tag, &m).await.unwrap();
+    m
+}
+
+/// Source content: two tags sharing a layer, an index with two children, and a broken image
+/// (its layer was deleted after the manifest was pushed).
+struct Seeded {
+    app1: Manifest,
+    app2: Manifest,
+    index: Manifest,
+}
+
+async fn seed(src: &RegistryClient) -> Seeded {
+    let shared = noise("shared", 40_000);
+    let app1 = push_image(
+        src,
+        "team/app",
+        "1.0",
+        "app1",
+        &[shared.clone(), noise("a1", 3000)],
+    )
+    .await;
+    let app2 = push_image(src, "team/app", "2.0", "app2", &[shared, noise("a2", 5000)]).await;
+    let amd = push_image(src, "team/multi", "amd-tmp", "amd", &[noise("amd", 2000)]).await;
+    let arm = push_image(src, "team/multi", "arm-tmp", "arm", &[noise("arm", 2500)]).await;
+    let index_bytes = serde_json::to_vec_pretty(&json!({
+    "schemaVersion": 2, "mediaType": media_types::OCI_INDEX,
+    "manifests": [
+        {"mediaType": media_types::OCI_MANIFEST, "digest": amd.digest, "size": amd.bytes.len(),
+         "platform": {"architecture": "amd64", "os": "linux"}},
+        {"mediaType": media_types::OCI_MANIFEST, "digest": arm.digest, "size": arm.bytes.len(),
+         "platform": {"architecture": "arm64", "os": "linux"}},
+    ]}))
+    .unwrap();
+    let index = Manifest::new(media_types::OCI_INDEX, index_bytes);
+    src.put_manifest("team/multi", "all", &index).await.unwrap();
+    let broken_layer = noise("broken", 1500);
+    push_image(
+        src,
+        "team/broken",
+        "1",
+        "broken",
+        std::slice::from_ref(&broken_layer),
+    )
+    .await;
+    src.delete_blob("team/broken", &sha256_digest(&broken_layer))
+        .await
+        .unwrap();
+    Seeded { app1, app2, index }
+}
+
+fn omps(args: &[&str], envs: &[(&str, &str)]) -> (i32, Value, String) {
+    let mut cmd = Command::cargo_bin("omps").unwrap();
+    cmd.arg("mirror").args(args).args(["--output", "json"]);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"));
+    (out.status.code().unwrap_or(-1), json, stderr)
+}
+
+fn status_of<'a>(report: &'a Value, image: &str) -> &'a Value {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["image"] == image)
+        .unwrap_or_else(|| panic!("{image} not in report: {report:#}"))
+}
+
+/// The original tool's config keys (first generation), servers as URLs.
+fn original_config(dir: &Path, src: &Registry, dst: &Registry, repos: &[&str]) -> PathBuf {
+    let mut text = format!(
+        "source_server: {}\nsource_token: \"\"\ndestination_server: {}\n\
+         destination_quay_user: {USER}\ndestination_quay_password_env: OMPS_TEST_DST_PASSWORD\n\
+         failover: false\nrepositories:\n",
+        src.url(),
+        dst.url()
+    );
+    for r in repos {
+        writeln!(text, "- {r}").unwrap();
+    }
+    let p = dir.join("sample_config.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn mirror_preserves_digests_skips_broken_and_is_idempotent() {
+    let src = Registry::start(false, false);
+    let dst = Registry::start(true, false);
+    let seeded = seed(&src.client()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = original_config(
+        dir.path(),
+        &src,
+        &dst,
+        &[
+            "team/app:1.0",
+            "team/app:2.0",
+            "team/broken:1",
+            "team/multi:all",
+        ],
+    );
+    let cfg = cfg.to_str().unwrap();
+    let env = [("OMPS_TEST_DST_PASSWORD", PASSWORD)];
+
+    let (code, report, stderr) = omps(&["-c", cfg, "--skip-broken-images", "-j", "2"], &env);
+    assert_eq!(
+        code, 1,
+        "a broken image makes the run fail: {report:#}\n{stderr}"
+    );
+    assert_eq!(report["result"], "failure");
+    assert_eq!(report["summary"]["copied"], 3, "{report:#}");
+    assert_eq!(report["summary"]["failed"], 1, "{report:#}");
+    let broken = status_of(&report, "team/broken:1");
+    assert_eq!(broken["status"], "failed");
+    assert_eq!(broken["error_kind"], "not_found", "{broken:#}");
+    assert!(
+        report["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("team/broken:1: ")
+    );
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+
+    // Digests identical on both sides, as skopeo sees them, and equal to what was pushed.
+    for (reference, m) in [
+        ("team/app:1.0", &seeded.app1),
+        ("team/app:2.0", &seeded.app2),
+        ("team/multi:all", &seeded.index),
+    ] {
+        let raw_src = src.skopeo_raw(reference);
+        let raw_dst = dst.skopeo_raw(reference);
+        assert_eq!(raw_src, raw_dst, "{reference}: manifest bytes differ");
+        assert_eq!(sha256_digest(&raw_dst), m.digest, "{reference}");
+        assert_eq!(status_of(&report, reference)["digest"], m.digest.as_str());
+    }
+    assert_eq!(
+        src.skopeo_digest("team/app:1.0"),
+        dst.skopeo_digest("team/app:1.0")
+    );
+    assert_eq!(dst.skopeo_digest("team/app:2.0"), seeded.app2.digest);
+
+    // Second run: everything already identical, nothing sent.
+    let (code, report, _) = omps(&["-c", cfg, "-r", "team/app:1.0", "-j", "1"], &env);
+    // The broken image still fails (not skipped this time: later items are not attempted).
+    assert_eq!(code, 1);
+    assert_eq!(status_of(&report, "team/app:1.0")["status"], "unchanged");
+    assert_eq!(status_of(&report, "team/app:2.0")["status"], "unchanged");
+    assert_eq!(status_of(&report, "team/broken:1")["status"], "failed");
+    assert_eq!(
+        status_of(&report, "team/multi:all")["status"],
+        "not_attempted"
+    );
+    assert_eq!(report["summary"]["not_attempted"], 1);
+
+    // A new tag sharing a layer with 1.0: the shared layer is not sent again.
+    let shared = noise("shared", 40_000);
+    let app3 = push_image(
+        &src.client(),
+        "team/app",
+        "3.0",
+        "app3",
+        &[shared, noise("a3", 700)],
+    )
+    .await;
+    let (code, report, _) = omps(
+        &[
+            "-c",
+            cfg,
+            "--skip-broken-images",
+            "-j",
+            "1",
+            "--tags",
+            "3.*",
+            "-r",
+            "team/app",
+        ],
+        &env,
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let item = status_of(&report, "team/app:3.0");
+    assert_eq!(item["status"], "copied", "{item:#}");
+    assert_eq!(item["digest"], app3.digest.as_str());
+    assert_eq!(item["blobs_skipped"], 1, "shared layer re-sent: {item:#}");
+    assert_eq!(item["blobs_copied"], 2, "{item:#}");
+    // The tag filter applies to repositories given without a tag only.
+    assert_eq!(status_of(&report, "team/app:2.0")["status"], "unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn without_skip_broken_the_first_failure_stops_and_credentials_are_needed() {
+    let src = Registry::start(false, false);
+    let dst = Registry::start(true, false);
+    seed(&src.client()).await;
+    let (s, d) = (src.url(), dst.url());
+    let base = ["--source", &s, "--destination", &d, "-j", "1"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|x| (*x).to_owned()).collect()
+    };
+    let args = with(&[
+        "-r",
+        "team/broken:1",
+        "-r",
+        "team/multi:all",
+        "--username",
+        USER,
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, report, _) = omps(&args, &[("OMPS_MIRROR_PASSWORD", PASSWORD)]);
+    assert_eq!(code, 1);
+    assert_eq!(status_of(&report, "team/broken:1")["status"], "failed");
+    assert_eq!(
+        status_of(&report, "team/multi:all")["status"],
+        "not_attempted"
+    );
+
+    // No credentials for the basic-auth destination: refused, reported as unauthorized.
+    let args = with(&["-r", "team/app:1.0"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, report, _) = omps(&args, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        status_of(&report, "team/app:1.0")["error_kind"],
+        "unauthorized",
+        "{report:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn auto_discovery_from_catalog_and_dry_run_change_nothing() {
+    let src = Registry::start(false, false);
+    let dst = Registry::start(true, false);
+    seeded_simple(&src.client()).await;
+    let (s, d) = (src.url(), dst.url());
+    let env = [("OMPS_MIRROR_PASSWORD", PASSWORD)];
+    let (code, report, _) = omps(
+        &[
+            "--source",
+            &s,
+            "--destination",
+            &d,
+            "--username",
+            USER,
+            "--auto-discovery",
+            "--tags",
+            "v1*",
+            "--dry-run",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["dry_run"], true);
+    let images: Vec<&str> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, ["one/a:v1", "one/a:v1.1", "two/b:v1"]);
+    assert!(
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] == "planned")
+    );
+    // Nothing was written.
+    let dst_client = dst.client();
+    assert_eq!(dst_client.head_manifest("one/a", "v1").await.unwrap(), None);
+
+    let (code, report, _) = omps(
+        &[
+            "--source",
+            &s,
+            "--destination",
+            &d,
+            "--username",
+            USER,
+            "--auto-discovery",
+            "--org",
+            "two",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{report:#}");
+    let images: Vec<&str> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, ["two/b:v1", "two/b:v2"]);
+    assert!(
+        dst_client
+            .head_manifest("two/b", "v2")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(dst_client.head_manifest("one/a", "v1").await.unwrap(), None);
+}
+
+async fn seeded_simple(src: &RegistryClient) {
+    push_image(src, "one/a", "v1", "a-v1", &[noise("a-v1", 900)]).await;
+    push_image(src, "one/a", "v1.1", "a-v11", &[noise("a-v11", 900)]).await;
+    push_image(src, "one/a", "v2", "a-v2", &[noise("a-v2", 900)]).await;
+    push_image(src, "two/b", "v1", "b-v1", &[noise("b-v1", 900)]).await;
+    push_image(src, "two/b", "v2", "b-v2", &[noise("b-v2", 900)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn tls_policy_applies_to_preflight_and_copies() {
+    let src = Registry::start(false, true);
+    let dst = Registry::start(false, false);
+    seeded_simple(&src.client()).await;
+    let (s, d) = (src.url(), dst.url());
+    // Untrusted certificate: the preflight's GET /v2/ fails before any work, exit 4.
+    let (code, report, _) = omps(
+        &["--source", &s, "--destination", &d, "-r", "one/a:v1"],
+        &[],
+    );
+    assert_eq!(code, 4, "{report:#}");
+    let msg = report["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "preflight failed for the source registry {}",
+            src.host()
+        )),
+        "{msg}"
+    );
+    // With the CA bundle, and with verification off, the same copy works.
+    let ca = fixture("test-ca.pem");
+    let (code, report, _) = omps(
+        &[
+            "--source",
+            &s,
+            "--destination",
+            &d,
+            "-r",
+            "one/a:v1",
+            "--ca-bundle",
+            ca.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(status_of(&report, "one/a:v1")["status"], "copied");
+    let (code, report, _) = omps(
+        &[
+            "--source",
+            &s,
+            "--destination",
+            &d,
+            "-r",
+            "one/a:v2",
+            "--skip-tls-verify",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(status_of(&report, "one/a:v2")["status"], "copied");
+}
