@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod apply;
 mod appr;
 pub mod credentials;
 mod error;
