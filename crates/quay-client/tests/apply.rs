@@ -60,9 +60,9 @@ impl Respond for FakeQuay {
             }
             (m, ["organization", org, "robots", r]) => {
                 let key = format!("{org}+{r}");
-                robot(&mut s, m, key)
+                robot(&mut s, m, &key)
             }
-            (m, ["user", "robots", r]) => robot(&mut s, m, (*r).to_owned()),
+            (m, ["user", "robots", r]) => robot(&mut s, m, r),
             ("GET", ["organization", org, "proxycache"]) => {
                 let v = s.proxy.get(*org).cloned().unwrap_or(
                     json!({"upstream_registry": "", "expiration_s": "", "insecure": ""}),
@@ -88,18 +88,18 @@ impl Respond for FakeQuay {
     }
 }
 
-fn robot(s: &mut State, method: &str, key: String) -> ResponseTemplate {
+fn robot(s: &mut State, method: &str, key: &str) -> ResponseTemplate {
     match method {
-        "GET" if s.robots.contains(&key) => {
+        "GET" if s.robots.contains(key) => {
             ResponseTemplate::new(200).set_body_json(json!({"name": key, "token": "robot-token"}))
         }
         "GET" => not_found_robot(),
         "PUT" => {
-            s.robots.insert(key.clone());
+            s.robots.insert(key.to_owned());
             ResponseTemplate::new(201).set_body_json(json!({"name": key, "token": "robot-token"}))
         }
         "DELETE" => {
-            s.robots.remove(&key);
+            s.robots.remove(key);
             ResponseTemplate::new(204)
         }
         _ => ResponseTemplate::new(418),
