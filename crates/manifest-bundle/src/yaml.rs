@@ -271,6 +271,7 @@ struct Builder<'a> {
     stack: Vec<Frame>,
     anchors: std::collections::HashMap<usize, (Yaml, usize)>,
     nodes: usize,
+    alias_nodes: usize,
     root: Option<Yaml>,
     documents: usize,
 }
@@ -322,12 +323,24 @@ impl Builder<'_> {
                 self.push_value(node, anchor, 1);
             }
             Event::Alias(id) => {
-                let (value, size) = self
+                let size = self
                     .anchors
                     .get(&id)
-                    .cloned()
+                    .map(|(_, size)| *size)
                     .ok_or(YamlError::UnknownAnchor)?;
+                // Check the budgets before cloning: the clone is what a bomb multiplies.
+                self.alias_nodes = self.alias_nodes.saturating_add(size);
+                if self.alias_nodes > self.limits.max_alias_nodes {
+                    return Err(YamlError::TooManyNodes {
+                        max: self.limits.max_alias_nodes,
+                    });
+                }
                 self.count(size)?;
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .map(|(v, _)| v.clone())
+                    .ok_or(YamlError::UnknownAnchor)?;
                 self.push_value(value, 0, size);
             }
             Event::SequenceStart(anchor, tag) => {
@@ -433,6 +446,7 @@ pub fn parse(text: &str, limits: &YamlLimits) -> Result<Option<Yaml>, YamlError>
         stack: Vec::new(),
         anchors: std::collections::HashMap::new(),
         nodes: 0,
+        alias_nodes: 0,
         root: None,
         documents: 0,
     };
