@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bundle;
 mod mirror;
 mod output;
 mod service;
@@ -47,6 +48,9 @@ enum Command {
         after_help = "Examples:\n  omps serve\n  omps serve --listen 127.0.0.1:0 --data-dir /tmp/omps\n  OMPS_CONFIG=omps.toml omps serve"
     )]
     Serve(omps_server::serve::ServeArgs),
+    /// Operator bundles: convert package manifests, push bundle images to any OCI registry.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Push operator manifests (a directory, a zip or a Koji build) to an OMPS service, or
     /// in-process with `--direct`.
     #[command(
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
             output,
         } => validate::run(&path, repository.as_deref(), output),
         Command::Serve(args) => serve(args),
+        Command::Bundle(command) => bundle::run(command),
         Command::Push(args) => service::push(&args),
         Command::Delete(args) => service::delete(&args),
         Command::List(args) => service::list(&args),

@@ -1,0 +1,525 @@
+//! `omps bundle convert` (package manifests → one bundle directory per version) and
+//! `omps bundle push` (a bundle directory → an OCI image in any registry, no container builder).
+//!
+//! Exit status: 0 done; 1 invalid input or refused by the registry (4xx); 2 unreadable input or
+//! usage error; 3 registry server failure (5xx or unreadable answer); 4 registry unreachable.
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use manifest_bundle::image::{BundleImage, build_image};
+use manifest_bundle::layout::Layout;
+use manifest_bundle::{BundleDir, Limits, ManifestTree, to_bundles, validate_tree};
+use quay_client::oci::{Manifest, media_types};
+use quay_client::{QuayError, RegistryAuth, RegistryClient, SecretString};
+use serde_json::{Value, json};
+
+use crate::Output;
+
+/// `omps bundle ...`.
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Convert package manifests (directory or zip) into bundle directories, one per version,
+    /// laid out like operator-sdk's pkgman-to-bundle: `<OUT>/<version>/manifests/`,
+    /// `<OUT>/<version>/metadata/annotations.yaml` and `<OUT>/<version>/bundle.Dockerfile`.
+    #[command(
+        after_help = "Exit status: 0 converted, 1 invalid package, 2 unreadable input or OUT not empty.\n\nExamples:\n  omps bundle convert ./etcd ./bundles\n  omps bundle convert manifests.zip ./bundles --output json"
+    )]
+    Convert(ConvertArgs),
+    /// Build a bundle directory (`manifests/` + `metadata/annotations.yaml`) into a reproducible
+    /// single-layer OCI image and push it. No docker, podman or buildah needed.
+    #[command(
+        after_help = "Credentials: --username with --password-stdin (or OMPS_REGISTRY_USERNAME and\nOMPS_REGISTRY_PASSWORD), or a bearer token in OMPS_REGISTRY_TOKEN. They are never printed.\n\nExit status: 0 pushed, 1 invalid bundle or refused by the registry, 2 unreadable input or\nusage error, 3 registry server failure, 4 registry unreachable.\n\nExamples:\n  omps bundle push ./bundles/0.9.4 quay.example.com/ops/etcd-bundle:0.9.4\n  printf %s \"$PW\" | omps bundle push ./bundles/0.9.4 quay.example.com/ops/etcd-bundle --username 'ops+robot' --password-stdin\n  omps bundle push ./b 127.0.0.1:5000/test/etcd:1 --plain-http --output json"
+    )]
+    Push(PushArgs),
+}
+
+/// Arguments of `omps bundle convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// A package-manifest directory or zip (bundle-format input is copied per version).
+    input: PathBuf,
+    /// Output directory; must not exist or be empty.
+    out: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+// clap's value parsers return a `Result`.
+#[allow(clippy::unnecessary_wraps)]
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s.to_owned()))
+}
+
+/// Arguments of `omps bundle push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// A bundle directory: `manifests/` and `metadata/annotations.yaml`.
+    dir: PathBuf,
+    /// `registry[:port]/namespace/repository[:tag]`; the tag defaults to the CSV version.
+    image: String,
+    /// Registry user (a robot account such as `org+name` on Quay).
+    #[arg(long, env = "OMPS_REGISTRY_USERNAME")]
+    username: Option<String>,
+    /// Registry password or robot token (prefer --password-stdin; flags show up in `ps`).
+    #[arg(long, env = "OMPS_REGISTRY_PASSWORD", hide_env_values = true, value_parser = secret, conflicts_with = "password_stdin")]
+    password: Option<SecretString>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// A registry bearer token, sent as is.
+    #[arg(long, env = "OMPS_REGISTRY_TOKEN", hide_env_values = true, value_parser = secret, conflicts_with_all = ["username", "password", "password_stdin"])]
+    token: Option<SecretString>,
+    /// Talk plain HTTP to the registry (local test registries only).
+    #[arg(long)]
+    plain_http: bool,
+    /// Extra PEM root certificates for the registry's TLS.
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
+    /// Seconds for each registry call.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+/// Runs a `bundle` subcommand.
+pub fn run(command: BundleCommand) -> ExitCode {
+    match command {
+        BundleCommand::Convert(args) => convert(&args),
+        BundleCommand::Push(args) => push(args),
+    }
+}
+
+fn read_tree(path: &Path, limits: &Limits) -> Result<ManifestTree, manifest_bundle::Error> {
+    if path.is_dir() {
+        ManifestTree::from_dir(path, limits)
+    } else {
+        ManifestTree::from_zip_file(path, limits)
+    }
+}
+
+/// Loads and validates `path`; prints the problems and returns the exit status on failure.
+fn load_valid(path: &Path) -> Result<(manifest_bundle::Manifests, ManifestTree), ExitCode> {
+    let limits = Limits::default();
+    let tree = read_tree(path, &limits).map_err(|e| {
+        eprintln!("error: {}: {e}", path.display());
+        ExitCode::from(2)
+    })?;
+    let (manifests, report) = validate_tree(&tree, None, &limits.yaml).map_err(|e| {
+        eprintln!("error: {}: {e}", path.display());
+        ExitCode::from(1)
+    })?;
+    for (message, file) in report.warnings_with_files() {
+        eprintln!("WARNING: {message} [{file}]");
+    }
+    if !report.is_valid() {
+        for (message, file) in report.errors_with_files() {
+            eprintln!("ERROR: {message} [{file}]");
+        }
+        eprintln!(
+            "error: {} is not a valid operator package; nothing converted",
+            path.display()
+        );
+        return Err(ExitCode::from(1));
+    }
+    Ok((manifests, tree))
+}
+
+/// A version string used as a directory name must be one plain path component.
+fn safe_dir_name(version: &str) -> bool {
+    !version.is_empty()
+        && !version.starts_with('.')
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+}
+
+fn annotation<'a>(bundle: &'a BundleDir, key: &str) -> Option<&'a str> {
+    bundle
+        .annotations
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn bundle_json(bundle: &BundleDir, path: &Path) -> Value {
+    json!({
+        "version": bundle.version,
+        "csv": bundle.csv_name,
+        "package": bundle.package,
+        "channels": annotation(bundle, "operators.operatorframework.io.bundle.channels.v1"),
+        "default_channel": annotation(bundle, "operators.operatorframework.io.bundle.channel.default.v1"),
+        "path": path.display().to_string(),
+        "files": bundle.files.paths(),
+    })
+}
+
+fn convert(args: &ConvertArgs) -> ExitCode {
+    let (manifests, tree) = match load_valid(&args.input) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let bundles = match to_bundles(&manifests, &tree) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.input.display());
+            return ExitCode::from(1);
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for b in &bundles {
+        if !safe_dir_name(&b.version) {
+            eprintln!(
+                "error: CSV {} has version {:?}, which cannot be a directory name",
+                b.csv_name, b.version
+            );
+            return ExitCode::from(1);
+        }
+        if !seen.insert(b.version.as_str()) {
+            eprintln!(
+                "error: two CSVs have version {}; each bundle needs its own",
+                b.version
+            );
+            return ExitCode::from(1);
+        }
+    }
+    // Like pkgman-to-bundle, never write into existing output (an empty directory is fine).
+    if args.out.exists() {
+        let empty = std::fs::read_dir(&args.out).is_ok_and(|mut d| d.next().is_none());
+        if !empty {
+            eprintln!(
+                "error: {}: output directory exists and is not empty",
+                args.out.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let mut written = Vec::new();
+    for bundle in &bundles {
+        let dir = args.out.join(&bundle.version);
+        let result = std::fs::create_dir_all(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| bundle.files.write_to(&dir).map_err(|e| e.to_string()))
+            .and_then(|()| {
+                std::fs::write(dir.join("bundle.Dockerfile"), bundle.dockerfile())
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = result {
+            eprintln!("error: cannot write {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+        written.push(bundle_json(bundle, &dir));
+    }
+    let mut stdout = std::io::stdout().lock();
+    match args.output {
+        Output::Json => {
+            let _ = writeln!(stdout, "{}", json!({ "bundles": written }));
+        }
+        Output::Text => {
+            for b in &written {
+                let _ = writeln!(
+                    stdout,
+                    "{}: {} (package {}, channels {}, {} files)",
+                    b["path"].as_str().unwrap_or_default(),
+                    b["csv"].as_str().unwrap_or_default(),
+                    b["package"].as_str().unwrap_or_default(),
+                    b["channels"].as_str().unwrap_or_default(),
+                    b["files"].as_array().map_or(0, Vec::len),
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// A parsed image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ImageRef {
+    registry: String,
+    repository: String,
+    tag: Option<String>,
+}
+
+/// `registry[:port]/path[:tag]`. The registry part is required (no implicit default registry).
+fn parse_image(image: &str) -> Result<ImageRef, String> {
+    let image = image.strip_prefix("docker://").unwrap_or(image);
+    let (registry, rest) = image
+        .split_once('/')
+        .ok_or_else(|| format!("{image:?} has no registry part (registry/namespace/repository)"))?;
+    let looks_like_host =
+        registry.contains('.') || registry.contains(':') || registry == "localhost";
+    if !looks_like_host || registry.is_empty() {
+        return Err(format!(
+            "{image:?} must start with a registry host (e.g. quay.example.com/ or 127.0.0.1:5000/)"
+        ));
+    }
+    if rest.contains('@') {
+        return Err("push needs a tag, not a digest".into());
+    }
+    let last = rest.rsplit('/').next().unwrap_or(rest);
+    let (repository, tag) = match last.rsplit_once(':') {
+        Some((_, tag)) => (
+            rest[..rest.len() - tag.len() - 1].to_owned(),
+            Some(tag.to_owned()),
+        ),
+        None => (rest.to_owned(), None),
+    };
+    if repository.is_empty() || tag.as_deref() == Some("") {
+        return Err(format!("{image:?} is not a valid image reference"));
+    }
+    Ok(ImageRef {
+        registry: registry.to_owned(),
+        repository,
+        tag,
+    })
+}
+
+/// Exit status for a registry failure.
+fn exit_for(e: &QuayError) -> u8 {
+    match e {
+        QuayError::Timeout { .. } | QuayError::Transport { .. } => 4,
+        QuayError::InvalidResponse(_)
+        | QuayError::ResponseTooLarge { .. }
+        | QuayError::DigestMismatch { .. } => 3,
+        QuayError::Remote(r) if r.status() >= 500 => 3,
+        QuayError::InvalidArgument(_) | QuayError::Config(_) => 2,
+        _ => 1,
+    }
+}
+
+/// Reads the bundle directory and builds its image.
+fn bundle_image(dir: &Path) -> Result<(BundleDir, BundleImage), ExitCode> {
+    let (manifests, tree) = load_valid(dir)?;
+    if manifests.layout != Layout::Bundle
+        || manifests.versions.len() != 1
+        || !manifests.versions[0].dir.is_empty()
+    {
+        eprintln!(
+            "error: {} is not one bundle directory (manifests/ and metadata/annotations.yaml at its root); \
+             convert package manifests first with `omps bundle convert`",
+            dir.display()
+        );
+        return Err(ExitCode::from(1));
+    }
+    let mut bundles = to_bundles(&manifests, &tree).map_err(|e| {
+        eprintln!("error: {}: {e}", dir.display());
+        ExitCode::from(1)
+    })?;
+    let bundle = bundles.remove(0);
+    let image = build_image(&bundle).map_err(|e| {
+        eprintln!("error: cannot build the image: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok((bundle, image))
+}
+
+fn credentials(args: PushArgs) -> Result<(RegistryAuth, PushArgs), ExitCode> {
+    let mut args = args;
+    if args.password_stdin {
+        let mut text = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("error: cannot read the password from standard input: {e}");
+            return Err(ExitCode::from(2));
+        }
+        args.password = Some(SecretString::from(
+            text.trim_end_matches(['\r', '\n']).to_owned(),
+        ));
+    }
+    let auth = match (&args.token, &args.username, &args.password) {
+        (Some(t), _, _) => RegistryAuth::Bearer(t.clone()),
+        (None, Some(u), Some(p)) => RegistryAuth::basic(u.clone(), p.clone()),
+        (None, None, None) => RegistryAuth::Anonymous,
+        _ => {
+            eprintln!("error: --username and a password (--password-stdin) go together");
+            return Err(ExitCode::from(2));
+        }
+    };
+    Ok((auth, args))
+}
+
+/// The registry client for `image_ref` with the command's TLS, timeout and credentials.
+fn registry_client(
+    image_ref: &ImageRef,
+    args: &PushArgs,
+    auth: RegistryAuth,
+) -> Result<RegistryClient, ExitCode> {
+    let scheme = if args.plain_http { "http" } else { "https" };
+    let mut builder = RegistryClient::builder(format!("{scheme}://{}", image_ref.registry))
+        .auth(auth)
+        .timeout(Duration::from_secs(args.timeout.max(1)))
+        .user_agent(format!("omps/{}", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &args.ca_bundle {
+        match std::fs::read(path) {
+            Ok(pem) => builder = builder.ca_bundle_pem(pem),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    builder.build().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn push(args: PushArgs) -> ExitCode {
+    let image_ref = match parse_image(&args.image) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (auth, args) = match credentials(args) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let (bundle, image) = match bundle_image(&args.dir) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let tag = image_ref
+        .tag
+        .clone()
+        .unwrap_or_else(|| bundle.version.replace('+', "_"));
+    let client = match registry_client(&image_ref, &args, auth) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let total = (image.layer.len() + image.config.len() + image.manifest.len()) as u64;
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:>10} [{bar:30}] {bytes}/{total_bytes}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let repository = image_ref.repository.clone();
+    let pushed = runtime.block_on(async {
+        progress.set_message("layer");
+        client
+            .push_blob(&repository, image.layer.clone().into())
+            .await?;
+        progress.inc(image.layer.len() as u64);
+        progress.set_message("config");
+        client
+            .push_blob(&repository, image.config.clone().into())
+            .await?;
+        progress.inc(image.config.len() as u64);
+        progress.set_message("manifest");
+        let digest = client
+            .put_manifest(
+                &repository,
+                &tag,
+                &Manifest::new(media_types::OCI_MANIFEST, image.manifest.clone()),
+            )
+            .await?;
+        progress.inc(image.manifest.len() as u64);
+        Ok::<_, QuayError>(digest)
+    });
+    progress.finish_and_clear();
+    let digest = match pushed {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "error: pushing {}/{repository}:{tag} failed: {e}",
+                image_ref.registry
+            );
+            return ExitCode::from(exit_for(&e));
+        }
+    };
+    let reference = format!("{}/{repository}:{tag}", image_ref.registry);
+    print_pushed(args.output, &reference, &digest, &tag, &bundle, &image);
+    ExitCode::SUCCESS
+}
+
+fn print_pushed(
+    output: Output,
+    reference: &str,
+    digest: &str,
+    tag: &str,
+    bundle: &BundleDir,
+    image: &BundleImage,
+) {
+    let mut stdout = std::io::stdout().lock();
+    match output {
+        Output::Json => {
+            let _ = writeln!(
+                stdout,
+                "{}",
+                json!({
+                    "reference": reference,
+                    "digest": digest,
+                    "tag": tag,
+                    "csv_version": bundle.version,
+                    "package": bundle.package,
+                    "config_digest": image.config_digest,
+                    "layer_digest": image.layer_digest,
+                    "size": image.layer.len() + image.config.len() + image.manifest.len(),
+                    "labels": image.labels,
+                })
+            );
+        }
+        Output::Text => {
+            let _ = writeln!(stdout, "pushed {reference}@{digest}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references() {
+        let r = parse_image("127.0.0.1:5000/ns/etcd-bundle:0.9.4").unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000", "ns/etcd-bundle", Some("0.9.4"))
+        );
+        let r = parse_image("docker://quay.example.com/a/b/c").unwrap();
+        assert_eq!((r.repository.as_str(), r.tag), ("a/b/c", None));
+        let r = parse_image("localhost/x:1").unwrap();
+        assert_eq!(r.registry, "localhost");
+        for bad in [
+            "etcd",
+            "ns/etcd:1",
+            "quay.example.com/ns/etcd@sha256:abc",
+            "quay.example.com/",
+            "quay.example.com/ns/etcd:",
+        ] {
+            assert!(parse_image(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn directory_names() {
+        for ok in ["0.9.4", "0.9.2-clusterwide", "1.0.0+build.1"] {
+            assert!(safe_dir_name(ok), "{ok}");
+        }
+        for bad in ["", "..", ".hidden", "a/b", "a\\b", "1 0"] {
+            assert!(!safe_dir_name(bad), "{bad}");
+        }
+    }
+}
