@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod bundle;
 mod mirror;
 mod output;
+mod quay;
 mod service;
 mod validate;
 
@@ -67,6 +68,10 @@ enum Command {
         after_help = "Examples:\n  omps list --org myorg\n  omps list --org myorg --repo etcd --output json"
     )]
     List(service::ListArgs),
+    /// Administer Quay: organizations, repositories, robots, proxy caches, first user,
+    /// declarative apply.
+    #[command(after_help = QUAY_HELP)]
+    Quay(Box<quay::QuayCmd>),
     /// Copy images between registries, digests preserved (replaces quay_sync).
     #[command(after_help = MIRROR_HELP)]
     Mirror(Box<mirror::MirrorArgs>),
@@ -79,6 +84,22 @@ enum Command {
         shell: clap_complete::Shell,
     },
 }
+
+const QUAY_HELP: &str =
+    "Credentials: --token-file, OMPS_QUAY_TOKEN, --token, or OAuth2 client credentials
+(--oauth-token-url, --oauth-client-id, --oauth-client-secret-file). Never printed.
+
+Exit status: 0 done, 1 refused (401/403, 404, 400, conflict) or a change failed,
+2 usage or configuration error, 3 remote server failure, 4 unreachable.
+
+Examples:
+  export OMPS_QUAY_URL=https://quay.example.com OMPS_QUAY_TOKEN_FILE=~/.quay-token
+  omps quay org create team-a --email team-a@example.com
+  omps quay repo list team-a --output json
+  omps quay repo visibility team-a/app public
+  omps quay robot create team-a+builder --description 'CI builds' --show-token
+  omps quay proxy-cache create cache-org --upstream registry.example.com --expiration-s 86400
+  omps quay apply -f quay.yaml --dry-run";
 
 const MIRROR_HELP: &str = "Exit status: 0 all images copied or unchanged, 1 an image or namespace failed,
 2 usage or configuration error, 3 remote server failure, 4 unreachable (preflight).
@@ -119,6 +140,7 @@ fn main() -> ExitCode {
         Command::Push(args) => service::push(&args),
         Command::Delete(args) => service::delete(&args),
         Command::List(args) => service::list(&args),
+        Command::Quay(cmd) => quay::run(&cmd),
         Command::Mirror(args) => mirror::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;

@@ -137,6 +137,7 @@ pub fn read_yaml_file(path: &Path) -> Result<serde_json::Value, QuayError> {
         max_bytes: usize::try_from(MAX_CONFIG_BYTES).unwrap_or(usize::MAX),
         max_depth: 32,
         max_nodes: 100_000,
+        ..manifest_bundle::YamlLimits::default()
     };
     let doc = manifest_bundle::yaml::parse(&text, &limits)
         .map_err(|e| QuayError::Config(format!("{}: {e}", path.display())))?;

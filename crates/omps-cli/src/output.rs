@@ -161,7 +161,6 @@ fn env_secret(var: &str) -> Option<SecretString> {
         .map(SecretString::from)
 }
 
-#[allow(dead_code)] // used by the `quay` commands, added next
 impl QuayArgs {
     /// The API token from OAuth2, --token / OMPS_QUAY_TOKEN or --token-file (in that order);
     /// `None` when none is given (`initialize` needs none).
