@@ -413,13 +413,14 @@ fn preflight_error(role: &str, url: &url::Url, e: QuayError) -> QuayError {
         "preflight failed for the {role} registry {}",
         registry_host(url)
     );
+    let strip = |c: &str| c.trim_start_matches("preflight: ").to_owned();
     match e {
         QuayError::Transport { context, source } => QuayError::Transport {
-            context: format!("{what}: {context}"),
+            context: format!("{what}: {}", strip(&context)),
             source,
         },
         QuayError::Timeout { context } => QuayError::Timeout {
-            context: format!("{what}: {context}"),
+            context: format!("{what}: {}", strip(&context)),
         },
         QuayError::Config(m) => QuayError::Config(format!("{what}: {m}")),
         other => other,

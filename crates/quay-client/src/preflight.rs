@@ -82,20 +82,33 @@ pub async fn check_tcp(host: &str, port: u16, timeout: Duration) -> Result<Socke
             Ok(Ok(_stream)) => return Ok(addr),
             Ok(Err(e)) => {
                 last = Some(QuayError::Transport {
-                    context: format!("preflight: TCP connection to {host}:{port} ({addr}) failed"),
+                    context: format!(
+                        "preflight: TCP connection to {}{port} failed",
+                        via(host, addr)
+                    ),
                     source: Box::new(e),
                 });
             }
             Err(_) => {
                 last = Some(QuayError::Timeout {
                     context: format!(
-                        "preflight: TCP connection to {host}:{port} ({addr}) did not succeed within {secs} s"
+                        "preflight: TCP connection to {}{port} did not succeed within {secs} s",
+                        via(host, addr)
                     ),
                 });
             }
         }
     }
     Err(last.expect("at least one address was tried"))
+}
+
+/// `host:` or `host (address):` for messages, without repeating a literal address.
+fn via(host: &str, addr: SocketAddr) -> String {
+    if addr.ip().to_string() == host {
+        format!("{host}:")
+    } else {
+        format!("{host} ({}) port ", addr.ip())
+    }
 }
 
 /// Full preflight of a registry: DNS, TCP (both within `timeout`), then an unauthenticated
