@@ -22,10 +22,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use manifest_bundle::layout::{self, Layout};
+use manifest_bundle::yaml::Yaml;
+use manifest_bundle::{AppRegistryBlob, ManifestTree, Rewrites, YamlLimits};
 use quay_client::oci::{Manifest, media_types};
 use quay_client::{QuayError, QuayRestClient, RegistryAuth, RegistryClient, Visibility};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
+use sha2::Digest as _;
 
 use crate::app_registry_store::store_error;
 use crate::backends::{
@@ -321,6 +325,78 @@ fn forwarded(auth: &Auth) -> Result<RegistryAuth, StoreError> {
         value
     };
     Ok(RegistryAuth::Bearer(SecretString::from(token.to_owned())))
+}
+
+/// The package name of a bundle-format upload (from `metadata/annotations.yaml`), with the
+/// organization's suffix written into every bundle's annotations. Trees that are not in bundle
+/// format give [`manifest_bundle::Error::PackageNameNotFound`], as for a missing package file.
+pub fn bundle_package_name(
+    tree: &mut ManifestTree,
+    rewrites: &Rewrites,
+    limits: &YamlLimits,
+) -> Result<String, manifest_bundle::Error> {
+    use manifest_bundle::Error;
+    use manifest_bundle::validate::annotation::PACKAGE;
+    let manifests = layout::load(tree, limits).map_err(|_| Error::PackageNameNotFound)?;
+    if manifests.layout != Layout::Bundle {
+        return Err(Error::PackageNameNotFound);
+    }
+    let mut names = BTreeSet::new();
+    for version in &manifests.versions {
+        let name = version
+            .annotations
+            .as_ref()
+            .and_then(|d| d.value.get("annotations"))
+            .and_then(|a| a.get(PACKAGE))
+            .map(Yaml::py_str)
+            .filter(|n| !n.is_empty())
+            .ok_or(Error::PackageNameNotFound)?;
+        names.insert(name);
+    }
+    let Some(name) = names.first().cloned() else {
+        return Err(Error::PackageNameNotFound);
+    };
+    if names.len() > 1 {
+        return Err(Error::Conversion(format!(
+            "the uploaded bundles name different packages: {}",
+            names.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let suffixed = rewrites.suffixed_name(&name);
+    if suffixed != name {
+        for version in &manifests.versions {
+            let Some(doc) = &version.annotations else {
+                continue;
+            };
+            let mut value = doc.value.clone();
+            if let Yaml::Map(root) = &mut value {
+                if let Some(Yaml::Map(m)) = root.get_mut("annotations") {
+                    m.insert(Yaml::Str(PACKAGE.into()), Yaml::Str(suffixed.clone()));
+                }
+            }
+            tree.insert(
+                doc.path.clone(),
+                manifest_bundle::yaml::emit(&value, false).into_bytes(),
+            );
+        }
+    }
+    Ok(suffixed)
+}
+
+/// The release blob of a bundle-format upload: a reproducible tar.gz of the uploaded tree (the
+/// App Registry format needs package manifests, so this blob is for the record only).
+pub fn bundle_upload_blob(
+    tree: &ManifestTree,
+    repository: &str,
+) -> Result<AppRegistryBlob, manifest_bundle::Error> {
+    let top_dir = manifest_bundle::package::default_top_dir(repository, tree);
+    let tar = manifest_bundle::package::deterministic_tar(&top_dir, tree)?;
+    let tar_sha256 = format!("{:x}", sha2::Sha256::digest(&tar));
+    Ok(AppRegistryBlob {
+        tar_gz: manifest_bundle::package::gzip(&tar)?,
+        tar_sha256,
+        top_dir,
+    })
 }
 
 /// HTTP settings shared by every registry client the store builds.

@@ -398,20 +398,36 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
     let archive_path = job.archive.path().to_owned();
     let intake_limits = limits.clone();
     let suffix_rules = rewrites.clone();
+    // Stores that take bundle images also take bundle-format uploads.
+    let wants_bundles = state
+        .store(&job.org)
+        .is_some_and(|s| s.wants_bundles(&job.org));
     // Stage 1: intake, package name discovery and suffix (they decide the repository).
     let intake = blocking(state, move || {
         let mut tree = ManifestTree::from_zip_file(&archive_path, &intake_limits)?;
         let extracted_files = tree.paths();
-        let (package_file, name) = layout::discover_package_name(&tree, &intake_limits.yaml)?;
-        let package_name = suffix_rules.suffixed_name(&name);
-        if package_name != name {
-            rewrite::set_package_name(
-                &mut tree,
-                &package_file,
-                &package_name,
-                &intake_limits.yaml,
-            )?;
-        }
+        let package_name = match layout::discover_package_name(&tree, &intake_limits.yaml) {
+            Ok((package_file, name)) => {
+                let package_name = suffix_rules.suffixed_name(&name);
+                if package_name != name {
+                    rewrite::set_package_name(
+                        &mut tree,
+                        &package_file,
+                        &package_name,
+                        &intake_limits.yaml,
+                    )?;
+                }
+                package_name
+            }
+            Err(manifest_bundle::Error::PackageNameNotFound) if wants_bundles => {
+                crate::oci_store::bundle_package_name(
+                    &mut tree,
+                    &suffix_rules,
+                    &intake_limits.yaml,
+                )?
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(Intake {
             tree,
             extracted_files,
@@ -446,16 +462,23 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
     } = intake;
     let repository = repo.clone();
     let yaml_limits = limits.yaml.clone();
-    let wants_bundles = store.wants_bundles(&job.org);
     let (blob, bundles) = blocking(state, move || {
         rewrites.replace_registries(&mut tree)?;
         rewrites.annotate_csvs(&mut tree, &package_name, &yaml_limits)?;
-        let manifests = layout::load_package_manifests(&tree, &yaml_limits)?;
+        let manifests = if wants_bundles {
+            layout::load(&tree, &yaml_limits)?
+        } else {
+            layout::load_package_manifests(&tree, &yaml_limits)?
+        };
         let report = validate::validate(&manifests, Some(&repository));
         if !report.is_valid() {
             return Err(manifest_bundle::Error::Invalid(Box::new(report)).into());
         }
-        let blob = manifest_bundle::app_registry_blob(&manifests, &tree, &repository)?;
+        let blob = if manifests.layout == layout::Layout::Bundle {
+            crate::oci_store::bundle_upload_blob(&tree, &repository)?
+        } else {
+            manifest_bundle::app_registry_blob(&manifests, &tree, &repository)?
+        };
         // Bundle images are built from the rewritten tree, so every org rewrite is in them.
         let mut bundles = Vec::new();
         if wants_bundles {

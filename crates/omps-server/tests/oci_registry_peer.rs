@@ -467,3 +467,43 @@ async fn release_tags_namespace_mapping_and_delete_by_digest() {
     assert_eq!(pulled.status, 200);
     assert!(layer_files(&pulled.bytes).contains_key("metadata/annotations.yaml"));
 }
+
+#[tokio::test]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn bundle_format_upload_is_pushed_byte_for_byte() {
+    let registry = Registry::start().await;
+    let router = router_for(&registry, "");
+    let a = send(
+        &router,
+        upload(
+            "/v2/myorg/zipfile",
+            Some(AUTH),
+            multipart("vault.zip", &fixture_zip("vault-helm")),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["repo"], "vault-helm");
+    let images = a.json["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    for image in images {
+        let version = image["csv_version"].as_str().unwrap();
+        let inspect = skopeo_inspect(image["reference"].as_str().unwrap(), false).unwrap();
+        assert_eq!(inspect["Digest"], image["digest"]);
+        assert_eq!(
+            inspect["Labels"]["operators.operatorframework.io.bundle.package.v1"],
+            "vault-helm"
+        );
+        let manifest = skopeo_inspect(image["reference"].as_str().unwrap(), true).unwrap();
+        let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap();
+        let (_, layer) = registry
+            .raw(&format!("myorg/vault-helm/blobs/{layer_digest}"))
+            .await;
+        let files = layer_files(&layer);
+        let source = fixture_dir("vault-helm").join(version);
+        assert_eq!(files.len(), 3, "{:?}", files.keys());
+        for (path, data) in &files {
+            assert_eq!(data, &std::fs::read(source.join(path)).unwrap(), "{path}");
+        }
+    }
+}

@@ -521,3 +521,91 @@ async fn public_org_on_quay_changes_visibility_and_reports_failures() {
     assert!(!a.json.to_string().contains("oauth-secret"));
     assert_eq!(a.json["images"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn bundle_format_uploads_become_one_image_per_bundle_with_the_suffix() {
+    let server = registry().await;
+    accept_pushes(&server, "myorg/tackle-operator-test").await;
+    let router = router(config(
+        &server,
+        "[organizations.myorg]\npackage_name_suffix = \"-test\"",
+    ));
+    let a = send(
+        &router,
+        upload(
+            "/v2/myorg/zipfile",
+            Some(AUTH),
+            multipart("t.zip", &common::fixture_zip("tackle-operator")),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["repo"], "tackle-operator-test");
+    let tags: Vec<&str> = a.json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["0.0.1", "0.0.2", "0.0.3", "0.0.4", "1.0.0"]);
+    // Every config carries the suffixed package; the layers hold the rewritten annotations.yaml.
+    let blobs = received(&server, "PUT", "/upload/session").await;
+    let mut configs = 0;
+    for blob in &blobs {
+        if let Ok(config) = serde_json::from_slice::<Value>(&blob.body) {
+            configs += 1;
+            assert_eq!(
+                config["config"]["Labels"]["operators.operatorframework.io.bundle.package.v1"],
+                "tackle-operator-test"
+            );
+            continue;
+        }
+        let layer = gunzip(&blob.body);
+        let mut archive = tar::Archive::new(&layer[..]);
+        let mut annotations = String::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if entry.path().unwrap().to_string_lossy() == "metadata/annotations.yaml" {
+                entry.read_to_string(&mut annotations).unwrap();
+            }
+        }
+        assert!(
+            annotations
+                .contains("operators.operatorframework.io.bundle.package.v1: tackle-operator-test"),
+            "{annotations}"
+        );
+    }
+    assert_eq!(configs, 5);
+}
+
+#[tokio::test]
+async fn bundle_format_upload_naming_two_packages_is_refused() {
+    let server = registry().await;
+    let annotations = |package: &str| {
+        format!(
+            "annotations:\n  operators.operatorframework.io.bundle.mediatype.v1: registry+v1\n  operators.operatorframework.io.bundle.manifests.v1: manifests/\n  operators.operatorframework.io.bundle.metadata.v1: metadata/\n  operators.operatorframework.io.bundle.package.v1: {package}\n  operators.operatorframework.io.bundle.channels.v1: alpha\n"
+        )
+    };
+    let (a, b) = (annotations("one"), annotations("two"));
+    let zip = common::zip_of(&[
+        ("1/manifests/csv.yaml", common::CSV.as_bytes()),
+        ("1/metadata/annotations.yaml", a.as_bytes()),
+        ("2/manifests/csv.yaml", common::CSV.as_bytes()),
+        ("2/metadata/annotations.yaml", b.as_bytes()),
+    ]);
+    let answer = send(
+        &router(config(&server, "")),
+        upload("/v2/myorg/zipfile", Some(AUTH), multipart("b.zip", &zip)),
+    )
+    .await;
+    assert_error(&answer, 400, "PackageValidationError");
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("different packages: one, two"),
+        "{}",
+        answer.json
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
