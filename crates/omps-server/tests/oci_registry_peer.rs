@@ -507,3 +507,90 @@ async fn bundle_format_upload_is_pushed_byte_for_byte() {
         }
     }
 }
+
+/// The real `omps-server` binary: OCI settings from its configuration file, validated at start.
+#[tokio::test]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn the_binary_pushes_bundle_images_and_refuses_a_bad_oci_config() {
+    use std::io::BufRead as _;
+    let registry = Registry::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "store = \"oci\"\n[oci]\ntag_policy = \"release\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_omps-server"))
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&bad)
+        .env_remove("OMPS_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("oci.registry_url"), "{stderr}");
+
+    let good = tmp.path().join("good.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "store = \"oci\"\n[oci]\nregistry_url = \"{}\"\npassword = \"never-logged\"\nusername = \"u\"\n",
+            registry.url()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omps-server"))
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&good)
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .env_remove("OMPS_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{base}/v2/health/ping"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let boundary = common::BOUNDARY;
+    let answer: Value = client
+        .post(format!("{base}/v2/myorg/zipfile/1.0.0"))
+        .header("authorization", AUTH)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(multipart("f.zip", &fixture_zip("flagsmith")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reference = answer["images"][0]["reference"].as_str().unwrap();
+    assert_eq!(
+        reference,
+        format!("{}/myorg/flagsmith:0.0.1", registry.host())
+    );
+    let inspect = skopeo_inspect(reference, false).unwrap();
+    assert_eq!(inspect["Digest"], answer["images"][0]["digest"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut logs = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
+    assert!(
+        logs.contains("registry_url"),
+        "the effective configuration is logged"
+    );
+    assert!(!logs.contains("never-logged"), "{logs}");
+}
