@@ -215,7 +215,7 @@ async fn execute_stops_after_first_failure_unless_skipping() {
     );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["items"][1]["status"], "failed");
-    assert_eq!(json["items"][1]["error_kind"], "config");
+    assert_eq!(json["items"][1]["error_kind"], "not_found");
     assert_eq!(json["summary"]["unchanged"], 2);
 }
 
@@ -238,4 +238,47 @@ async fn dry_run_marks_differing_items_planned() {
         Some(digest('a').as_str())
     );
     assert!(report.is_success());
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_per_image() {
+    let src = common::server().await;
+    let dst = common::server().await;
+    // The client retries a HEAD twice itself (3 calls); 4 failures make the first image attempt
+    // fail, the image retry then succeeds.
+    Mock::given(method("HEAD"))
+        .and(path("/v2/t/a/manifests/1"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(4)
+        .with_priority(1)
+        .expect(4)
+        .mount(&src)
+        .await;
+    head(&src, "t/a", "1", &digest('a')).await;
+    head(&dst, "t/a", "1", &digest('a')).await;
+    // A permanent failure (404 on the source) is not retried: exactly one HEAD.
+    Mock::given(method("HEAD"))
+        .and(path("/v2/t/gone/manifests/1"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&src)
+        .await;
+    let mut s = ServerConfig::new(url::Url::parse(&src.uri()).unwrap());
+    s.api_token = None;
+    let mut conn = ConnectOptions::default();
+    conn.timeout = std::time::Duration::from_secs(5);
+    let s = Endpoint::connect(&s, &conn).unwrap();
+    let d = endpoint(&dst, None);
+    let mut opts = PlanOptions::default();
+    opts.repositories = vec![
+        ImageRef::parse("t/a:1").unwrap(),
+        ImageRef::parse("t/gone:1").unwrap(),
+    ];
+    let plan = mirror::plan(&s, &d, &opts).await.unwrap();
+    let mut exec = ExecuteOptions::default();
+    exec.retry_delay = std::time::Duration::from_millis(10);
+    exec.skip_broken_images = true;
+    let report = mirror::execute(&s, &d, &plan, &exec, &mirror::NoProgress).await;
+    assert_eq!(report.items[0].status, ItemStatus::Unchanged, "{report:?}");
+    assert_eq!(report.items[1].status, ItemStatus::Failed);
 }

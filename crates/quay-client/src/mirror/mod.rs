@@ -516,6 +516,12 @@ pub struct ExecuteOptions {
     pub dry_run: bool,
     /// Per-image copy options.
     pub copy: CopyOptions,
+    /// Whole-image retries after a retryable failure (5xx, 429, timeout, transport; see
+    /// [`QuayError::is_retryable`]), on top of the clients' own per-request retries. A retry
+    /// skips whatever the failed attempt already transferred. Default 2.
+    pub retries: u32,
+    /// First back-off delay between image retries; doubles each time (default 1 s).
+    pub retry_delay: Duration,
 }
 
 impl Default for ExecuteOptions {
@@ -525,6 +531,8 @@ impl Default for ExecuteOptions {
             skip_broken_images: false,
             dry_run: false,
             copy: CopyOptions::default(),
+            retries: 2,
+            retry_delay: Duration::from_secs(1),
         }
     }
 }
@@ -709,7 +717,12 @@ async fn unchanged(
         .head_manifest(&item.repository, &item.reference)
         .await?
         .ok_or_else(|| {
-            QuayError::InvalidArgument(format!("{item} does not exist on the source"))
+            // A HEAD answer has no body; describe the miss as the registry would.
+            QuayError::NotFound(crate::RemoteError::from_body(
+                crate::Api::Registry,
+                404,
+                br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown on the source"}]}"#,
+            ))
         })?;
     let d = dst
         .registry
@@ -725,19 +738,41 @@ async fn run_item(
     item: &MirrorItem,
     opts: &ExecuteOptions,
 ) -> ItemResult {
+    let mut attempt = 0;
+    loop {
+        let (result, retryable) = try_item(src, dst, item, opts).await;
+        if !retryable || attempt >= opts.retries {
+            return result;
+        }
+        let delay = opts.retry_delay * 2u32.saturating_pow(attempt);
+        tracing::warn!(image = %item, attempt, ?delay, error = ?result.error, "retrying image");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+/// One attempt; the flag says whether a failure may succeed when retried.
+async fn try_item(
+    src: &Endpoint,
+    dst: &Endpoint,
+    item: &MirrorItem,
+    opts: &ExecuteOptions,
+) -> (ItemResult, bool) {
+    let failed = |e: &QuayError| (ItemResult::failed(item, e), e.is_retryable());
+    let ok = |r: ItemResult| (r, false);
     match unchanged(src, dst, item).await {
-        Err(e) => return ItemResult::failed(item, &e),
+        Err(e) => return failed(&e),
         Ok((digest, true)) => {
-            return ItemResult {
+            return ok(ItemResult {
                 digest,
                 ..ItemResult::new(item, ItemStatus::Unchanged)
-            };
+            });
         }
         Ok((digest, false)) if opts.dry_run => {
-            return ItemResult {
+            return ok(ItemResult {
                 digest,
                 ..ItemResult::new(item, ItemStatus::Planned)
-            };
+            });
         }
         Ok(_) => {}
     }
@@ -752,8 +787,8 @@ async fn run_item(
     )
     .await
     {
-        Ok(r) => ItemResult::copied(item, &r),
-        Err(e) => ItemResult::failed(item, &e),
+        Ok(r) => ok(ItemResult::copied(item, &r)),
+        Err(e) => failed(&e),
     }
 }
 
