@@ -601,3 +601,91 @@ async fn tls_policy_applies_to_preflight_and_copies() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(status_of(&report, "one/a:v2")["status"], "copied");
 }
+
+fn env_usize(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Measurement for the benchmark: `omps mirror` against a shell-style loop of
+/// `skopeo copy --all --preserve-digests`, same data, fresh destinations. Small by default (CI
+/// runs it with the peer tests); `OMPS_MIRROR_BENCH_REPOS`, `_TAGS`, `_LAYER_KIB` scale it and
+/// `OMPS_MIRROR_BENCH_OUT` receives the timings as JSON. Asserts identical digests only; the
+/// timings are reported, not asserted.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn bench_mirror_against_skopeo_loop() {
+    let repos = env_usize("OMPS_MIRROR_BENCH_REPOS", 3);
+    let tags = env_usize("OMPS_MIRROR_BENCH_TAGS", 3);
+    let layer = env_usize("OMPS_MIRROR_BENCH_LAYER_KIB", 256) * 1024;
+    let src = Registry::start(false, false);
+    let dst_omps = Registry::start(false, false);
+    let dst_skopeo = Registry::start(false, false);
+    let c = src.client();
+    let mut refs = Vec::new();
+    for r in 0..repos {
+        let shared = noise(&format!("base-{r}"), layer);
+        for t in 0..tags {
+            let repo = format!("bench/repo{r}");
+            let tag = format!("v{t}");
+            let own = noise(&format!("own-{r}-{t}"), layer / 4);
+            push_image(&c, &repo, &tag, &format!("{r}-{t}"), &[shared.clone(), own]).await;
+            refs.push(format!("{repo}:{tag}"));
+        }
+    }
+
+    let start = Instant::now();
+    let (s, d) = (src.url(), dst_omps.url());
+    let (code, report, stderr) = omps(
+        &[
+            "--source",
+            &s,
+            "--destination",
+            &d,
+            "--auto-discovery",
+            "--discovery",
+            "registry",
+            "-j",
+            "4",
+        ],
+        &[],
+    );
+    let omps_time = start.elapsed();
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(report["summary"]["copied"], refs.len());
+
+    let start = Instant::now();
+    for r in &refs {
+        skopeo(&[
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            &format!("docker://{}/{r}", src.host()),
+            &format!("docker://{}/{r}", dst_skopeo.host()),
+        ]);
+    }
+    let skopeo_time = start.elapsed();
+
+    for r in &refs {
+        let want = sha256_digest(&src.skopeo_raw(r));
+        assert_eq!(sha256_digest(&dst_omps.skopeo_raw(r)), want, "{r} (omps)");
+        assert_eq!(
+            sha256_digest(&dst_skopeo.skopeo_raw(r)),
+            want,
+            "{r} (skopeo)"
+        );
+    }
+    let result = json!({
+        "images": refs.len(), "repositories": repos, "tags_per_repository": tags,
+        "layer_bytes": layer, "omps_mirror_s": omps_time.as_secs_f64(),
+        "skopeo_loop_s": skopeo_time.as_secs_f64(), "digests_identical": true,
+    });
+    eprintln!("mirror benchmark: {result}");
+    if let Some(out) = std::env::var_os("OMPS_MIRROR_BENCH_OUT") {
+        std::fs::write(out, serde_json::to_vec_pretty(&result).unwrap()).unwrap();
+    }
+}
