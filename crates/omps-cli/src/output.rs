@@ -180,6 +180,9 @@ impl QuayArgs {
     /// A REST client; with `need_token` a missing token is a configuration error.
     pub async fn client(&self, need_token: bool) -> Result<QuayRestClient, QuayError> {
         let conn = self.conn.connect_options()?;
+        if conn.insecure_skip_verify {
+            eprintln!("warning: TLS certificate verification is off for every call");
+        }
         let url = quay_client::mirror::normalize_server(&self.quay_url)?;
         let mut b = QuayRestClient::builder(url.as_str())
             .connect_timeout(conn.connect_timeout)
