@@ -282,3 +282,57 @@ async fn transient_failures_are_retried_per_image() {
     assert_eq!(report.items[0].status, ItemStatus::Unchanged, "{report:?}");
     assert_eq!(report.items[1].status, ItemStatus::Failed);
 }
+
+#[tokio::test]
+async fn api_token_doubles_as_registry_credential_for_quay() {
+    use base64::Engine as _;
+    let src = common::server().await;
+    let dst = common::server().await;
+    head(&src, "t/a", "1", &digest('a')).await;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("$oauthtoken:dst-api-token")
+    );
+    Mock::given(method("HEAD"))
+        .and(path("/v2/t/a/manifests/1"))
+        .and(header("authorization", basic.as_str()))
+        .respond_with(
+            ResponseTemplate::new(200).insert_header("docker-content-digest", digest('a').as_str()),
+        )
+        .expect(1)
+        .mount(&dst)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/t/a/manifests/1"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("www-authenticate", "Basic realm=\"quay\""),
+        )
+        .with_priority(10)
+        .mount(&dst)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/organization/t"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "t"})))
+        .mount(&dst)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/repository/t/a"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"namespace": "t", "name": "a"})),
+        )
+        .mount(&dst)
+        .await;
+    let mut opts = PlanOptions::default();
+    opts.repositories = vec![ImageRef::parse("t/a:1").unwrap()];
+    let (s, d) = (endpoint(&src, None), endpoint(&dst, Some("dst-api-token")));
+    let plan = mirror::plan(&s, &d, &opts).await.unwrap();
+    let report = mirror::execute(
+        &s,
+        &d,
+        &plan,
+        &ExecuteOptions::default(),
+        &mirror::NoProgress,
+    )
+    .await;
+    assert_eq!(report.items[0].status, ItemStatus::Unchanged, "{report:?}");
+}

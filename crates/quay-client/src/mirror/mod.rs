@@ -238,7 +238,12 @@ impl Endpoint {
     pub fn connect(server: &ServerConfig, opts: &ConnectOptions) -> Result<Self, QuayError> {
         let auth = match (&server.registry_username, &server.registry_password) {
             (Some(u), Some(p)) => RegistryAuth::basic(u.clone(), p.clone()),
-            (None, None) => RegistryAuth::Anonymous,
+            // Quay accepts an OAuth token as the password of the user `$oauthtoken`, so a side
+            // with only an API token can still push and pull private repositories.
+            (None, None) => match &server.api_token {
+                Some(t) => RegistryAuth::basic("$oauthtoken", t.clone()),
+                None => RegistryAuth::Anonymous,
+            },
             (Some(u), None) => {
                 return Err(QuayError::Config(format!(
                     "registry user {u} for {} has no password",
