@@ -29,16 +29,29 @@ pub struct QuayCmd {
 #[derive(Debug, Subcommand)]
 enum QuaySub {
     /// Organizations.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  omps quay org get team-a --output json\n  omps quay org create team-a --email team-a@example.com\n  omps quay org delete old-team"
+    )]
     Org(OrgCmd),
     /// Repositories.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  omps quay repo list team-a\n  omps quay repo create team-a/app --visibility public\n  omps quay repo visibility team-a/app private\n  omps quay repo delete team-a/app"
+    )]
     Repo(RepoCmd),
     /// Robot accounts: `<org>+<name>` for organization robots, `<name>` for your own.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  omps quay robot list team-a\n  omps quay robot create team-a+builder --description 'CI builds' --show-token\n  omps quay robot get mine\n  omps quay robot delete team-a+builder"
+    )]
     Robot(RobotCmd),
     /// Proxy-cache configuration of an organization.
-    #[command(subcommand, name = "proxy-cache")]
+    #[command(
+        subcommand,
+        name = "proxy-cache",
+        after_help = "Examples:\n  omps quay proxy-cache get cache-org\n  omps quay proxy-cache create cache-org --upstream registry.example.com --upstream-username reader --upstream-password-file pw.txt\n  omps quay proxy-cache create cache-org --upstream other.example.com --overwrite\n  omps quay proxy-cache delete cache-org"
+    )]
     ProxyCache(ProxyCmd),
     /// Create the first user of a fresh Quay (`POST /api/v1/user/initialize`); needs no token.
     #[command(
