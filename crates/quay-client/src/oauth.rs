@@ -128,7 +128,10 @@ impl OAuthClient {
         }
         let (token, lifetime) = self.fetch().await?;
         let margin = REFRESH_MARGIN.min(lifetime / 10);
-        *cached = Some((token.clone(), Instant::now() + lifetime.saturating_sub(margin)));
+        *cached = Some((
+            token.clone(),
+            Instant::now() + lifetime.saturating_sub(margin),
+        ));
         Ok(token)
     }
 
