@@ -2,6 +2,7 @@
 //! auto-discovery through the Quay API with destination organizations and repositories created
 //! (wiremock serves both `/api/v1` and `/v2`). Also `omps completions`.
 
+use std::fmt::Write as _;
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -361,4 +362,51 @@ fn help_has_examples_and_completions_are_generated() {
         );
     }
     assert_eq!(omps(&["completions", "klingon"], &[]).code, 2);
+}
+
+#[test]
+fn hostile_configuration_files_hit_limits_not_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Alias expansion ("billion laughs"): refused by the bounded YAML parser.
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 0..9 {
+        let prev = if i == 0 {
+            "a".to_owned()
+        } else {
+            format!("l{}", i - 1)
+        };
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        writeln!(bomb, "l{i}: &l{i} [{refs}]").unwrap();
+    }
+    let cfg = dir.path().join("bomb.yaml");
+    std::fs::write(&cfg, bomb).unwrap();
+    let start = std::time::Instant::now();
+    let r = omps(&["mirror", "-c", cfg.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("more than 100000 nodes"), "{}", r.stderr);
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    // Over the size limit (1 MiB).
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 * 1024 * 1024))).unwrap();
+    let r = omps(&["mirror", "-c", big.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("larger than"), "{}", r.stderr);
+    // A "secret file" that is not one.
+    let r = omps(
+        &[
+            "mirror",
+            "--source",
+            "a.example.com",
+            "--destination",
+            "b.example.com",
+            "-r",
+            "a/b:c",
+            "--source-token-file",
+            big.to_str().unwrap(),
+            "--no-preflight",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not a secret file"), "{}", r.stderr);
 }
