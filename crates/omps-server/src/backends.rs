@@ -95,6 +95,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// The store's body, for `quay_response`.
+    #[must_use]
     pub fn body(&self) -> Value {
         match self {
             StoreError::Unauthorized { body, .. }

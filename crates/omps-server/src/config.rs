@@ -41,6 +41,7 @@ impl StoreKind {
     }
 
     /// The configuration spelling.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             StoreKind::Local => "local",
@@ -198,6 +199,7 @@ pub struct Overrides {
 }
 
 /// Whether `v` is a strict `x.y.z` release version (no leading zeros, parts fit in `u64`).
+#[must_use]
 pub fn is_strict_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
     parts.len() == 3
@@ -272,10 +274,10 @@ impl Config {
                 }
                 "max_content_length" => c.max_content_length = positive(key, value)?,
                 "zipfile_max_uncompressed_size" => {
-                    c.zipfile_max_uncompressed_size = positive(key, value)?
+                    c.zipfile_max_uncompressed_size = positive(key, value)?;
                 }
                 "zipfile_max_entries" => {
-                    c.zipfile_max_entries = usize_of(key, positive(key, value)?)?
+                    c.zipfile_max_entries = usize_of(key, positive(key, value)?)?;
                 }
                 "koji_archive_max_size" => c.koji_archive_max_size = positive(key, value)?,
                 "default_release_version" => {
@@ -304,17 +306,17 @@ impl Config {
                     c.listen = v;
                 }
                 "max_concurrent_pushes" => {
-                    c.max_concurrent_pushes = usize_of(key, positive(key, value)?)?
+                    c.max_concurrent_pushes = usize_of(key, positive(key, value)?)?;
                 }
                 "max_version_attempts" => {
                     c.max_version_attempts = u32::try_from(positive(key, value)?)
-                        .map_err(|_| ConfigError(format!("{key}: too large")))?
+                        .map_err(|_| ConfigError(format!("{key}: too large")))?;
                 }
                 "organizations" => c.organizations = organizations(value)?,
                 "greenwave" => c.greenwave = Some(greenwave(value)?),
                 "oci" => c.oci = Some(crate::oci_store::OciConfig::parse("oci", value)?),
                 k if IGNORED_UPSTREAM_KEYS.contains(&k) => {
-                    warnings.push(format!("{k}: upstream option has no meaning here; ignored"))
+                    warnings.push(format!("{k}: upstream option has no meaning here; ignored"));
                 }
                 other => warnings.push(format!("{other}: unknown configuration key; ignored")),
             }
@@ -344,6 +346,7 @@ impl Config {
     }
 
     /// The store an organization uses.
+    #[must_use]
     pub fn store_for(&self, org: &str) -> StoreKind {
         self.organizations
             .get(org)
@@ -517,7 +520,7 @@ fn organizations(value: &toml::Value) -> Result<BTreeMap<String, OrgConfig>, Con
                 "public" => org.public = boolean(&at(key), v)?,
                 "oauth_token" => org.oauth_token = Some(SecretString::from(string(&at(key), v)?)),
                 "package_name_suffix" => {
-                    org.rewrites.package_name_suffix = Some(string(&at(key), v)?)
+                    org.rewrites.package_name_suffix = Some(string(&at(key), v)?);
                 }
                 "store" => org.store = Some(StoreKind::parse(&at(key), &string(&at(key), v)?)?),
                 "oci" => org.oci = Some(crate::oci_store::OciConfig::parse(&at(key), v)?),

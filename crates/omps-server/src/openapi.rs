@@ -1,4 +1,4 @@
-//! The OpenAPI document, generated from the route table below (the same table the tests check
+//! The `OpenAPI` document, generated from the route table below (the same table the tests check
 //! against the router, so the two cannot drift) and committed as `docs/openapi.json`.
 
 use serde_json::{Map, Value, json};
@@ -232,7 +232,8 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-/// The OpenAPI 3.0 document.
+/// The `OpenAPI` 3.0 document.
+#[must_use]
 pub fn document() -> Value {
     let mut paths = Map::new();
     for op in OPERATIONS {

@@ -1,4 +1,4 @@
-//! The router: OMPS v1/v2 routes, the new read endpoints, health, about, metrics and OpenAPI.
+//! The router: OMPS v1/v2 routes, the new read endpoints, health, about, metrics and `OpenAPI`.
 //!
 //! Routing (documented in docs/api.md): literal segments win over parameters, so
 //! `DELETE /v1/health/ping` and push-shaped DELETEs answer 405 instead of deleting anything.
@@ -20,6 +20,9 @@ use crate::backends::StoreError;
 use crate::error::ApiError;
 use crate::push::{self, Params, list_error, optional_auth, require_auth, store_for};
 use crate::state::AppState;
+
+/// The longest path segment served (a file name limit).
+pub(crate) const MAX_SEGMENT_BYTES: usize = 255;
 
 /// The OMPS application.
 pub fn app(state: AppState) -> Router {
@@ -101,9 +104,12 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let id = request_id(request.headers());
     let method = request.method().clone();
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %request.uri().path());
+    // Dot segments never name a resource, and no organization, repository, version or NVR is
+    // longer than a file name may be.
     let has_dot_segment = request.uri().path().split('/').any(|s| {
         let s = s.to_ascii_lowercase();
-        matches!(s.as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
+        s.len() > MAX_SEGMENT_BYTES
+            || matches!(s.as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
     });
     let mut response = if has_dot_segment {
         ApiError::not_found().into_response()

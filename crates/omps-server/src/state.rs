@@ -163,16 +163,19 @@ impl AppState {
     }
 
     /// The configuration.
+    #[must_use]
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
     /// Tracks detached push tasks; `close()` + `wait()` drains them at shutdown.
+    #[must_use]
     pub fn tasks(&self) -> &tokio_util::task::TaskTracker {
         &self.inner.tasks
     }
 
     /// Prometheus text exposition of the metrics.
+    #[must_use]
     pub fn metrics_text(&self) -> String {
         self.inner.metrics.render()
     }
@@ -198,9 +201,11 @@ impl AppState {
 }
 
 /// One async mutex per key, dropped when nobody holds it.
+type LockMap = HashMap<(String, String), Weak<tokio::sync::Mutex<()>>>;
+
 #[derive(Default)]
 pub(crate) struct KeyedLocks {
-    map: Mutex<HashMap<(String, String), Weak<tokio::sync::Mutex<()>>>>,
+    map: Mutex<LockMap>,
 }
 
 impl KeyedLocks {

@@ -1,4 +1,9 @@
 //! Zip pushes through `oneshot`, against fakes: the conformance checklist of the OMPS spec.
+#![allow(
+    clippy::default_trait_access,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)] // test tables read better long
 
 mod common;
 

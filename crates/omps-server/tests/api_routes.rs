@@ -1,4 +1,9 @@
 //! Routing, delete, read endpoints, health, about, Koji and Greenwave flows, OpenAPI and metrics.
+#![allow(
+    clippy::default_trait_access,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)] // test tables read better long
 
 mod common;
 
@@ -312,7 +317,8 @@ async fn koji_push_success_carries_the_nvr() {
 
 #[tokio::test]
 async fn koji_errors() {
-    let cases: Vec<(Result<Vec<u8>, BuildError>, u16, &str, &str)> = vec![
+    type Case = (Result<Vec<u8>, BuildError>, u16, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         (
             Err(BuildError::NotFound {
                 nvr: "op-1.0-1".into(),

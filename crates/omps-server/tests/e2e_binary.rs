@@ -1,5 +1,10 @@
 //! The real `omps-server` binary on 127.0.0.1:0: with the local store, and with the App Registry
 //! store against a wiremock App Registry that behaves like Quay (409 on duplicates).
+#![allow(
+    clippy::default_trait_access,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)] // test tables read better long
 
 mod common;
 

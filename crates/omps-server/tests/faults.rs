@@ -1,5 +1,10 @@
 //! Fault injection through the production adapters: the App Registry slow, resetting or failing,
 //! Koji faults, Greenwave down. Every request ends with its documented id, in bounded time.
+#![allow(
+    clippy::default_trait_access,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)] // test tables read better long
 
 mod common;
 

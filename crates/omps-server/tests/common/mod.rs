@@ -31,10 +31,13 @@ pub struct Faults {
     pub health: Option<String>,
 }
 
+/// `(org, repo)` → `(version, blob)` in push order.
+pub type Releases = BTreeMap<(String, String), Vec<(String, Vec<u8>)>>;
+
 /// An in-memory App-Registry-like store: 409 on duplicates, records the calls it got.
 #[derive(Default)]
 pub struct FakeStore {
-    pub releases: Mutex<BTreeMap<(String, String), Vec<(String, Vec<u8>)>>>,
+    pub releases: Mutex<Releases>,
     pub faults: Mutex<Faults>,
     pub auth_seen: Mutex<Vec<String>>,
     pub pushes: Mutex<Vec<(String, String, String, bool)>>,
