@@ -375,17 +375,17 @@ pub fn push(args: &PushArgs) -> ExitCode {
         Err(e) => Err(e),
     };
     report(c.output, result, |json| {
-        format!(
+        let mut text = format!(
             "pushed {}/{} {}",
             json["organization"].as_str().unwrap_or_default(),
             json["repo"].as_str().unwrap_or_default(),
             json["version"].as_str().unwrap_or_default()
-        ) + &json["warnings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|w| format!("\nwarning: {}", w.as_str().unwrap_or_default()))
-            .collect::<String>()
+        );
+        for warning in json["warnings"].as_array().into_iter().flatten() {
+            text.push_str("\nwarning: ");
+            text.push_str(warning.as_str().unwrap_or_default());
+        }
+        text
     })
 }
 
