@@ -519,6 +519,18 @@ fn organizations(value: &toml::Value) -> Result<BTreeMap<String, OrgConfig>, Con
             match key.as_str() {
                 "public" => org.public = boolean(&at(key), v)?,
                 "oauth_token" => org.oauth_token = Some(SecretString::from(string(&at(key), v)?)),
+                // A file holding the token (first line), e.g. a mounted Kubernetes Secret.
+                "oauth_token_file" => {
+                    let path = string(&at(key), v)?;
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        ConfigError(format!("{}: cannot read {path}: {e}", at(key)))
+                    })?;
+                    let token = text.lines().next().unwrap_or_default().trim().to_owned();
+                    if token.is_empty() {
+                        return err(format!("{}: {path} is empty", at(key)));
+                    }
+                    org.oauth_token = Some(SecretString::from(token));
+                }
                 "package_name_suffix" => {
                     org.rewrites.package_name_suffix = Some(string(&at(key), v)?);
                 }
@@ -757,6 +769,30 @@ csv_annotations = [ { name = "package", value = "package.{package_name}" } ]
             let e = parse(bad).unwrap_err();
             assert!(e.0.contains(key), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn oauth_token_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "file-token\n").unwrap();
+        let c = parse(&format!(
+            "[organizations.x]\npublic = true\noauth_token_file = {:?}",
+            file.display().to_string()
+        ))
+        .unwrap();
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(
+                c.organizations["x"].oauth_token.as_ref().unwrap()
+            ),
+            "file-token"
+        );
+        let missing =
+            parse("[organizations.x]\noauth_token_file = \"/nonexistent/token\"").unwrap_err();
+        assert!(
+            missing.0.starts_with("organizations.x.oauth_token_file"),
+            "{missing}"
+        );
     }
 
     #[test]
