@@ -18,10 +18,10 @@ use common::{AUTH, BOUNDARY, CSV, PACKAGE, multipart, zip_of};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-/// Peak resident set size allowed for the server process over a whole battery (VmHWM). One
-/// billion-laughs document alone takes the server from ~20 MiB to ~210 MiB, because the YAML
-/// budget allows 2,000,000 alias-expanded nodes; see `concurrent_yaml_bombs_stay_bounded`.
-const RSS_BOUND_KIB: u64 = 256 * 1024;
+/// Peak resident set size allowed for the server process over a whole battery (VmHWM). Measured:
+/// ~20 MiB idle, ~50 MiB after the battery, ~95 MiB with eight YAML bombs at once. (Before the
+/// alias-expansion budget, one billion-laughs document alone took ~210 MiB, eight ~1.5 GiB.)
+const RSS_BOUND_KIB: u64 = 128 * 1024;
 const MIB: usize = 1024 * 1024;
 /// Defaults of the spec (§10.2).
 const ZIP_MAX: u64 = 20 * 1024 * 1024;
@@ -1160,9 +1160,8 @@ async fn huge_declared_content_length_is_cut_at_the_limit() {
 }
 
 /// Eight billion-laughs uploads at once (the default `max_concurrent_pushes`) must not multiply
-/// the single-document cost: the server should stay under 200 MiB.
+/// the single-document cost: the server stays under the same bound as the battery.
 #[tokio::test]
-
 async fn concurrent_yaml_bombs_stay_bounded() {
     let mut server = Server::start(&[]);
     let zip = yaml_zip(&[("a.yaml", &billion_laughs())]);
@@ -1185,15 +1184,28 @@ async fn concurrent_yaml_bombs_stay_bounded() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 400);
     }
-    let peak = server.peak_rss_kib();
-    assert!(peak < 200 * 1024, "peak RSS {peak} KiB");
+    server.assert_clean().await;
+}
+
+/// A `file` part without a `filename` parameter is a plain form field for werkzeug, so upstream
+/// answered "No field" (§5.3 step 4), not "No selected" (step 5, an empty filename).
+#[tokio::test]
+#[ignore = "BUG: a `file` part without a filename parameter answers 'No selected \"file\"' instead of upstream's 'No field \"file\"' (push.rs spool_upload)"]
+async fn file_part_without_filename_is_no_field() {
+    let mut server = Server::start(&[]);
+    let case = multipart_case(
+        "file part without a filename parameter",
+        MULTIPART,
+        raw_part("form-data; name=\"file\"", &common::flat_zip()),
+        NO_FIELD,
+    );
+    run_case(&server, case).await.unwrap();
     server.assert_clean().await;
 }
 
 /// A request that pushes a valid package into an organization, or under a package name, too long
 /// for a file name must be a client error with a short message, not a 500 echoing the name.
 #[tokio::test]
-
 async fn overlong_names_are_client_errors() {
     let mut server = Server::start(&[]);
     let long_org = format!("/v2/{}/zipfile", "o".repeat(300));
