@@ -1,0 +1,4 @@
+//! cargo-fuzz target; the checks live in `omps_fuzz::zip_intake` so stable tests can replay them.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| omps_fuzz::zip_intake(data));
