@@ -61,6 +61,8 @@ const SIZE_BASE: &str = "etcd";
 
 pub fn bench(root: &Path, opts: &Options) -> Result<()> {
     let courier = peers::ensure_courier(root, opts.install)?;
+    // Before any work of ours, so the load average shows what else the machine was doing.
+    let machine = Machine::detect(&courier);
     let fixtures = opts
         .fixtures
         .clone()
@@ -142,7 +144,7 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
     let report = Report {
         date: crate::report::utc_now(),
         command: opts.command_line(),
-        machine: Machine::detect(&courier),
+        machine,
         runs: opts.runs,
         courier_runs: opts.courier_runs,
         size_base: SIZE_BASE.to_owned(),

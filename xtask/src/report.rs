@@ -81,6 +81,8 @@ pub struct Machine {
     pub os: String,
     pub rustc: String,
     pub python: String,
+    /// `/proc/loadavg` 1-minute load when the run started: other work skews the timings.
+    pub load: String,
 }
 
 impl Machine {
@@ -101,6 +103,10 @@ impl Machine {
                 .map_or_else(|| "unknown".into(), |s| s.trim_matches('"').to_owned()),
             rustc: tool_version("rustc", "-V"),
             python: tool_version(&python.to_string_lossy(), "--version"),
+            load: std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+                .unwrap_or_else(|| "unknown".into()),
         }
     }
 }
@@ -165,7 +171,8 @@ impl Report {
              ## Set-up\n\n\
              - Date: {date}\n\
              - Command: `{command}`\n\
-             - Machine: {cpus} CPUs (`nproc`), {model}, {mem} RAM, {os}\n\
+             - Machine: {cpus} CPUs (`nproc`), {model}, {mem} RAM, {os}; load average \
+             {load} when the run started\n\
              - omps: release build, {rustc}\n\
              - operator-courier {COURIER_VERSION} on {python}, in `target/courier-venv`\n\
              - Method: each tool runs as its own process on the same directory with its output \
@@ -183,6 +190,7 @@ impl Report {
             model = m.cpu_model,
             mem = m.memory,
             os = m.os,
+            load = m.load,
             rustc = m.rustc,
             python = m.python,
             runs = self.runs,
@@ -524,6 +532,7 @@ mod tests {
                 os: "Debian".into(),
                 rustc: "rustc 1.95.0".into(),
                 python: "Python 3.11.7".into(),
+                load: "0.50".into(),
             },
             runs: 3,
             courier_runs: 1,
@@ -572,7 +581,7 @@ mod tests {
         let md = sample_report().render();
         for needle in [
             "- Command: `cargo xtask bench --runs 3 --courier-runs 1`",
-            "- Machine: 2 CPUs (`nproc`), Test CPU, 4.0 GiB RAM, Debian",
+            "- Machine: 2 CPUs (`nproc`), Test CPU, 4.0 GiB RAM, Debian; load average 0.50 when",
             "- Date: 2026-11-21 06:00 UTC",
             "| `etcd` | 2.0 | 0 / 0 | 2.00 | 2.00–2.00 | 1.250 | 800 | 400× |",
             "| `broken` | 1.0 | 0 ≠ 1 | 4.00 | 4.00–4.00 | – | 200 | 50× |",
