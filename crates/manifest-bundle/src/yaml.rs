@@ -762,18 +762,46 @@ fn emit_map(out: &mut String, m: &Mapping, indent: usize, first_inline: bool, so
         if i > 0 || !first_inline {
             new_line(out, indent);
         }
-        out.push_str(&scalar_text(k));
+        let seq_indent = if let Some(key) = simple_key(k) {
+            out.push_str(&key);
+            // Sequences under a key sit at the key's indentation, as PyYAML writes them.
+            indent
+        } else {
+            // Collections, multi-line and very long keys need the explicit `? key` form.
+            out.push_str("? ");
+            match k {
+                Yaml::Map(child) if !child.is_empty() => {
+                    emit_map(out, child, indent + 2, true, sort);
+                }
+                Yaml::Seq(items) if !items.is_empty() => {
+                    emit_seq(out, items, indent + 2, true, sort);
+                }
+                scalar => emit_scalar(out, scalar, indent + 2),
+            }
+            new_line(out, indent);
+            indent + 2
+        };
         out.push(':');
         match v {
             Yaml::Map(child) if !child.is_empty() => emit_map(out, child, indent + 2, false, sort),
-            // Sequences under a key sit at the key's indentation, as PyYAML writes them.
-            Yaml::Seq(items) if !items.is_empty() => emit_seq(out, items, indent, false, sort),
+            Yaml::Seq(items) if !items.is_empty() => emit_seq(out, items, seq_indent, false, sort),
             scalar => {
                 out.push(' ');
                 emit_scalar(out, scalar, indent + 2);
             }
         }
     }
+}
+
+/// The key as an implicit (simple) key, when YAML allows one: a scalar written on one line and
+/// at most 1024 characters long.
+fn simple_key(key: &Yaml) -> Option<String> {
+    let text = match key {
+        Yaml::Map(_) | Yaml::Seq(_) => return None,
+        Yaml::Str(s) if s.contains('\n') || s.contains('\r') => serde_json::to_string(s).ok()?,
+        scalar => scalar_text(scalar),
+    };
+    (text.chars().count() <= 1000 && !text.contains('\n')).then_some(text)
 }
 
 /// Writes a sequence whose first dash continues the current line when `first_inline`.

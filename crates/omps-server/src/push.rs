@@ -82,7 +82,11 @@ async fn spool_upload(
             while field.chunk().await.map_err(field_error)?.is_some() {}
             continue;
         }
-        let filename = field.file_name().unwrap_or_default().to_owned();
+        // A part without a filename parameter is not a file upload at all (upstream: "No field");
+        // an empty filename is an unselected file.
+        let Some(filename) = field.file_name().map(str::to_owned) else {
+            return Err(no_field());
+        };
         if filename.is_empty() {
             return Err(ApiError::expected_file(
                 "No selected \"file\" in uploaded data",
@@ -352,10 +356,17 @@ async fn detached(state: &AppState, job: PushJob) -> Result<Json<Value>, ApiErro
         tracing::error!(error = %e, "push task failed");
         Err(ApiError::internal())
     });
+    // Label by configured organization only: URL organizations are client-chosen, and one
+    // series per invented name would grow /metrics without bound.
+    let org_label = if state.org(&org).is_some() {
+        org.as_str()
+    } else {
+        "(unconfigured)"
+    };
     state
         .inner
         .metrics
-        .push(&org, result.as_ref().map_or_else(|e| e.id, |_| "ok"));
+        .push(org_label, result.as_ref().map_or_else(|e| e.id, |_| "ok"));
     result.map(Json)
 }
 

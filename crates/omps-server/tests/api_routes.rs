@@ -510,7 +510,7 @@ async fn metrics_count_requests_by_route_and_pushes_by_outcome() {
         "{text}"
     );
     assert!(
-        text.contains("omps_pushes_total{organization=\"o\",outcome=\"ok\"} 1"),
+        text.contains("omps_pushes_total{organization=\"(unconfigured)\",outcome=\"ok\"} 1"),
         "{text}"
     );
     assert!(
