@@ -95,6 +95,10 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
             .chain(size_dirs.iter().map(|(_, _, d)| d)),
     )?;
 
+    // The floor every process pays on this machine, to put small-input numbers in context.
+    let spawn_floor = time_runs(&Command::new("true"), opts.runs)?.median;
+    println!("\n==> spawning `true`: {:.2} ms", ms(spawn_floor));
+
     println!("\n==> [3/4] fixtures in {}", fixtures.display());
     let mut rows = Vec::new();
     for dir in fixture_dirs {
@@ -145,6 +149,7 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
         date: crate::report::utc_now(),
         command: opts.command_line(),
         machine,
+        spawn_floor,
         runs: opts.runs,
         courier_runs: opts.courier_runs,
         size_base: SIZE_BASE.to_owned(),

@@ -143,6 +143,8 @@ pub struct Report {
     pub date: String,
     pub command: String,
     pub machine: Machine,
+    /// Median wall-clock time of running `true` the same way.
+    pub spawn_floor: Duration,
     pub runs: usize,
     pub courier_runs: usize,
     pub size_base: String,
@@ -183,7 +185,9 @@ impl Report {
              what a user of either command pays.\n\
              - \"in-process\" is the median of reading the directory and validating it inside one \
              process (`cargo bench -p manifest-bundle --bench validate`, at least 10 iterations \
-             and 300 ms per input): the cost of validation itself, without start-up.\n",
+             and 300 ms per input): the cost of validation itself, without start-up.\n\
+             - Start-up floor: running `true` the same way takes {floor:.2} ms (median), so for \
+             small inputs the omps column is mostly process creation.\n",
             date = self.date,
             command = self.command,
             cpus = m.cpus,
@@ -195,6 +199,7 @@ impl Report {
             python = m.python,
             runs = self.runs,
             courier_runs = self.courier_runs,
+            floor = ms(self.spawn_floor),
         );
     }
 
@@ -534,6 +539,7 @@ mod tests {
                 python: "Python 3.11.7".into(),
                 load: "0.50".into(),
             },
+            spawn_floor: Duration::from_micros(1500),
             runs: 3,
             courier_runs: 1,
             size_base: "etcd".into(),
@@ -583,6 +589,7 @@ mod tests {
             "- Command: `cargo xtask bench --runs 3 --courier-runs 1`",
             "- Machine: 2 CPUs (`nproc`), Test CPU, 4.0 GiB RAM, Debian; load average 0.50 when",
             "- Date: 2026-11-21 06:00 UTC",
+            "running `true` the same way takes 1.50 ms (median)",
             "| `etcd` | 2.0 | 0 / 0 | 2.00 | 2.00–2.00 | 1.250 | 800 | 400× |",
             "| `broken` | 1.0 | 0 ≠ 1 | 4.00 | 4.00–4.00 | – | 200 | 50× |",
             "minimum 50×, median 225×",
