@@ -4,11 +4,14 @@
 //! ```text
 //! cargo xtask ci [--no-install]     peers, fmt check, clippy -D warnings, all tests, doctests
 //! cargo xtask e2e [--no-install]    peers, then only the tests that need them (ignored tests)
-//! cargo xtask bench [options]       omps vs operator-courier timings -> docs/benchmarks.md
+//! cargo xtask bench [options]       omps vs operator-courier timings, service benchmarks -> docs/benchmarks.md
+//! cargo xtask openapi               regenerate docs/openapi.json
 //! ```
 
 mod bench;
+mod bench_services;
 mod ci;
+mod openapi;
 mod peers;
 mod report;
 mod step;
@@ -27,7 +30,9 @@ commands:
           cargo nextest run (including the ignored tests that need the peers), doctests
   e2e     install the test peers if missing, then run only the tests that need them
   bench   time `omps validate` against `operator-courier verify` on every fixture and on
-          synthetic packages of growing size; writes docs/benchmarks.md
+          synthetic packages of growing size, then the service benchmarks (push load at
+          concurrency 1/16/64, large uploads, mirror vs skopeo); writes docs/benchmarks.md
+  openapi regenerate docs/openapi.json from the server's route table
   help    print this text
 
 options:
@@ -46,6 +51,7 @@ enum Cmd {
     Ci { install: bool },
     E2e { install: bool },
     Bench(bench::Options),
+    Openapi,
     Help,
 }
 
@@ -82,6 +88,7 @@ fn parse_args(args: &[OsString]) -> Result<Cmd> {
         "ci" => Cmd::Ci { install },
         "e2e" => Cmd::E2e { install },
         "bench" => Cmd::Bench(bench),
+        "openapi" => Cmd::Openapi,
         "help" | "-h" | "--help" => Cmd::Help,
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     })
@@ -109,7 +116,15 @@ fn main() -> ExitCode {
         match cmd {
             Cmd::Ci { install } => ci::ci(&root, install),
             Cmd::E2e { install } => ci::e2e(&root, install),
-            Cmd::Bench(opts) => bench::bench(&root, &opts),
+            Cmd::Bench(opts) => bench::bench(&root, &opts).and_then(|()| {
+                let peers = peers::ensure(&root, opts.install)?;
+                let out = opts
+                    .out
+                    .clone()
+                    .unwrap_or_else(|| root.join("docs/benchmarks.md"));
+                bench_services::run(&root, &peers, &out)
+            }),
+            Cmd::Openapi => openapi::openapi(&root),
             Cmd::Help => {
                 print!("{USAGE}");
                 Ok(())
@@ -185,7 +200,8 @@ mod tests {
         assert!(e.contains("--runs must be a positive integer"), "{e}");
         let e = parse(&["bench", "--runs"]).unwrap_err().to_string();
         assert!(e.contains("--runs needs a value"), "{e}");
-        let e = parse(&["openapi"]).unwrap_err().to_string();
-        assert!(e.contains("unknown command `openapi`"), "{e}");
+        assert_eq!(parse(&["openapi"]).unwrap(), Cmd::Openapi);
+        let e = parse(&["frobnicate"]).unwrap_err().to_string();
+        assert!(e.contains("unknown command `frobnicate`"), "{e}");
     }
 }

@@ -120,7 +120,8 @@ impl ManifestTree {
                 },
                 other => corrupt(other),
             })?;
-            let data = read_capped(entry, &name, &mut total, limits)?;
+            let size = entry.size();
+            let data = read_capped(entry, &name, size, &mut total, limits)?;
             tree.files.insert(path, data);
         }
         Ok(tree)
@@ -162,7 +163,7 @@ impl ManifestTree {
                 } else if meta.is_file() {
                     let file =
                         std::fs::File::open(item.path()).map_err(|e| Error::io(rel.clone(), e))?;
-                    let data = read_capped(file, &rel, &mut total, limits)?;
+                    let data = read_capped(file, &rel, meta.len(), &mut total, limits)?;
                     tree.files.insert(path, data);
                 } else {
                     return Err(Error::NotRegularFile {
@@ -385,12 +386,15 @@ fn check_overlaps(ranges: &mut [(u64, u64, String)]) -> Result<(), Error> {
 fn read_capped(
     reader: impl Read,
     name: &str,
+    size_hint: u64,
     total: &mut u64,
     limits: &Limits,
 ) -> Result<Vec<u8>, Error> {
     let remaining_total = limits.max_total_bytes.saturating_sub(*total);
     let cap = remaining_total.min(limits.max_entry_bytes);
-    let mut data = Vec::new();
+    // The declared size is untrusted, but capped it is a good first allocation: growing by
+    // doubling would reserve up to twice the file.
+    let mut data = Vec::with_capacity(usize::try_from(size_hint.min(cap)).unwrap_or(0));
     let read = reader.take(cap.saturating_add(1)).read_to_end(&mut data);
     match read {
         Ok(_) => {}
@@ -451,7 +455,7 @@ mod tests {
         };
         let mut pulled = 0;
         let mut total = 4_000;
-        let err = read_capped(Endless(&mut pulled), "bomb", &mut total, &limits).unwrap_err();
+        let err = read_capped(Endless(&mut pulled), "bomb", 0, &mut total, &limits).unwrap_err();
         assert!(
             matches!(err, Error::TooLarge { seen, max: 10_000 } if seen > 10_000),
             "{err:?}"
@@ -467,10 +471,11 @@ mod tests {
             ..Limits::default()
         };
         let mut total = 0;
-        let data = read_capped(&b"0123456789"[..], "ok", &mut total, &limits).unwrap();
+        let data = read_capped(&b"0123456789"[..], "ok", 10, &mut total, &limits).unwrap();
         assert_eq!((data.len(), total), (10, 10));
         let mut pulled = 0;
-        let err = read_capped(Endless(&mut pulled), "big", &mut total, &limits).unwrap_err();
+        let err =
+            read_capped(Endless(&mut pulled), "big", 1 << 40, &mut total, &limits).unwrap_err();
         assert_eq!(
             err.to_string(),
             "Archive entry 'big' is larger than limit (100B)"

@@ -103,6 +103,8 @@ async fn spool_upload(
             ApiError::internal()
         })?;
         let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(|_| ApiError::internal())?);
+        // tokio buffers up to 2 MiB per open file; 64 KiB keeps many concurrent uploads small.
+        file.set_max_buf_size(64 * 1024);
         while let Some(chunk) = field.chunk().await.map_err(field_error)? {
             file.write_all(&chunk).await.map_err(|e| {
                 tracing::error!(error = %e, "cannot spool the upload");
@@ -380,17 +382,10 @@ fn limits(state: &AppState) -> Limits {
     }
 }
 
-/// CPU-bound work on the blocking pool, bounded by `max_concurrent_pushes`.
+/// CPU-bound work on the blocking pool (the caller holds a `cpu` permit).
 async fn blocking<T: Send + 'static>(
-    state: &AppState,
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _permit = state
-        .inner
-        .cpu
-        .acquire()
-        .await
-        .map_err(|_| ApiError::internal())?;
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "blocking task failed");
         Err(ApiError::internal())
@@ -415,8 +410,17 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
     let wants_bundles = state
         .store(&job.org)
         .is_some_and(|s| s.wants_bundles(&job.org));
+    // One permit from intake until the blob is built: it bounds both the CPU work and the
+    // number of extracted archives held in memory (`max_concurrent_pushes`). The push itself,
+    // which only waits on the network, runs without it.
+    let permit = state
+        .inner
+        .cpu
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal())?;
     // Stage 1: intake, package name discovery and suffix (they decide the repository).
-    let intake = blocking(state, move || {
+    let intake = blocking(move || {
         let mut tree = ManifestTree::from_zip_file(&archive_path, &intake_limits)?;
         let extracted_files = tree.paths();
         let package_name = match layout::discover_package_name(&tree, &intake_limits.yaml) {
@@ -484,7 +488,7 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
     } = intake;
     let repository = repo.clone();
     let yaml_limits = limits.yaml.clone();
-    let (blob, bundles) = blocking(state, move || {
+    let (blob, bundles) = blocking(move || {
         rewrites.replace_registries(&mut tree)?;
         rewrites.annotate_csvs(&mut tree, &package_name, &yaml_limits)?;
         let manifests = if wants_bundles {
@@ -515,6 +519,7 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
         Ok((blob, bundles))
     })
     .await?;
+    drop(permit);
 
     let public = org_config.public && matches!(store_kind, StoreKind::AppRegistry | StoreKind::Oci);
     let attempts = if job.version.is_some() || !store.retry_on_exists(&job.org) {
