@@ -68,7 +68,20 @@ pub fn e2e(root: &Path, install: bool) -> Result<()> {
             missing.join(", ")
         );
     }
-    run_all(&[nextest(root, &peers, Tests::PeersOnly)])
+    run_all(&[nextest(root, &peers, Tests::PeersOnly), fuzz_replay(root)])
+}
+
+/// A short bounded fuzz run on stable: the regression inputs of every target in `fuzz/`, then
+/// random mutations for a few seconds per target (`cargo +nightly fuzz run` is the long form,
+/// see docs/security.md).
+fn fuzz_replay(root: &Path) -> Step {
+    Step::new(
+        "fuzz targets: regressions + 10 s of random inputs each",
+        cargo(),
+        root,
+    )
+    .args(["test", "--release", "--manifest-path", "fuzz/Cargo.toml"])
+    .env("OMPS_FUZZ_SECONDS", "10")
 }
 
 fn ci_steps(root: &Path, peers: &Peers, tests: Tests) -> Vec<Step> {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo xtask ci [--no-install]     peers, fmt check, clippy -D warnings, all tests, doctests
-//! cargo xtask e2e [--no-install]    peers, then only the tests that need them (ignored tests)
+//! cargo xtask e2e [--no-install]    peers, then only the tests that need them, and a bounded fuzz run
 //! cargo xtask bench [options]       omps vs operator-courier timings, service benchmarks -> docs/benchmarks.md
 //! cargo xtask openapi               regenerate docs/openapi.json
 //! ```
@@ -28,7 +28,8 @@ usage: cargo xtask <command> [options]
 commands:
   ci      install the test peers if missing, then: cargo fmt --check, cargo clippy -D warnings,
           cargo nextest run (including the ignored tests that need the peers), doctests
-  e2e     install the test peers if missing, then run only the tests that need them
+  e2e     install the test peers if missing, then run only the tests that need them and a
+          bounded fuzz run (fuzz/ regressions plus 10 s of random inputs per target)
   bench   time `omps validate` against `operator-courier verify` on every fixture and on
           synthetic packages of growing size, then the service benchmarks (push load at
           concurrency 1/16/64, large uploads, mirror vs skopeo); writes docs/benchmarks.md
