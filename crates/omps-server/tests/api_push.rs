@@ -642,20 +642,12 @@ async fn publish_failure_keeps_the_release_and_says_so() {
     );
 }
 
-#[tokio::test]
-async fn fifty_concurrent_automatic_pushes_get_fifty_versions() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_from(&format!(
-        "data_dir = {:?}",
-        dir.path().display().to_string()
-    ));
-    let state = omps_server::AppState::from_config(config).unwrap();
-    let router = omps_server::app(state);
+/// Pushes `count` times at once, round-robin over `routers`; returns the distinct versions.
+async fn concurrent_versions(routers: &[axum::Router], count: usize) -> Vec<String> {
     let zip = flat_zip();
     let mut tasks = Vec::new();
-    for _ in 0..50 {
-        let router = router.clone();
-        let zip = zip.clone();
+    for i in 0..count {
+        let (router, zip) = (routers[i % routers.len()].clone(), zip.clone());
         tasks.push(tokio::spawn(async move {
             send(
                 &router,
@@ -672,7 +664,20 @@ async fn fifty_concurrent_automatic_pushes_get_fifty_versions() {
     }
     versions.sort();
     versions.dedup();
-    assert_eq!(versions.len(), 50);
+    versions
+}
+
+fn local_store_config(dir: &std::path::Path) -> omps_server::Config {
+    config_from(&format!("data_dir = {:?}", dir.display().to_string()))
+}
+
+#[tokio::test]
+async fn fifty_concurrent_automatic_pushes_get_fifty_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = omps_server::app(
+        omps_server::AppState::from_config(local_store_config(dir.path())).unwrap(),
+    );
+    assert_eq!(concurrent_versions(&[router], 50).await.len(), 50);
 }
 
 #[tokio::test]
@@ -680,32 +685,8 @@ async fn two_replicas_sharing_a_store_never_collide() {
     // Two independent app states (no shared lock) over one data directory: the store's atomic
     // create and the retry on "exists" keep versions distinct.
     let dir = tempfile::tempdir().unwrap();
-    let config = config_from(&format!(
-        "data_dir = {:?}",
-        dir.path().display().to_string()
-    ));
+    let config = local_store_config(dir.path());
     let a = omps_server::app(omps_server::AppState::from_config(config.clone()).unwrap());
     let b = omps_server::app(omps_server::AppState::from_config(config).unwrap());
-    let zip = flat_zip();
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let router = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let zip = zip.clone();
-        tasks.push(tokio::spawn(async move {
-            send(
-                &router,
-                upload("/v2/o/zipfile", Some(AUTH), multipart("m.zip", &zip)),
-            )
-            .await
-        }));
-    }
-    let mut versions = Vec::new();
-    for t in tasks {
-        let r = t.await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.json);
-        versions.push(r.json["version"].as_str().unwrap().to_owned());
-    }
-    versions.sort();
-    versions.dedup();
-    assert_eq!(versions.len(), 20);
+    assert_eq!(concurrent_versions(&[a, b], 20).await.len(), 20);
 }
