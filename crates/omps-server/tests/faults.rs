@@ -15,9 +15,14 @@ use serde_json::json;
 use wiremock::matchers::{any, method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// The local store (checked by health) lives in a temporary directory, never in the source tree.
+static DATA_DIR: std::sync::LazyLock<tempfile::TempDir> =
+    std::sync::LazyLock::new(|| tempfile::tempdir().unwrap());
+
 fn state_for(extra: &str) -> omps_server::AppState {
     let config = config_from(&format!(
-        "request_timeout = 1\ntransfer_timeout = 1\nconnect_timeout = 1\n{extra}"
+        "request_timeout = 1\ntransfer_timeout = 1\nconnect_timeout = 1\ndata_dir = {:?}\n{extra}",
+        DATA_DIR.path().display().to_string()
     ));
     omps_server::AppState::from_config(config).unwrap()
 }
