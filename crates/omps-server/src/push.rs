@@ -679,7 +679,12 @@ pub(crate) fn list_error<T>(
     org: &str,
     repo: &str,
 ) -> Result<T, ApiError> {
-    result.map_err(|e| match e {
+    result.map_err(|e| listing_error(e, org, repo))
+}
+
+/// A failed release listing: 403 `QuayAuthorizationError` or 500 `QuayPackageError`.
+pub(crate) fn listing_error(e: StoreError, org: &str, repo: &str) -> ApiError {
+    match e {
         StoreError::Unauthorized { message, body } => ApiError::quay(
             StatusCode::FORBIDDEN,
             "QuayAuthorizationError",
@@ -691,7 +696,7 @@ pub(crate) fn list_error<T>(
             "QuayPackageError",
             format!("Cannot retrieve information about package {org}/{repo}: {other}"),
         ),
-    })
+    }
 }
 
 /// `max(valid releases)` with the major bumped, or `default`.

@@ -18,7 +18,9 @@ use tracing::Instrument as _;
 
 use crate::backends::StoreError;
 use crate::error::ApiError;
-use crate::push::{self, Params, list_error, optional_auth, require_auth, store_for};
+use crate::push::{
+    self, Params, list_error, listing_error, optional_auth, require_auth, store_for,
+};
 use crate::state::AppState;
 
 /// The longest path segment served (a file name limit).
@@ -239,7 +241,7 @@ fn read_error(e: StoreError, org: &str, repo: &str) -> ApiError {
         StoreError::NotFound { message, .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "QuayPackageNotFound", message)
         }
-        other => list_error::<()>(Err(other), org, repo).unwrap_err(),
+        other => listing_error(other, org, repo),
     }
 }
 
@@ -330,7 +332,7 @@ async fn bounded<F: std::future::Future<Output = Result<(), String>>>(
 /// `GET /v{1,2}/health/ping`: 200 when every configured service is healthy, else 503.
 async fn health(State(state): State<AppState>) -> Response {
     let timeout = Duration::from_secs(state.config().request_timeout);
-    let store = state.store("");
+    let store = state.default_store();
     let backends = &state.inner.backends;
     let (quay, koji, greenwave) = tokio::join!(
         async {

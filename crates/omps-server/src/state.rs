@@ -191,6 +191,15 @@ impl AppState {
             .unwrap_or(&self.inner.default_rewrites)
     }
 
+    /// The store of the global `store` setting (what health checks).
+    pub(crate) fn default_store(&self) -> Option<Arc<dyn ManifestStore>> {
+        self.inner
+            .backends
+            .stores
+            .get(&self.inner.config.store)
+            .cloned()
+    }
+
     pub(crate) fn store(&self, org: &str) -> Option<Arc<dyn ManifestStore>> {
         self.inner
             .backends

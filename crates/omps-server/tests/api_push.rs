@@ -144,68 +144,44 @@ async fn explicit_versions_use_the_strict_rule() {
 #[tokio::test]
 async fn upload_errors() {
     let h = harness();
-    let no_field = {
-        let body = format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
-        );
-        send(
-            &h.router,
-            upload("/v2/o/zipfile", Some(AUTH), body.into_bytes()),
-        )
-        .await
-    };
-    assert_error(&no_field, 400, "OMPSExpectedFileError");
-    assert_eq!(
-        no_field.json["message"],
-        "No field \"file\" in uploaded data"
-    );
-
-    let empty_name = send(
-        &h.router,
-        upload("/v2/o/zipfile", Some(AUTH), multipart("", b"x")),
-    )
-    .await;
-    assert_error(&empty_name, 400, "OMPSExpectedFileError");
-    assert_eq!(
-        empty_name.json["message"],
-        "No selected \"file\" in uploaded data"
-    );
-
-    let tarball = send(
-        &h.router,
-        upload(
-            "/v2/o/zipfile",
-            Some(AUTH),
+    let other_field = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--{BOUNDARY}--\r\n").into_bytes();
+    let cases: [(Vec<u8>, &str, &str); 4] = [
+        (
+            other_field,
+            "OMPSExpectedFileError",
+            "No field \"file\" in uploaded data",
+        ),
+        (
+            multipart("", b"x"),
+            "OMPSExpectedFileError",
+            "No selected \"file\" in uploaded data",
+        ),
+        (
             multipart("archive.tar.gz", b"x"),
+            "OMPSUploadedFileError",
+            "Uploaded file extension \".gz\" is not any of {'.zip'}",
         ),
-    )
-    .await;
-    assert_error(&tarball, 400, "OMPSUploadedFileError");
-    assert_eq!(
-        tarball.json["message"],
-        "Uploaded file extension \".gz\" is not any of {'.zip'}"
-    );
-
-    let not_zip = send(
-        &h.router,
-        upload(
-            "/v2/o/zipfile",
-            Some(AUTH),
+        (
             multipart("x.zip", b"definitely not a zip"),
+            "OMPSUploadedFileError",
+            "File is not a zip file",
         ),
-    )
-    .await;
-    assert_error(&not_zip, 400, "OMPSUploadedFileError");
-    assert_eq!(not_zip.json["message"], "File is not a zip file");
+    ];
+    for (body, id, message) in cases {
+        let a = send(&h.router, upload("/v2/o/zipfile", Some(AUTH), body)).await;
+        assert_error(&a, 400, id);
+        assert_eq!(a.json["message"], message);
+    }
 
-    let not_multipart = send(&h.router, {
-        let mut r = request("POST", "/v2/o/zipfile", Some(AUTH));
-        r.headers_mut()
-            .insert("content-type", "application/json".parse().unwrap());
-        r
-    })
-    .await;
-    assert_error(&not_multipart, 400, "OMPSExpectedFileError");
+    let mut not_multipart = request("POST", "/v2/o/zipfile", Some(AUTH));
+    not_multipart
+        .headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    assert_error(
+        &send(&h.router, not_multipart).await,
+        400,
+        "OMPSExpectedFileError",
+    );
 }
 
 #[tokio::test]
