@@ -256,7 +256,10 @@ impl Response {
         }
         let mut reason = text("reason");
         if reason.is_empty() {
-            reason = self.status.canonical_reason().unwrap_or("").to_owned();
+            self.status
+                .canonical_reason()
+                .unwrap_or("")
+                .clone_into(&mut reason);
         }
         Error::Api {
             context: context.to_owned(),

@@ -45,10 +45,13 @@ impl Resource {
     }
 }
 
+/// Kinds served by one group-version, by kind.
+type Kinds = HashMap<String, Resource>;
+
 /// Cached discovery, one entry per group-version (`None`: not served when last asked).
 #[derive(Debug, Default)]
 pub struct Discovery {
-    cache: Mutex<HashMap<(String, String), Option<HashMap<String, Resource>>>>,
+    cache: Mutex<HashMap<(String, String), Option<Kinds>>>,
 }
 
 impl Discovery {

