@@ -76,7 +76,10 @@ impl std::fmt::Debug for Credentials {
         match self {
             Self::Token(_) => f.write_str("Token([redacted])"),
             Self::Password { username, .. } => {
-                write!(f, "Password {{ username: {username:?}, password: [redacted] }}")
+                write!(
+                    f,
+                    "Password {{ username: {username:?}, password: [redacted] }}"
+                )
             }
             Self::None => f.write_str("None"),
         }
@@ -242,7 +245,13 @@ impl Response {
     pub fn into_error(self, context: &str) -> Error {
         let body = String::from_utf8_lossy(&self.body).into_owned();
         let status: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        let text = |k: &str| status.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let text = |k: &str| {
+            status
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let causes: Vec<Cause> = status
             .pointer("/details/causes")
             .and_then(|c| serde_json::from_value(c.clone()).ok())
@@ -349,7 +358,13 @@ impl Cluster {
     pub async fn whoami(&self) -> Result<String, Error> {
         let context = "who am I";
         let res = self
-            .call(context, Method::GET, "/apis/user.openshift.io/v1/users/~", None, None)
+            .call(
+                context,
+                Method::GET,
+                "/apis/user.openshift.io/v1/users/~",
+                None,
+                None,
+            )
             .await?;
         if !res.status.is_success() {
             return Err(res.into_error(context));
@@ -463,7 +478,10 @@ impl Cluster {
             message,
         };
         let exchange = async {
-            let res = client.send(request).await.map_err(|e| transport(e.to_string()))?;
+            let res = client
+                .send(request)
+                .await
+                .map_err(|e| transport(e.to_string()))?;
             let status = res.status();
             let retry_after = res
                 .headers()

@@ -119,7 +119,10 @@ fn parse_resource_list(list: &Value, group: &str, version: &str) -> HashMap<Stri
                 group: group.to_owned(),
                 version: version.to_owned(),
                 plural: name.to_owned(),
-                namespaced: r.get("namespaced").and_then(Value::as_bool).unwrap_or(false),
+                namespaced: r
+                    .get("namespaced")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             },
         );
     }

@@ -170,7 +170,12 @@ pub struct Object {
 }
 
 /// Fields the server owns: sent back, they make apply fail (a stale `resourceVersion` is a 409).
-const SERVER_FIELDS: [&str; 4] = ["resourceVersion", "uid", "creationTimestamp", "managedFields"];
+const SERVER_FIELDS: [&str; 4] = [
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "managedFields",
+];
 
 impl Object {
     fn from_value(
@@ -321,7 +326,10 @@ pub fn read_dir(dir: &Path, order: Order, limits: &Limits) -> Result<Sources, Er
             continue;
         }
         let lower = name.to_ascii_lowercase();
-        if [".yaml", ".yml", ".json"].iter().any(|e| lower.ends_with(e)) {
+        if [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
             names.push(name);
         } else {
             stray.push(name);
@@ -476,7 +484,11 @@ mod tests {
         assert_eq!(objs[1].name, "b-infra-1");
         assert!(objs[1].body.get("status").is_none());
         assert!(objs[1].body["metadata"].get("resourceVersion").is_none());
-        assert!(plan.warnings.iter().any(|w| w.contains("resourceVersion, status")));
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("resourceVersion, status"))
+        );
     }
 
     #[test]
@@ -516,7 +528,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan.files[0].objects.len(), 2);
-        assert!(plan.warnings.iter().any(|w| w.contains("also defined in f.yaml document 1")));
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("also defined in f.yaml document 1"))
+        );
     }
 
     #[test]

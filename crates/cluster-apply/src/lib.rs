@@ -26,7 +26,9 @@ pub use secret::{SecretFromFiles, SecretOutcome, create_secret_from_files};
 pub async fn infrastructure_name(cluster: &Cluster) -> Result<String, Error> {
     let path = "/apis/config.openshift.io/v1/infrastructures/cluster";
     let context = "read the infrastructure name";
-    let res = cluster.call(context, http::Method::GET, path, None, None).await?;
+    let res = cluster
+        .call(context, http::Method::GET, path, None, None)
+        .await?;
     match res.status.as_u16() {
         404 => {
             return Err(Error::NotOpenShift(

@@ -46,7 +46,10 @@ fn condition<'a>(obj: &'a Value, kind: &str) -> Option<&'a Value> {
     let generation = i(obj, "/metadata/generation");
     conditions(obj).iter().find(|c| {
         c.get("type").and_then(Value::as_str) == Some(kind)
-            && match (c.get("observedGeneration").and_then(Value::as_i64), generation) {
+            && match (
+                c.get("observedGeneration").and_then(Value::as_i64),
+                generation,
+            ) {
                 (Some(seen), Some(generation)) => seen >= generation,
                 _ => true,
             }
@@ -54,7 +57,10 @@ fn condition<'a>(obj: &'a Value, kind: &str) -> Option<&'a Value> {
 }
 
 fn condition_is(obj: &Value, kind: &str, status: &str) -> bool {
-    condition(obj, kind).and_then(|c| c.get("status")).and_then(Value::as_str) == Some(status)
+    condition(obj, kind)
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str)
+        == Some(status)
 }
 
 /// `Type=Status (reason R): message` for reports.
@@ -62,10 +68,18 @@ fn describe(c: &Value) -> String {
     let t = c.get("type").and_then(Value::as_str).unwrap_or("?");
     let st = c.get("status").and_then(Value::as_str).unwrap_or("?");
     let mut out = format!("{t}={st}");
-    if let Some(r) = c.get("reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+    if let Some(r) = c
+        .get("reason")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+    {
         let _ = write!(out, " (reason {r})");
     }
-    if let Some(m) = c.get("message").and_then(Value::as_str).filter(|m| !m.is_empty()) {
+    if let Some(m) = c
+        .get("message")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+    {
         let _ = write!(out, ": {m}");
     }
     out
@@ -161,7 +175,9 @@ pub fn assess(group: &str, kind: &str, obj: &Value, related: Option<&Value>) -> 
             Some("Bound") => Assessment::Ready("Bound".into()),
             Some("Lost") => Assessment::Failed(phase_text(obj)),
             Some("Pending")
-                if related.and_then(|sc| sc.get("volumeBindingMode")).and_then(Value::as_str)
+                if related
+                    .and_then(|sc| sc.get("volumeBindingMode"))
+                    .and_then(Value::as_str)
                     == Some("WaitForFirstConsumer") =>
             {
                 Assessment::Ready("waiting for first consumer".into())
@@ -198,7 +214,10 @@ pub fn assess(group: &str, kind: &str, obj: &Value, related: Option<&Value>) -> 
             _ => Assessment::Pending(phase_text(obj)),
         },
         ("operators.coreos.com", "OperatorGroup") => {
-            if obj.pointer("/status/lastUpdated").is_some_and(|v| !v.is_null()) {
+            if obj
+                .pointer("/status/lastUpdated")
+                .is_some_and(|v| !v.is_null())
+            {
                 Assessment::Ready("processed by OLM".into())
             } else {
                 Assessment::Pending("not yet processed by OLM (no status.lastUpdated)".into())
@@ -263,9 +282,8 @@ fn statefulset(obj: &Value) -> Assessment {
     let rolling = s(obj, "/spec/updateStrategy/type").unwrap_or("RollingUpdate") == "RollingUpdate";
     let partitioned = i(obj, "/spec/updateStrategy/rollingUpdate/partition").unwrap_or(0) > 0;
     let updated = i(obj, "/status/updatedReplicas").unwrap_or(0);
-    let revisions_match =
-        s(obj, "/status/currentRevision").is_some()
-            && s(obj, "/status/currentRevision") == s(obj, "/status/updateRevision");
+    let revisions_match = s(obj, "/status/currentRevision").is_some()
+        && s(obj, "/status/currentRevision") == s(obj, "/status/updateRevision");
     let text = format!("{ready}/{want} ready, {updated} updated");
     if ready == want && (!rolling || partitioned || (updated == want && revisions_match)) {
         Assessment::Ready(text)
@@ -292,7 +310,12 @@ fn pod(obj: &Value) -> Assessment {
         _ => {}
     }
     for key in ["/status/initContainerStatuses", "/status/containerStatuses"] {
-        for c in obj.pointer(key).and_then(Value::as_array).into_iter().flatten() {
+        for c in obj
+            .pointer(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let reason = s(c, "/state/waiting/reason").unwrap_or("");
             if BAD_WAITING.contains(&reason) {
                 let name = s(c, "/name").unwrap_or("?");
@@ -383,7 +406,10 @@ fn generic(obj: &Value) -> Assessment {
     let all = conditions(obj);
     if !all.is_empty() {
         for kind in ["Ready", "Available", "Established", "Succeeded"] {
-            if all.iter().any(|c| c.get("type").and_then(Value::as_str) == Some(kind)) {
+            if all
+                .iter()
+                .any(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+            {
                 let Some(c) = condition(obj, kind) else {
                     return Assessment::Pending(format!("{kind} condition is stale"));
                 };
@@ -424,7 +450,9 @@ mod tests {
     fn stale_observed_generation_is_pending_whatever_else_it_says() {
         let d = json!({"metadata": {"generation": 3}, "spec": {"replicas": 1},
             "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}});
-        assert!(matches!(assess("apps", "Deployment", &d, None), Assessment::Pending(m) if m.contains("observedGeneration 2 < generation 3")));
+        assert!(
+            matches!(assess("apps", "Deployment", &d, None), Assessment::Pending(m) if m.contains("observedGeneration 2 < generation 3"))
+        );
         let d = json!({"metadata": {"generation": 3}, "spec": {"replicas": 1},
             "status": {"observedGeneration": 3, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}});
         assert!(ready(&assess("apps", "Deployment", &d, None)));
@@ -437,7 +465,9 @@ mod tests {
         assert!(!ready(&assess("apps", "Deployment", &d, None)));
         let d = json!({"status": {"conditions": [{"type": "Progressing", "status": "False",
             "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet web-1 has timed out"}]}});
-        assert!(matches!(assess("apps", "Deployment", &d, None), Assessment::Failed(m) if m.contains("has timed out")));
+        assert!(
+            matches!(assess("apps", "Deployment", &d, None), Assessment::Failed(m) if m.contains("has timed out"))
+        );
     }
 
     #[test]
@@ -445,33 +475,65 @@ mod tests {
         let crd = json!({"metadata": {"generation": 2}, "status": {"conditions": [
             {"type": "Established", "status": "True", "observedGeneration": 1},
             {"type": "NamesAccepted", "status": "True"}]}});
-        assert!(!ready(&assess("apiextensions.k8s.io", "CustomResourceDefinition", &crd, None)));
+        assert!(!ready(&assess(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            &crd,
+            None
+        )));
     }
 
     #[test]
     fn subscription_needs_its_csv_succeeded() {
         let sub = json!({"spec": {}, "status": {"installedCSV": "op.v1"}});
-        assert_eq!(related("operators.coreos.com", "Subscription", &sub), Some(Related::Csv("op.v1".into())));
-        assert!(!ready(&assess("operators.coreos.com", "Subscription", &sub, None)));
+        assert_eq!(
+            related("operators.coreos.com", "Subscription", &sub),
+            Some(Related::Csv("op.v1".into()))
+        );
+        assert!(!ready(&assess(
+            "operators.coreos.com",
+            "Subscription",
+            &sub,
+            None
+        )));
         let csv = json!({"status": {"phase": "Installing"}});
-        assert!(!ready(&assess("operators.coreos.com", "Subscription", &sub, Some(&csv))));
+        assert!(!ready(&assess(
+            "operators.coreos.com",
+            "Subscription",
+            &sub,
+            Some(&csv)
+        )));
         let csv = json!({"status": {"phase": "Succeeded"}});
-        assert!(ready(&assess("operators.coreos.com", "Subscription", &sub, Some(&csv))));
+        assert!(ready(&assess(
+            "operators.coreos.com",
+            "Subscription",
+            &sub,
+            Some(&csv)
+        )));
         let csv = json!({"status": {"phase": "Failed", "message": "install strategy failed"}});
-        assert!(matches!(assess("operators.coreos.com", "Subscription", &sub, Some(&csv)), Assessment::Failed(m) if m.contains("install strategy failed")));
+        assert!(
+            matches!(assess("operators.coreos.com", "Subscription", &sub, Some(&csv)), Assessment::Failed(m) if m.contains("install strategy failed"))
+        );
         let manual = json!({"spec": {"installPlanApproval": "Manual"},
             "status": {"state": "UpgradePending", "installPlanRef": {"name": "install-abc"}}});
-        assert_eq!(assess("operators.coreos.com", "Subscription", &manual, None),
-            Assessment::Failed("InstallPlan install-abc needs approval".into()));
+        assert_eq!(
+            assess("operators.coreos.com", "Subscription", &manual, None),
+            Assessment::Failed("InstallPlan install-abc needs approval".into())
+        );
     }
 
     #[test]
     fn generic_rules() {
         assert!(ready(&assess("", "ConfigMap", &json!({"data": {}}), None)));
         let c = json!({"status": {"conditions": [{"type": "Available", "status": "False", "reason": "InstallFailed", "message": "boom"}]}});
-        assert!(matches!(assess("x.io", "Thing", &c, None), Assessment::Failing(m) if m.contains("boom")));
+        assert!(
+            matches!(assess("x.io", "Thing", &c, None), Assessment::Failing(m) if m.contains("boom"))
+        );
         let p = json!({"status": {"phase": "Error", "message": "bad"}});
-        assert!(matches!(assess("x.io", "Thing", &p, None), Assessment::Failed(_)));
+        assert!(matches!(
+            assess("x.io", "Thing", &p, None),
+            Assessment::Failed(_)
+        ));
         let p = json!({"status": {"phase": "Bound"}});
         assert!(ready(&assess("x.io", "Thing", &p, None)));
     }

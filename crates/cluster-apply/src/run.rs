@@ -404,7 +404,9 @@ impl Runner<'_> {
                     file: file.name.clone(),
                     body: redact(&object.body, &object.kind),
                 });
-                report.objects.push(object_report(object, Action::Skipped, false, 0.0, None));
+                report
+                    .objects
+                    .push(object_report(object, Action::Skipped, false, 0.0, None));
                 continue;
             }
             match self.apply(&file.name, object, deadline).await {
@@ -478,7 +480,12 @@ impl Runner<'_> {
         }
     }
 
-    async fn apply(&self, file: &str, object: &Object, deadline: Instant) -> Result<Applied, Error> {
+    async fn apply(
+        &self,
+        file: &str,
+        object: &Object,
+        deadline: Instant,
+    ) -> Result<Applied, Error> {
         let resource = self.resolve(file, object, deadline).await?;
         let mut object = object.clone();
         if resource.namespaced {
@@ -505,18 +512,21 @@ impl Runner<'_> {
             object.document,
             object.display()
         );
-        let before = self
-            .cluster
-            .get_json(&context, &path)
-            .await?
-            .and_then(|v| {
-                v.pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            });
+        let before = self.cluster.get_json(&context, &path).await?.and_then(|v| {
+            v.pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query.append_pair("fieldManager", &self.options.field_manager);
-        query.append_pair("force", if self.options.force_conflicts { "true" } else { "false" });
+        query.append_pair(
+            "force",
+            if self.options.force_conflicts {
+                "true"
+            } else {
+                "false"
+            },
+        );
         if self.options.dry_run == DryRun::Server {
             query.append_pair("dryRun", "All");
         }
@@ -535,7 +545,9 @@ impl Runner<'_> {
             StatusCode::CREATED => Action::Created,
             StatusCode::OK => {
                 let after = res.json(&context)?;
-                let after = after.pointer("/metadata/resourceVersion").and_then(Value::as_str);
+                let after = after
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str);
                 if before.is_some() && after == before.as_deref() {
                     Action::Unchanged
                 } else if before.is_none() {
@@ -649,13 +661,15 @@ impl Runner<'_> {
                     (Some(obj), _) => {
                         let group = a.object.group();
                         let rel = match readiness::related(group, &a.object.kind, obj) {
-                            Some(r) => match self.related(a.object.namespace.as_deref(), &r).await {
-                                Ok(v) => v,
-                                Err(e) => {
-                                    error = Some(e);
-                                    break 'poll;
+                            Some(r) => {
+                                match self.related(a.object.namespace.as_deref(), &r).await {
+                                    Ok(v) => v,
+                                    Err(e) => {
+                                        error = Some(e);
+                                        break 'poll;
+                                    }
                                 }
-                            },
+                            }
                             None => None,
                         };
                         readiness::assess(group, &a.object.kind, obj, rel.as_ref())

@@ -134,7 +134,13 @@ pub async fn create_secret_from_files(
     let context = format!("create secret {namespace}/{}", spec.name);
     let body = serde_json::to_vec(&secret).map_err(|e| Error::Config(e.to_string()))?;
     let res = cluster
-        .call(&context, Method::POST, &collection, Some("application/json"), Some(body))
+        .call(
+            &context,
+            Method::POST,
+            &collection,
+            Some("application/json"),
+            Some(body),
+        )
         .await?;
     match res.status {
         StatusCode::CREATED | StatusCode::OK => {
@@ -174,7 +180,13 @@ pub async fn create_secret_from_files(
         .unwrap_or(Value::Null);
     let body = serde_json::to_vec(&secret).map_err(|e| Error::Config(e.to_string()))?;
     let res = cluster
-        .call(&context, Method::PUT, &path, Some("application/json"), Some(body))
+        .call(
+            &context,
+            Method::PUT,
+            &path,
+            Some("application/json"),
+            Some(body),
+        )
         .await?;
     if !res.status.is_success() {
         return Err(res.into_error(&context));

@@ -238,11 +238,16 @@ fn resolve(
     tag: Option<&str>,
     line: usize,
 ) -> Result<Value, YamlError> {
-    let tag = tag.map(|t| t.trim_start_matches("tag:yaml.org,2002:").trim_start_matches("!!"));
+    let tag = tag.map(|t| {
+        t.trim_start_matches("tag:yaml.org,2002:")
+            .trim_start_matches("!!")
+    });
     match (style, tag) {
         (_, Some("str")) => Ok(Value::String(text.to_owned())),
         (_, Some("null")) => Ok(Value::Null),
-        (_, Some("bool")) => yaml11_bool(text).map(Value::Bool).ok_or_else(|| not_json(text, line)),
+        (_, Some("bool")) => yaml11_bool(text)
+            .map(Value::Bool)
+            .ok_or_else(|| not_json(text, line)),
         (_, Some("int")) => int(text).ok_or_else(|| not_json(text, line)),
         (_, Some("float")) => float(text, line)?.ok_or_else(|| not_json(text, line)),
         (_, Some("binary")) => Ok(Value::String(text.split_whitespace().collect())),
@@ -291,7 +296,8 @@ fn int(text: &str) -> Option<Value> {
     if digits.is_empty() {
         return None;
     }
-    let (radix, body) = if let Some(rest) = digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
+    let (radix, body) = if let Some(rest) = digits.strip_prefix("0x").or(digits.strip_prefix("0X"))
+    {
         (16, rest)
     } else if let Some(rest) = digits.strip_prefix("0b").or(digits.strip_prefix("0B")) {
         (2, rest)
@@ -424,8 +430,11 @@ mod tests {
 
     #[test]
     fn ambiguous_booleans_are_reported_with_their_line() {
-        let docs = parse_documents("a: true\nb: yes\n---\nc: 'on'\nd: off\n", &YamlLimits::default())
-            .unwrap();
+        let docs = parse_documents(
+            "a: true\nb: yes\n---\nc: 'on'\nd: off\n",
+            &YamlLimits::default(),
+        )
+        .unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].ambiguous_scalars, vec![(2, "yes".to_owned())]);
         assert_eq!(docs[1].ambiguous_scalars, vec![(5, "off".to_owned())]);
@@ -441,7 +450,11 @@ mod tests {
         let values: Vec<_> = docs.iter().map(|d| d.value.clone()).collect();
         assert_eq!(
             values,
-            vec![None, Some(json!({"base": {"x": 1}, "use": {"x": 1, "z": 2}})), None]
+            vec![
+                None,
+                Some(json!({"base": {"x": 1}, "use": {"x": 1, "z": 2}})),
+                None
+            ]
         );
     }
 
