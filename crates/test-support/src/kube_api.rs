@@ -266,6 +266,7 @@ pub struct FakeKube {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+#[allow(clippy::too_many_lines)] // a table
 fn resource_defs() -> Vec<(ResourceDef, bool)> {
     let r = ResourceDef::new;
     vec![
@@ -1621,6 +1622,7 @@ fn api(
     }
 }
 
+#[allow(clippy::too_many_lines)]
 fn server_side_apply(
     st: &mut State,
     k: &(String, String, String, String),
