@@ -1668,7 +1668,7 @@ fn server_side_apply(
                 || owned.starts_with(&format!("{path}."))
                 || path.starts_with(&format!("{owned}."));
             if overlaps && owner != manager {
-                causes.push(json!({"type": "FieldManagerConflict",
+                causes.push(json!({"reason": "FieldManagerConflict",
                     "message": format!("conflict with \"{owner}\" using {}", existing.value["apiVersion"].as_str().unwrap_or("")),
                     "field": owned}));
             }
