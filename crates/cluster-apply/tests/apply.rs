@@ -1088,3 +1088,132 @@ async fn infrastructure_name_is_read() {
         INFRA_NAME
     );
 }
+
+/// The fake's own protocol behaviour, checked directly (a client bug must not be hidden by a
+/// lenient fake).
+#[tokio::test]
+async fn fake_api_server_is_strict_where_the_real_one_is() {
+    let fake = FakeKube::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = fake.url();
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"default"},"data":{"a":"1"}}"#;
+    let path = format!("{url}/api/v1/namespaces/default/configmaps/x");
+    let send = |query: &str, ct: &str, body: &str| {
+        http.patch(format!("{path}{query}"))
+            .header("Authorization", &auth)
+            .header("Content-Type", ct)
+            .body(body.to_owned())
+            .send()
+    };
+    // No fieldManager: 400; wrong content type: 415.
+    assert_eq!(
+        send("", "application/apply-patch+yaml", cm)
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        send("?fieldManager=m", "application/merge-patch+json", cm)
+            .await
+            .unwrap()
+            .status(),
+        415
+    );
+    // Dry run creates nothing; a real apply creates with generation 1.
+    let dry = send(
+        "?fieldManager=m&dryRun=All",
+        "application/apply-patch+yaml",
+        cm,
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry.status(), 201);
+    assert!(fake.object("", "configmaps", "default", "x").is_none());
+    let created: Value = send("?fieldManager=m", "application/apply-patch+yaml", cm)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["metadata"]["generation"], 1);
+    let rv1: u64 = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let changed = cm.replace(r#""a":"1""#, r#""a":"2""#);
+    let updated: Value = send("?fieldManager=m", "application/apply-patch+yaml", &changed)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rv2: u64 = updated["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rv2 > rv1);
+    assert_eq!(updated["metadata"]["generation"], 2);
+    // Unknown token: 401.
+    let res = http
+        .get(&path)
+        .header("Authorization", "Bearer nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // OAuth: without X-CSRF-Token, 401 and no Basic challenge; with it, a challenge.
+    let authorize =
+        format!("{url}/oauth/authorize?response_type=token&client_id=openshift-challenging-client");
+    let res = http.get(&authorize).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().get("www-authenticate").is_none());
+    let res = http
+        .get(&authorize)
+        .header("X-CSRF-Token", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        "Basic realm=\"openshift\""
+    );
+    // Discovery changes when a CRD is established (on the read that establishes it).
+    let group = format!("{url}/apis/example.com/v1");
+    let get = |u: String| http.get(u).header("Authorization", &auth).send();
+    assert_eq!(get(group.clone()).await.unwrap().status(), 404);
+    let crd = r#"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"gizmos.example.com"},"spec":{"group":"example.com","scope":"Cluster","names":{"kind":"Gizmo","plural":"gizmos"},"versions":[{"name":"v1"}]}}"#;
+    let res = http
+        .patch(format!("{url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.com?fieldManager=m"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(crd)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        get(group.clone()).await.unwrap().status(),
+        404,
+        "not before it is established"
+    );
+    let read: Value = get(format!(
+        "{url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.com"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(read["status"]["conditions"][1]["type"], "Established");
+    let list: Value = get(group).await.unwrap().json().await.unwrap();
+    assert_eq!(list["resources"][0]["kind"], "Gizmo");
+    assert_eq!(list["resources"][0]["namespaced"], false);
+}

@@ -1,6 +1,7 @@
 //! Login by token, by OpenShift username/password (OAuth) and by kubeconfig against the fake API
 //! server; secrets (passwords, tokens, secret data) never reach output or logs.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -280,13 +281,13 @@ async fn passwords_tokens_and_secret_data_never_reach_output_or_logs() {
         .build()
         .await
         .unwrap_err();
-    output.push_str(&format!("{err}\n{err:?}\n"));
+    let _ = write!(output, "{err}\n{err:?}\n");
     let cluster = builder(&fake)
         .password(ADMIN_USER, SecretString::from(ADMIN_PASSWORD))
         .build()
         .await
         .unwrap();
-    output.push_str(&format!("{cluster:?}\n"));
+    let _ = writeln!(output, "{cluster:?}");
     fake.expire_tokens();
     // An apply with a Secret manifest and a secret from a file.
     let dir = tempfile::tempdir().unwrap();
@@ -319,11 +320,11 @@ async fn passwords_tokens_and_secret_data_never_reach_output_or_logs() {
     let made = cluster_apply::create_secret_from_files(&cluster, &spec, false)
         .await
         .unwrap();
-    output.push_str(&format!("{made:?}"));
+    let _ = write!(output, "{made:?}");
     let exists = cluster_apply::create_secret_from_files(&cluster, &spec, false)
         .await
         .unwrap_err();
-    output.push_str(&format!("{exists}\n{exists:?}"));
+    let _ = write!(output, "{exists}\n{exists:?}");
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
