@@ -1092,6 +1092,7 @@ async fn infrastructure_name_is_read() {
 /// The fake's own protocol behaviour, checked directly (a client bug must not be hidden by a
 /// lenient fake).
 #[tokio::test]
+#[allow(clippy::too_many_lines)]
 async fn fake_api_server_is_strict_where_the_real_one_is() {
     let fake = FakeKube::start().await;
     let http = reqwest::Client::builder()
