@@ -576,8 +576,11 @@ async fn every_readiness_rule_reports_the_failure_and_stops() {
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: must-not-be-applied, namespace: default}\n",
             ),
         ]);
+        // Stuck objects time out quickly; failing ones get a generous deadline so that a slow
+        // machine cannot turn a failure into a timeout.
+        let timeout = if case.exit == 3 { 400 } else { 20_000 };
         let options = ApplyOptions {
-            timeout: Duration::from_millis(400),
+            timeout: Duration::from_millis(timeout),
             ..fast()
         };
         let run = run(&cluster, dir.path(), &options).await;
