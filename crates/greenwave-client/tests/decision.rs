@@ -293,11 +293,7 @@ fn builder_rejects_bad_url_and_bad_ca_bundle() {
 
 #[tokio::test]
 async fn custom_ca_bundle_is_accepted_and_plain_http_still_works() {
-    let pem = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/test-ca.pem"
-    ))
-    .unwrap();
+    let pem = test_support::certs::CA_PEM;
     let server = common::server().await;
     Mock::given(method("POST"))
         .and(path("/api/v1.0/decision"))

@@ -340,11 +340,7 @@ fn builder_rejects_bad_configuration() {
 
 #[tokio::test]
 async fn custom_ca_bundle_is_accepted() {
-    let pem = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/test-ca.pem"
-    ))
-    .unwrap();
+    let pem = test_support::certs::CA_PEM;
     let hub = common::hub().await;
     expect(&hub, call("hello"), fixture("hello"), 1).await;
     let koji = Client::builder(common::hub_url(&hub))

@@ -4,18 +4,14 @@
 //! documented in docs/bundle-conversion.md (the table below).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use manifest_bundle::YamlLimits;
 use manifest_bundle::yaml::{self, Yaml};
 use serde_json::Value;
 
-const FIXTURES: &str = "../../../shared/fixtures/operators";
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURES)
-}
+use test_support::fixtures::operators_dir as fixtures_dir;
 
 fn omps() -> Command {
     Command::cargo_bin("omps").unwrap()

@@ -5,20 +5,15 @@
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use wiremock::matchers::{header, method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/operators")
-        .join(name)
-}
+use test_support::fixtures::operator as fixture;
 
 fn sha(data: &[u8]) -> String {
     format!("sha256:{:x}", sha2::Sha256::digest(data))
@@ -52,26 +47,6 @@ async fn omps(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
     })
     .await
     .unwrap()
-}
-
-struct Unexpected;
-
-impl Respond for Unexpected {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        ResponseTemplate::new(418).set_body_json(json!({
-            "errors": [{"code": "UNEXPECTED", "message": format!("unexpected request {} {}", req.method, req.url)}]
-        }))
-    }
-}
-
-async fn registry_mock() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(Unexpected)
-        .with_priority(u8::MAX)
-        .mount(&server)
-        .await;
-    server
 }
 
 /// Accepts pushes to `repo`, but only with `Basic dXNlcjpwYXNz` (user:pass) after a challenge.
@@ -123,7 +98,7 @@ fn host(server: &MockServer) -> String {
 async fn push_sends_the_image_with_env_credentials_and_reports_json() {
     let tmp = tempfile::tempdir().unwrap();
     let bundles = converted("ext-postgres-operator", tmp.path());
-    let server = registry_mock().await;
+    let server = test_support::mock::server().await;
     accept_basic(&server, "ns/pg-bundle").await;
     let out = omps(
         vec![
@@ -192,7 +167,7 @@ async fn push_sends_the_image_with_env_credentials_and_reports_json() {
 async fn refused_credentials_exit_1_without_echoing_the_password() {
     let tmp = tempfile::tempdir().unwrap();
     let bundles = converted("flagsmith", tmp.path());
-    let server = registry_mock().await;
+    let server = test_support::mock::server().await;
     accept_basic(&server, "ns/flagsmith").await;
     let out = omps(
         vec![
@@ -242,7 +217,7 @@ async fn refused_credentials_exit_1_without_echoing_the_password() {
 async fn server_failures_exit_3_and_unreachable_registries_exit_4() {
     let tmp = tempfile::tempdir().unwrap();
     let bundles = converted("flagsmith", tmp.path());
-    let server = registry_mock().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("HEAD"))
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
@@ -319,83 +294,9 @@ fn package_manifests_and_bad_references_are_refused_before_any_request() {
 
 // ---- real registry ------------------------------------------------------------------------
 
-fn env_path(var: &str) -> PathBuf {
-    let value = std::env::var_os(var).unwrap_or_else(|| {
-        panic!(
-            "{var} is not set: these peer tests need it (path of the binary). Install the Debian \
-             packages docker-registry and skopeo and run e.g. OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry \
-             OMPS_SKOPEO=/usr/bin/skopeo cargo nextest run -p omps-cli --run-ignored all"
-        )
-    });
-    let path = PathBuf::from(value);
-    assert!(path.is_file(), "{var}={} is not a file", path.display());
-    path
-}
-
-/// A `docker-registry` on a free loopback port, killed (by its own PID) on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Self {
-        let bin = env_path("OMPS_DOCKER_REGISTRY");
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-             delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        std::fs::write(dir.path().join("config.yml"), config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = StdCommand::new(&bin)
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        // Built at once so a failed start still kills the process (Drop).
-        let registry = Registry {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return registry;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("docker-registry did not listen on 127.0.0.1:{port} within 20 s");
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn skopeo(args: &[&str]) -> Result<Value, String> {
-    let out = StdCommand::new(env_path("OMPS_SKOPEO"))
-        .args(args)
-        .output()
-        .unwrap();
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).unwrap())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    test_support::skopeo::try_run(args)
+        .map(|out| serde_json::from_slice(&out).expect("skopeo printed JSON"))
 }
 
 fn cli_push(dir: &Path, image: &str) -> Value {
@@ -420,8 +321,8 @@ fn cli_push(dir: &Path, image: &str) -> Value {
 #[test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 fn converted_fixtures_pushed_with_the_cli_are_readable_by_skopeo() {
-    let registry = Registry::start();
-    let host = format!("127.0.0.1:{}", registry.port);
+    let registry = test_support::registry::Registry::start();
+    let host = registry.host();
     for name in ["etcd", "tackle-operator", "ext-postgres-operator-flat"] {
         let tmp = tempfile::tempdir().unwrap();
         let bundles = converted(name, tmp.path());

@@ -27,20 +27,10 @@ use serde_json::Value;
 // The two tools
 
 fn courier_path() -> PathBuf {
-    let Some(p) = std::env::var_os("OMPS_COURIER") else {
-        panic!(
-            "OMPS_COURIER is not set: it must name the operator-courier 2.1.11 executable \
-             (`cargo xtask e2e` installs it into target/courier-venv and sets it)"
-        );
-    };
-    let p = PathBuf::from(p);
-    assert!(p.is_file(), "OMPS_COURIER={} does not exist", p.display());
-    p
+    test_support::peers::require(test_support::peers::COURIER)
 }
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/operators")
-}
+use test_support::fixtures::operators_dir as fixtures_dir;
 
 /// `{"warnings": [...], "errors": [...]}`.
 #[derive(Debug, Clone, PartialEq, Eq)]

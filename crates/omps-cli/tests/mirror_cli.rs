@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use wiremock::matchers::{any, body_json, header, method, path, query_param};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SRC_TOKEN: &str = "source-api-token-1";
 const DST_TOKEN: &str = "destination-api-token-2";
@@ -17,16 +17,7 @@ fn digest(c: char) -> String {
 }
 
 async fn server() -> MockServer {
-    let s = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(|req: &Request| {
-            ResponseTemplate::new(418).set_body_json(json!({"error_message": format!(
-                "UNMATCHED REQUEST: {} {}?{}", req.method, req.url.path(), req.url.query().unwrap_or(""))}))
-        })
-        .with_priority(u8::MAX)
-        .mount(&s)
-        .await;
-    s
+    test_support::mock::server().await
 }
 
 struct Run {

@@ -5,202 +5,36 @@
 //! `OMPS_DOCKER_REGISTRY` and `OMPS_SKOPEO` (paths of the binaries) and fail loudly without.
 
 use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 use assert_cmd::cargo::CommandCargoExt as _;
-use quay_client::oci::{Descriptor, Manifest, media_types, sha256_digest};
+use quay_client::oci::{Manifest, media_types, sha256_digest};
 use quay_client::{RegistryAuth, RegistryClient, SecretString};
 use serde_json::{Value, json};
+use test_support::oci_image::{self, Flavor, noise};
+use test_support::registry::{PASSWORD, Registry, RegistryOptions, USER};
+use test_support::skopeo;
 
-const USER: &str = "testuser";
-const PASSWORD: &str = "testpass";
-/// bcrypt of `testpass` (cost 5); a fixed test credential, so no htpasswd tool is needed.
-const HTPASSWD: &str = "testuser:$2b$05$HVLy87T7.1KCIFySfuGxneU0ZczPERjVjbtA.7v.4OC4kxuuEIZaS\n";
-
-fn env_path(var: &str) -> PathBuf {
-    let value = std::env::var_os(var).unwrap_or_else(|| {
-        panic!(
-            "{var} is not set: these peer tests need it (path of the binary). Install the Debian \
-             packages docker-registry and skopeo and run e.g. OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry \
-             OMPS_SKOPEO=/usr/bin/skopeo cargo nextest run -p omps-cli --run-ignored all"
-        )
-    });
-    let path = PathBuf::from(value);
-    assert!(path.is_file(), "{var}={} is not a file", path.display());
-    path
+/// A `docker-registry`, with htpasswd Basic auth (`auth`) and HTTPS (`tls`) as asked.
+fn registry(auth: bool, tls: bool) -> Registry {
+    Registry::start_with(RegistryOptions {
+        tls,
+        htpasswd: auth,
+    })
 }
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../quay-client/tests/fixtures")
-        .join(name)
-}
-
-/// A `docker-registry` on a free loopback port; killed (by its own PID) on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-    auth: bool,
-    tls: bool,
-}
-
-impl Registry {
-    fn start(auth: bool, tls: bool) -> Self {
-        let bin = env_path("OMPS_DOCKER_REGISTRY");
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-             delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if tls {
-            write!(
-                config,
-                "  tls:\n    certificate: {}\n    key: {}\n",
-                fixture("test-server.pem").display(),
-                fixture("test-server.key").display()
-            )
-            .unwrap();
-        }
-        if auth {
-            let htpasswd = dir.path().join("htpasswd");
-            std::fs::write(&htpasswd, HTPASSWD).unwrap();
-            write!(
-                config,
-                "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
-                htpasswd.display()
-            )
-            .unwrap();
-        }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new(&bin)
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let reg = Self {
-            child,
-            port,
-            dir,
-            auth,
-            tls,
-        };
-        reg.wait_ready();
-        reg
+/// A client of `reg` that trusts the test CA and logs in when the registry needs it.
+fn client(reg: &Registry) -> RegistryClient {
+    let mut b = RegistryClient::builder(reg.url());
+    if reg.options().tls {
+        b = b.ca_bundle_pem(test_support::certs::CA_PEM);
     }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
-        panic!(
-            "docker-registry did not listen on {} within 20 s; log:\n{log}",
-            self.port
-        );
+    if reg.options().htpasswd {
+        b = b.auth(RegistryAuth::basic(USER, SecretString::from(PASSWORD)));
     }
-
-    fn url(&self) -> String {
-        format!(
-            "{}://127.0.0.1:{}",
-            if self.tls { "https" } else { "http" },
-            self.port
-        )
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn client(&self) -> RegistryClient {
-        let mut b = RegistryClient::builder(self.url());
-        if self.tls {
-            b = b.ca_bundle_pem(std::fs::read(fixture("test-ca.pem")).unwrap());
-        }
-        if self.auth {
-            b = b.auth(RegistryAuth::basic(USER, SecretString::from(PASSWORD)));
-        }
-        b.build().unwrap()
-    }
-
-    /// `skopeo inspect --raw` of `repo:tag`: the manifest bytes as the registry serves them.
-    fn skopeo_raw(&self, reference: &str) -> Vec<u8> {
-        let image = format!("docker://{}/{reference}", self.host());
-        let mut args = vec!["inspect", "--raw", "--tls-verify=false"];
-        let creds = format!("{USER}:{PASSWORD}");
-        if self.auth {
-            args.extend(["--creds", &creds]);
-        }
-        args.push(&image);
-        skopeo(&args)
-    }
-
-    /// `skopeo inspect --format {{.Digest}}` of `repo:tag`.
-    fn skopeo_digest(&self, reference: &str) -> String {
-        let image = format!("docker://{}/{reference}", self.host());
-        let mut args = vec!["inspect", "--tls-verify=false", "--format", "{{.Digest}}"];
-        let creds = format!("{USER}:{PASSWORD}");
-        if self.auth {
-            args.extend(["--creds", &creds]);
-        }
-        args.push(&image);
-        String::from_utf8(skopeo(&args)).unwrap().trim().to_owned()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn skopeo(args: &[&str]) -> Vec<u8> {
-    let bin = env_path("OMPS_SKOPEO");
-    let out = Command::new(&bin)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-    assert!(
-        out.status.success(),
-        "skopeo {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// Deterministic bytes per seed, so every layer has its own digest.
-fn noise(seed: &str, len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for b in seed.bytes() {
-        x = (x ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    b.build().unwrap()
 }
 
 /// Pushes an image (config + layers) and returns its manifest. Pretty-printed JSON, so any
@@ -212,23 +46,12 @@ async fn push_image(
     seed: &str,
     layers: &[Vec<u8>],
 ) -> Manifest {
-    let config = serde_json::to_vec(&json!({
-        "architecture": "amd64", "os": "linux", "config": {"Labels": {"seed": seed}},
-        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha256_digest(l)).collect::<Vec<_>>()},
-    }))
-    .unwrap();
-    c.push_blob(repo, config.clone().into()).await.unwrap();
-    for l in layers {
-        c.push_blob(repo, l.clone().into()).await.unwrap();
+    let img = oci_image::TestImage::with_layers(seed, "amd64", layers.to_vec(), Flavor::Oci);
+    c.push_blob(repo, img.config.into()).await.unwrap();
+    for l in img.layers {
+        c.push_blob(repo, l.into()).await.unwrap();
     }
-    let manifest = serde_json::to_vec_pretty(&json!({
-        "schemaVersion": 2,
-        "mediaType": media_types::OCI_MANIFEST,
-        "config": Descriptor::for_bytes(media_types::OCI_CONFIG, &config),
-        "layers": layers.iter().map(|l| Descriptor::for_bytes(media_types::OCI_LAYER_GZIP, l)).collect::<Vec<_>>(),
-    }))
-    .unwrap();
-    let m = Manifest::new(media_types::OCI_MANIFEST, manifest);
+    let m = Manifest::new(img.manifest.media_type, img.manifest.bytes);
     c.put_manifest(repo, tag, &m).await.unwrap();
     m
 }
@@ -323,9 +146,9 @@ fn original_config(dir: &Path, src: &Registry, dst: &Registry, repos: &[&str]) -
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn mirror_preserves_digests_skips_broken_and_is_idempotent() {
-    let src = Registry::start(false, false);
-    let dst = Registry::start(true, false);
-    let seeded = seed(&src.client()).await;
+    let src = registry(false, false);
+    let dst = registry(true, false);
+    let seeded = seed(&client(&src)).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = original_config(
         dir.path(),
@@ -366,17 +189,17 @@ async fn mirror_preserves_digests_skips_broken_and_is_idempotent() {
         ("team/app:2.0", &seeded.app2),
         ("team/multi:all", &seeded.index),
     ] {
-        let raw_src = src.skopeo_raw(reference);
-        let raw_dst = dst.skopeo_raw(reference);
+        let raw_src = skopeo::raw_manifest(&src, reference);
+        let raw_dst = skopeo::raw_manifest(&dst, reference);
         assert_eq!(raw_src, raw_dst, "{reference}: manifest bytes differ");
         assert_eq!(sha256_digest(&raw_dst), m.digest, "{reference}");
         assert_eq!(status_of(&report, reference)["digest"], m.digest.as_str());
     }
     assert_eq!(
-        src.skopeo_digest("team/app:1.0"),
-        dst.skopeo_digest("team/app:1.0")
+        skopeo::digest(&src, "team/app:1.0"),
+        skopeo::digest(&dst, "team/app:1.0")
     );
-    assert_eq!(dst.skopeo_digest("team/app:2.0"), seeded.app2.digest);
+    assert_eq!(skopeo::digest(&dst, "team/app:2.0"), seeded.app2.digest);
 
     // Second run: everything already identical, nothing sent.
     let (code, report, _) = omps(&["-c", cfg, "-r", "team/app:1.0", "-j", "1"], &env);
@@ -394,7 +217,7 @@ async fn mirror_preserves_digests_skips_broken_and_is_idempotent() {
     // A new tag sharing a layer with 1.0: the shared layer is not sent again.
     let shared = noise("shared", 40_000);
     let app3 = push_image(
-        &src.client(),
+        &client(&src),
         "team/app",
         "3.0",
         "app3",
@@ -428,9 +251,9 @@ async fn mirror_preserves_digests_skips_broken_and_is_idempotent() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn without_skip_broken_the_first_failure_stops_and_credentials_are_needed() {
-    let src = Registry::start(false, false);
-    let dst = Registry::start(true, false);
-    seed(&src.client()).await;
+    let src = registry(false, false);
+    let dst = registry(true, false);
+    seed(&client(&src)).await;
     let (s, d) = (src.url(), dst.url());
     let base = ["--source", &s, "--destination", &d, "-j", "1"];
     let with = |extra: &[&str]| -> Vec<String> {
@@ -468,9 +291,9 @@ async fn without_skip_broken_the_first_failure_stops_and_credentials_are_needed(
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn auto_discovery_from_catalog_and_dry_run_change_nothing() {
-    let src = Registry::start(false, false);
-    let dst = Registry::start(true, false);
-    seeded_simple(&src.client()).await;
+    let src = registry(false, false);
+    let dst = registry(true, false);
+    seeded_simple(&client(&src)).await;
     let (s, d) = (src.url(), dst.url());
     let env = [("OMPS_MIRROR_PASSWORD", PASSWORD)];
     let (code, report, _) = omps(
@@ -505,7 +328,7 @@ async fn auto_discovery_from_catalog_and_dry_run_change_nothing() {
             .all(|i| i["status"] == "planned")
     );
     // Nothing was written.
-    let dst_client = dst.client();
+    let dst_client = client(&dst);
     assert_eq!(dst_client.head_manifest("one/a", "v1").await.unwrap(), None);
 
     let (code, report, _) = omps(
@@ -551,9 +374,9 @@ async fn seeded_simple(src: &RegistryClient) {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn tls_policy_applies_to_preflight_and_copies() {
-    let src = Registry::start(false, true);
-    let dst = Registry::start(false, false);
-    seeded_simple(&src.client()).await;
+    let src = registry(false, true);
+    let dst = registry(false, false);
+    seeded_simple(&client(&src)).await;
     let (s, d) = (src.url(), dst.url());
     // Untrusted certificate: the preflight's GET /v2/ fails before any work, exit 4.
     let (code, report, _) = omps(
@@ -570,7 +393,7 @@ async fn tls_policy_applies_to_preflight_and_copies() {
         "{msg}"
     );
     // With the CA bundle, and with verification off, the same copy works.
-    let ca = fixture("test-ca.pem");
+    let ca = test_support::certs::ca_path();
     let (code, report, _) = omps(
         &[
             "--source",
@@ -620,10 +443,10 @@ async fn bench_mirror_against_skopeo_loop() {
     let repos = env_usize("OMPS_MIRROR_BENCH_REPOS", 3);
     let tags = env_usize("OMPS_MIRROR_BENCH_TAGS", 3);
     let layer = env_usize("OMPS_MIRROR_BENCH_LAYER_KIB", 256) * 1024;
-    let src = Registry::start(false, false);
-    let dst_omps = Registry::start(false, false);
-    let dst_skopeo = Registry::start(false, false);
-    let c = src.client();
+    let src = registry(false, false);
+    let dst_omps = registry(false, false);
+    let dst_skopeo = registry(false, false);
+    let c = client(&src);
     let mut refs = Vec::new();
     for r in 0..repos {
         let shared = noise(&format!("base-{r}"), layer);
@@ -658,7 +481,7 @@ async fn bench_mirror_against_skopeo_loop() {
 
     let start = Instant::now();
     for r in &refs {
-        skopeo(&[
+        skopeo::run(&[
             "copy",
             "--all",
             "--preserve-digests",
@@ -671,10 +494,14 @@ async fn bench_mirror_against_skopeo_loop() {
     let skopeo_time = start.elapsed();
 
     for r in &refs {
-        let want = sha256_digest(&src.skopeo_raw(r));
-        assert_eq!(sha256_digest(&dst_omps.skopeo_raw(r)), want, "{r} (omps)");
+        let want = sha256_digest(&skopeo::raw_manifest(&src, r));
         assert_eq!(
-            sha256_digest(&dst_skopeo.skopeo_raw(r)),
+            sha256_digest(&skopeo::raw_manifest(&dst_omps, r)),
+            want,
+            "{r} (omps)"
+        );
+        assert_eq!(
+            sha256_digest(&skopeo::raw_manifest(&dst_skopeo, r)),
             want,
             "{r} (skopeo)"
         );

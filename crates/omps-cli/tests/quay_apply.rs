@@ -3,7 +3,7 @@
 
 mod quay_support;
 
-use quay_support::{FakeQuay, TOKEN, quay, quay_env, server};
+use quay_support::{TOKEN, fake_quay, quay, quay_env, server};
 
 const DESIRED: &str = "\
 organizations:
@@ -30,9 +30,9 @@ fn write(dir: &tempfile::TempDir, text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_is_idempotent_and_dry_run_changes_nothing() {
     let s = server().await;
-    let fake = FakeQuay::default();
+    let fake = fake_quay();
     {
-        let mut st = fake.0.lock().unwrap();
+        let mut st = fake.state();
         st.orgs
             .extend(["old-team".to_owned(), "existing".to_owned()]);
     }
@@ -58,10 +58,7 @@ async fn apply_is_idempotent_and_dry_run_changes_nothing() {
             .iter()
             .all(|c| c["status"] == "planned")
     );
-    assert!(
-        fake.0.lock().unwrap().mutations.is_empty(),
-        "dry run mutated"
-    );
+    assert!(fake.state().mutations.is_empty(), "dry run mutated");
 
     let r = quay_env(&s, Some(TOKEN), &["apply", "-f", &file], &env);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -76,14 +73,14 @@ async fn apply_is_idempotent_and_dry_run_changes_nothing() {
         r.stdout
     );
     r.assert_no_secret("upstream-pa55");
-    let first = fake.0.lock().unwrap().mutations.clone();
+    let first = fake.state().mutations.clone();
     assert_eq!(first.len(), 5, "{first:?}");
 
     let r = quay_env(&s, Some(TOKEN), &["apply", "-f", &file], &env);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("no changes"), "{}", r.stdout);
     assert_eq!(
-        fake.0.lock().unwrap().mutations,
+        fake.state().mutations,
         first,
         "second run sent a mutating request"
     );
@@ -102,7 +99,7 @@ async fn apply_is_idempotent_and_dry_run_changes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_file_is_rejected_before_any_call() {
     let s = server().await;
-    let fake = FakeQuay::default();
+    let fake = fake_quay();
     fake.mount(&s).await;
     let dir = tempfile::tempdir().unwrap();
     let file = write(&dir, "organisations:\n  a: {}\nrobots:\n  x: {type: org}\n");

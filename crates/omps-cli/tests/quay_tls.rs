@@ -1,31 +1,13 @@
 //! `omps quay` over TLS: an `openssl s_server -WWW` serves a Quay API answer from files with the
-//! test certificate of `quay-client` (valid for 127.0.0.1). Without trust the call fails as
+//! test certificate of `test-support` (valid for 127.0.0.1). Without trust the call fails as
 //! unreachable (exit 4); `--ca-bundle` and `--skip-tls-verify` both make it work, so the REST
 //! client honours the same TLS switches as the registry clients (see `mirror_peer.rs`).
 //!
 //! Ignored by default (needs the `openssl` binary: `OMPS_OPENSSL`, else `/usr/bin/openssl`);
 //! `cargo xtask ci` runs it with the other peer tests.
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../quay-client/tests/fixtures")
-        .join(name)
-}
-
-fn openssl() -> PathBuf {
-    let p = std::env::var_os("OMPS_OPENSSL")
-        .map_or_else(|| PathBuf::from("/usr/bin/openssl"), PathBuf::from);
-    assert!(
-        p.is_file(),
-        "{} not found: install openssl or set OMPS_OPENSSL to its path",
-        p.display()
-    );
-    p
-}
 
 struct TlsServer {
     child: Child,
@@ -54,13 +36,13 @@ fn start() -> TlsServer {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(openssl())
+    let child = Command::new(test_support::peers::openssl())
         .args(["s_server", "-quiet", "-WWW", "-accept"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("-cert")
-        .arg(fixture("test-server.pem"))
+        .arg(test_support::certs::server_cert_path())
         .arg("-key")
-        .arg(fixture("test-server.key"))
+        .arg(test_support::certs::server_key_path())
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -106,7 +88,7 @@ fn rest_calls_honour_ca_bundle_and_skip_tls_verify() {
     let (code, stdout, _) = omps(&server, &[]);
     assert_eq!(code, 4, "an untrusted certificate must fail: {stdout}");
     assert!(stdout.contains("\"transport\""), "{stdout}");
-    let ca = fixture("test-ca.pem");
+    let ca = test_support::certs::ca_path();
     let (code, stdout, stderr) = omps(&server, &["--ca-bundle", ca.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();

@@ -1,17 +1,13 @@
 //! `omps push|list|delete` against `omps serve` on 127.0.0.1:0 (local store), and `--direct`.
 
 use std::io::BufRead as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/operators")
-        .join(name)
-}
+use test_support::fixtures::operator as fixture;
 
 struct Server {
     child: Child,

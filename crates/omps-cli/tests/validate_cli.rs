@@ -1,16 +1,11 @@
 //! `omps validate`: exit codes, text and JSON output, zip and directory input.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/operators")
-        .join(name)
-}
+use test_support::fixtures::operator as fixture;
 
 fn omps() -> Command {
     Command::cargo_bin("omps").unwrap()

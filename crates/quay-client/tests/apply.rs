@@ -2,117 +2,16 @@
 //! responder): the first run creates and deletes, the second plans nothing and sends no
 //! mutating request.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
-
 use quay_client::apply::{self, ApplyConfig, ApplyOptions, Change};
 use quay_client::{QuayRestClient, SecretString};
-use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::any};
-
-#[derive(Default)]
-struct State {
-    orgs: BTreeSet<String>,
-    robots: BTreeSet<String>,
-    proxy: BTreeMap<String, Value>,
-    mutations: Vec<String>,
-}
-
-#[derive(Clone, Default)]
-struct FakeQuay(Arc<Mutex<State>>);
-
-fn not_found_robot() -> ResponseTemplate {
-    ResponseTemplate::new(400)
-        .set_body_json(json!({"message": "Could not find robot with specified username"}))
-}
-
-impl Respond for FakeQuay {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let mut s = self.0.lock().unwrap();
-        let method = req.method.as_str().to_owned();
-        let path = req.url.path().to_owned();
-        if method != "GET" {
-            s.mutations.push(format!("{method} {path}"));
-        }
-        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let segs: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
-        match (method.as_str(), segs.as_slice()) {
-            ("POST", ["organization", ""]) => {
-                let name = body["name"].as_str().unwrap().to_owned();
-                if s.orgs.insert(name) {
-                    ResponseTemplate::new(201).set_body_json("Created")
-                } else {
-                    ResponseTemplate::new(400).set_body_json(
-                        json!({"message": "A user or organization with this name already exists"}),
-                    )
-                }
-            }
-            ("GET", ["organization", org]) => {
-                if s.orgs.contains(*org) {
-                    ResponseTemplate::new(200).set_body_json(json!({"name": org, "is_admin": true}))
-                } else {
-                    ResponseTemplate::new(404).set_body_json(json!({"error_message": "Not Found"}))
-                }
-            }
-            ("DELETE", ["organization", org]) => {
-                s.orgs.remove(*org);
-                ResponseTemplate::new(204)
-            }
-            (m, ["organization", org, "robots", r]) => {
-                let key = format!("{org}+{r}");
-                robot(&mut s, m, &key)
-            }
-            (m, ["user", "robots", r]) => robot(&mut s, m, r),
-            ("GET", ["organization", org, "proxycache"]) => {
-                let v = s.proxy.get(*org).cloned().unwrap_or(
-                    json!({"upstream_registry": "", "expiration_s": "", "insecure": ""}),
-                );
-                ResponseTemplate::new(200).set_body_json(v)
-            }
-            ("POST", ["organization", org, "proxycache"]) => {
-                let v = json!({"upstream_registry": body["upstream_registry"],
-                               "expiration_s": body.get("expiration_s").cloned().unwrap_or(json!(86400)),
-                               "insecure": body["insecure"]});
-                s.proxy.insert((*org).to_owned(), v);
-                ResponseTemplate::new(201).set_body_json("Created")
-            }
-            ("DELETE", ["organization", org, "proxycache"]) => {
-                s.proxy.remove(*org);
-                // Quay's code answers 201 "Deleted" here.
-                ResponseTemplate::new(201).set_body_json("Deleted")
-            }
-            _ => ResponseTemplate::new(418).set_body_json(
-                json!({"error_message": format!("UNMATCHED REQUEST: {method} {path}")}),
-            ),
-        }
-    }
-}
-
-fn robot(s: &mut State, method: &str, key: &str) -> ResponseTemplate {
-    match method {
-        "GET" if s.robots.contains(key) => {
-            ResponseTemplate::new(200).set_body_json(json!({"name": key, "token": "robot-token"}))
-        }
-        "GET" => not_found_robot(),
-        "PUT" => {
-            s.robots.insert(key.to_owned());
-            ResponseTemplate::new(201).set_body_json(json!({"name": key, "token": "robot-token"}))
-        }
-        "DELETE" => {
-            s.robots.remove(key);
-            ResponseTemplate::new(204)
-        }
-        _ => ResponseTemplate::new(418),
-    }
-}
+use serde_json::json;
+use test_support::fake_quay::FakeQuay;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn fake() -> (MockServer, FakeQuay, QuayRestClient) {
     let server = MockServer::start().await;
-    let fake = FakeQuay::default();
-    Mock::given(any())
-        .respond_with(fake.clone())
-        .mount(&server)
-        .await;
+    let fake = FakeQuay::new();
+    fake.mount(&server).await;
     let client = QuayRestClient::builder(server.uri())
         .token(SecretString::from("admin-token"))
         .build()
@@ -144,7 +43,7 @@ fn desired() -> ApplyConfig {
 async fn first_run_converges_second_run_changes_nothing() {
     let (_server, fake, client) = fake().await;
     {
-        let mut s = fake.0.lock().unwrap();
+        let mut s = fake.state();
         s.orgs
             .extend(["old-team".to_owned(), "existing".to_owned()]);
         s.robots.insert("existing+stale".to_owned());
@@ -178,17 +77,17 @@ async fn first_run_converges_second_run_changes_nothing() {
         ]
     );
     // Planning only reads; the robot of a not-yet-created organization is not even looked up.
-    assert!(fake.0.lock().unwrap().mutations.is_empty());
+    assert!(fake.state().mutations.is_empty());
     let report = apply::apply(&client, &cfg, &plan).await;
     assert_eq!(report.result, "success", "{report:?}");
     {
-        let s = fake.0.lock().unwrap();
+        let s = fake.state();
         assert_eq!(s.mutations.len(), 6, "{:?}", s.mutations);
         assert!(s.orgs.contains("team-a") && !s.orgs.contains("old-team"));
         assert_eq!(s.proxy["existing"]["expiration_s"], 3600);
     }
 
-    let before = fake.0.lock().unwrap().mutations.len();
+    let before = fake.state().mutations.len();
     let plan = apply::plan(&client, &cfg, ApplyOptions::default())
         .await
         .unwrap();
@@ -196,18 +95,14 @@ async fn first_run_converges_second_run_changes_nothing() {
     assert_eq!(plan.unchanged.len(), 6, "{:?}", plan.unchanged);
     let report = apply::apply(&client, &cfg, &plan).await;
     assert!(report.no_changes);
-    assert_eq!(
-        fake.0.lock().unwrap().mutations.len(),
-        before,
-        "second run mutated"
-    );
+    assert_eq!(fake.state().mutations.len(), before, "second run mutated");
 }
 
 #[tokio::test]
 async fn differing_proxy_cache_is_drift_unless_overwrite() {
     let (_server, fake, client) = fake().await;
     {
-        let mut s = fake.0.lock().unwrap();
+        let mut s = fake.state();
         s.orgs.extend(["team-a".to_owned(), "existing".to_owned()]);
         s.robots
             .extend(["team-a+builder".to_owned(), "me_ci".to_owned()]);
@@ -243,7 +138,7 @@ async fn differing_proxy_cache_is_drift_unless_overwrite() {
     );
     let report = apply::apply(&client, &cfg, &plan).await;
     assert_eq!(report.result, "success", "{report:?}");
-    let s = fake.0.lock().unwrap();
+    let s = fake.state();
     assert_eq!(
         s.mutations,
         [

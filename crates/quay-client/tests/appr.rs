@@ -1,7 +1,5 @@
 //! Contract tests for the App Registry (CNR) client against wiremock.
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -36,7 +34,7 @@ fn push(release: &str) -> PushRelease {
 
 #[tokio::test]
 async fn version_reads_both_keys() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/cnr/version"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"cnr-api": "0.0.1-alpha"})))
@@ -50,7 +48,7 @@ async fn version_reads_both_keys() {
 
 #[tokio::test]
 async fn base_url_path_prefix_is_kept() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/prefix/cnr/version"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"appr-api": "0.7.4"})))
@@ -68,7 +66,7 @@ async fn base_url_path_prefix_is_kept() {
 
 #[tokio::test]
 async fn login_returns_token_and_maps_401() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .and(path("/cnr/api/v1/users/login"))
         .and(body_json(
@@ -104,7 +102,7 @@ async fn login_returns_token_and_maps_401() {
 
 #[tokio::test]
 async fn list_packages_sends_query_and_auth_verbatim() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/cnr/api/v1/packages"))
         .and(query_param("namespace", "myns"))
@@ -138,7 +136,7 @@ fn manifest(release: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn list_releases_and_not_found_envelopes() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/cnr/api/v1/packages/myns/example"))
         .and(query_param("media_type", "helm"))
@@ -190,7 +188,7 @@ async fn list_releases_and_not_found_envelopes() {
 
 #[tokio::test]
 async fn show_release_percent_encodes_selectors() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let mut m = manifest("0.1.5");
     m["channels"] = json!(["stable"]);
     Mock::given(method("GET"))
@@ -211,7 +209,7 @@ async fn show_release_percent_encodes_selectors() {
 
 #[tokio::test]
 async fn push_sends_exact_body_and_succeeds_on_any_2xx() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let blob_b64 = base64::engine::general_purpose::STANDARD.encode(b"\x1f\x8bfake-tar-gz");
     Mock::given(method("POST"))
         .and(path("/cnr/api/v1/packages/myorg/myrepo"))
@@ -237,7 +235,7 @@ async fn push_sends_exact_body_and_succeeds_on_any_2xx() {
 
 #[tokio::test]
 async fn push_force_uses_query_parameter_and_omits_visibility() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let blob_b64 = base64::engine::general_purpose::STANDARD.encode(b"\x1f\x8bfake-tar-gz");
     Mock::given(method("POST"))
         .and(path("/cnr/api/v1/packages/myorg/myrepo"))
@@ -259,7 +257,7 @@ async fn push_force_uses_query_parameter_and_omits_visibility() {
 }
 
 async fn push_error(status: u16, body: ResponseTemplate) -> QuayError {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .and(path("/cnr/api/v1/packages/myorg/myrepo"))
         .respond_with(body)
@@ -358,7 +356,7 @@ async fn push_html_500_keeps_raw_text_and_empty_body() {
 
 #[tokio::test]
 async fn pull_release_and_blob_return_raw_bytes() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/cnr/api/v1/packages/myns/example/1.0.0/helm/pull"))
         .respond_with(
@@ -391,7 +389,7 @@ async fn pull_release_and_blob_return_raw_bytes() {
 
 #[tokio::test]
 async fn delete_release_success_and_not_found() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("DELETE"))
         .and(path("/cnr/api/v1/packages/myorg/myrepo/1.0.0/helm"))
         .and(header("authorization", AUTH))
@@ -426,7 +424,7 @@ async fn delete_release_success_and_not_found() {
 
 #[tokio::test]
 async fn idempotent_get_is_retried_after_503() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/cnr/version"))
         .respond_with(ResponseTemplate::new(503))
@@ -447,7 +445,7 @@ async fn idempotent_get_is_retried_after_503() {
 
 #[tokio::test]
 async fn retries_are_bounded() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/cnr/version"))
         .respond_with(ResponseTemplate::new(502))
@@ -461,7 +459,7 @@ async fn retries_are_bounded() {
 
 #[tokio::test]
 async fn slow_answer_times_out() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/cnr/version"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
@@ -480,7 +478,7 @@ async fn slow_answer_times_out() {
 
 #[tokio::test]
 async fn malformed_json_and_oversized_bodies_are_typed_errors() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/cnr/api/v1/packages"))
         .respond_with(ResponseTemplate::new(200).set_body_string("[{not json"))
@@ -509,7 +507,7 @@ async fn malformed_json_and_oversized_bodies_are_typed_errors() {
 
 #[tokio::test]
 async fn catch_all_names_the_unmatched_request() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let err = client(&server)
         .delete_release(None, "nobody", "mocked", "this", "helm")
         .await
@@ -561,7 +559,7 @@ fn builder_rejects_bad_configuration() {
 
 #[tokio::test]
 async fn invalid_authorization_value_is_rejected_before_sending() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let err = client(&server)
         .list_packages(
             Some(&SecretString::from("basic abc\nInjected: 1")),
@@ -623,7 +621,7 @@ fn disabling_tls_verification_is_logged_at_warn() {
 
 #[tokio::test]
 async fn user_agent_is_sent_and_path_segments_are_escaped() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/cnr/api/v1/packages/a%2Fb/c%3Fd"))
         .and(header("user-agent", "omps-test/9.9"))

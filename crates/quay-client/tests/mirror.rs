@@ -1,7 +1,5 @@
 //! `mirror::plan` and `mirror::execute` against wiremock registries and Quay APIs.
 
-mod common;
-
 use std::sync::Mutex;
 
 use quay_client::SecretString;
@@ -33,7 +31,7 @@ async fn head(s: &MockServer, repo: &str, tag: &str, d: &str) {
 
 #[tokio::test]
 async fn quay_api_discovery_follows_pages_and_filters_tags() {
-    let src = common::server().await;
+    let src = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/repository"))
         .and(query_param("namespace", "team"))
@@ -69,7 +67,7 @@ async fn quay_api_discovery_follows_pages_and_filters_tags() {
             .mount(&src)
             .await;
     }
-    let dst = common::server().await;
+    let dst = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/organization/team"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "team"})))
@@ -127,8 +125,8 @@ async fn quay_api_discovery_follows_pages_and_filters_tags() {
 
 #[tokio::test]
 async fn quay_api_discovery_without_token_is_a_config_error() {
-    let src = common::server().await;
-    let dst = common::server().await;
+    let src = test_support::mock::server().await;
+    let dst = test_support::mock::server().await;
     let mut opts = PlanOptions::default();
     opts.auto_discovery = true;
     opts.discovery = Discovery::QuayApi;
@@ -152,8 +150,8 @@ impl MirrorObserver for Recorder {
 
 #[tokio::test]
 async fn execute_stops_after_first_failure_unless_skipping() {
-    let src = common::server().await;
-    let dst = common::server().await;
+    let src = test_support::mock::server().await;
+    let dst = test_support::mock::server().await;
     head(&src, "t/a", "1", &digest('a')).await;
     head(&dst, "t/a", "1", &digest('a')).await; // unchanged
     // t/b:1 is missing on the source: HEAD 404 -> failure.
@@ -221,8 +219,8 @@ async fn execute_stops_after_first_failure_unless_skipping() {
 
 #[tokio::test]
 async fn dry_run_marks_differing_items_planned() {
-    let src = common::server().await;
-    let dst = common::server().await;
+    let src = test_support::mock::server().await;
+    let dst = test_support::mock::server().await;
     head(&src, "t/a", "1", &digest('a')).await;
     head(&dst, "t/a", "1", &digest('b')).await;
     let mut opts = PlanOptions::default();
@@ -242,8 +240,8 @@ async fn dry_run_marks_differing_items_planned() {
 
 #[tokio::test]
 async fn transient_failures_are_retried_per_image() {
-    let src = common::server().await;
-    let dst = common::server().await;
+    let src = test_support::mock::server().await;
+    let dst = test_support::mock::server().await;
     // The client retries a HEAD twice itself (3 calls); 4 failures make the first image attempt
     // fail, the image retry then succeeds.
     Mock::given(method("HEAD"))
@@ -286,8 +284,8 @@ async fn transient_failures_are_retried_per_image() {
 #[tokio::test]
 async fn api_token_doubles_as_registry_credential_for_quay() {
     use base64::Engine as _;
-    let src = common::server().await;
-    let dst = common::server().await;
+    let src = test_support::mock::server().await;
+    let dst = test_support::mock::server().await;
     head(&src, "t/a", "1", &digest('a')).await;
     let basic = format!(
         "Basic {}",

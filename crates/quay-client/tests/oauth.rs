@@ -1,7 +1,5 @@
 //! Contract tests for the OAuth2 client-credentials token client against wiremock.
 
-mod common;
-
 use std::time::Duration;
 
 use quay_client::oauth::OAuthClient;
@@ -21,7 +19,7 @@ fn client(server: &MockServer) -> OAuthClient {
 
 #[tokio::test]
 async fn client_credentials_grant_is_sent_and_token_cached() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .and(path("/realms/x/token"))
         .and(header("content-type", "application/x-www-form-urlencoded"))
@@ -43,7 +41,7 @@ async fn client_credentials_grant_is_sent_and_token_cached() {
 
 #[tokio::test]
 async fn expired_token_is_fetched_again() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     // expires_in 1 s: with the refresh margin (a tenth of the lifetime) it is stale after 0.9 s.
     Mock::given(method("POST"))
         .and(path("/realms/x/token"))
@@ -60,7 +58,7 @@ async fn expired_token_is_fetched_again() {
 
 #[tokio::test]
 async fn refused_credentials_are_unauthorized_without_the_secret() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .and(path("/realms/x/token"))
         .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
@@ -76,7 +74,7 @@ async fn refused_credentials_are_unauthorized_without_the_secret() {
 
 #[tokio::test]
 async fn non_bearer_or_empty_tokens_are_rejected() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "access_token": "x", "token_type": "mac"})))

@@ -1,8 +1,6 @@
 //! Contract tests for the OCI registry client against wiremock: authentication flows, paging,
 //! error shapes, digest checks and where credentials may go.
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -49,7 +47,7 @@ fn challenge(server: &MockServer, scope: Option<&str>) -> ResponseTemplate {
 
 #[tokio::test]
 async fn bearer_challenge_fetches_caches_and_reuses_a_token() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/v2/ns/app/manifests/v1"))
         .and(header("authorization", "Bearer tok1"))
@@ -90,7 +88,7 @@ async fn bearer_challenge_fetches_caches_and_reuses_a_token() {
 
 #[tokio::test]
 async fn quay_style_token_without_scope_in_challenge_and_jwt_expiry() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let exp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -134,7 +132,7 @@ async fn quay_style_token_without_scope_in_challenge_and_jwt_expiry() {
 
 #[tokio::test]
 async fn token_server_refusal_is_unauthorized() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/v2/ns/app/tags/list"))
         .respond_with(challenge(&server, Some("repository:ns/app:pull")))
@@ -162,7 +160,7 @@ async fn token_server_refusal_is_unauthorized() {
 
 #[tokio::test]
 async fn basic_challenge_then_basic_up_front() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/v2/ns/app/manifests/v1"))
         .and(header(
@@ -196,7 +194,7 @@ async fn basic_challenge_then_basic_up_front() {
 
 #[tokio::test]
 async fn basic_challenge_without_credentials_is_unauthorized() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/v2/ns/app/manifests/v1"))
         .respond_with(
@@ -216,7 +214,7 @@ async fn basic_challenge_without_credentials_is_unauthorized() {
 
 #[tokio::test]
 async fn static_bearer_is_sent_and_not_refreshed() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/v2/ns/app/manifests/v1"))
         .and(header("authorization", "Bearer given-token"))
@@ -235,7 +233,7 @@ async fn static_bearer_is_sent_and_not_refreshed() {
 
 #[tokio::test]
 async fn manifest_get_sends_full_accept_and_checks_digests() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     // Every manifest and index type must be listed, or registries hide or convert manifests.
     let full_accept = |req: &Request| {
         let v = req
@@ -292,7 +290,7 @@ async fn manifest_get_sends_full_accept_and_checks_digests() {
 
 #[tokio::test]
 async fn manifest_media_type_falls_back_to_the_document() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/v2/ns/app/manifests/v1"))
         .respond_with(
@@ -313,7 +311,7 @@ async fn manifest_media_type_falls_back_to_the_document() {
 
 #[tokio::test]
 async fn manifest_put_sends_exact_bytes_and_checks_returned_digest() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let m = Manifest::new(media_types::DOCKER_MANIFEST, MANIFEST.to_vec());
     Mock::given(method("PUT"))
         .and(path("/v2/ns/app/manifests/v1"))
@@ -362,7 +360,7 @@ async fn manifest_put_sends_exact_bytes_and_checks_returned_digest() {
 
 #[tokio::test]
 async fn registry_error_codes_map_to_variants() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let body = |code: &str| json!({"errors": [{"code": code, "message": code.to_lowercase(), "detail": {}}]});
     Mock::given(method("GET"))
         .and(path("/v2/ns/app/manifests/missing"))
@@ -395,7 +393,7 @@ async fn registry_error_codes_map_to_variants() {
 
 #[tokio::test]
 async fn tag_list_follows_link_headers_and_treats_null_as_empty() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/v2/ns/app/tags/list"))
         .and(query_param("last", "b"))
@@ -434,7 +432,7 @@ async fn tag_list_follows_link_headers_and_treats_null_as_empty() {
 
 #[tokio::test]
 async fn tag_list_refuses_looping_or_foreign_links() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/v2/ns/loop/tags/list"))
         .respond_with(
@@ -468,7 +466,7 @@ async fn tag_list_refuses_looping_or_foreign_links() {
 
 #[tokio::test]
 async fn monolithic_upload_keeps_location_query_and_sends_octet_stream() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let data = b"layer-bytes".to_vec();
     let digest = sha256_digest(&data);
     Mock::given(method("HEAD"))
@@ -504,7 +502,7 @@ async fn monolithic_upload_keeps_location_query_and_sends_octet_stream() {
 
 #[tokio::test]
 async fn chunked_upload_follows_each_new_location_with_content_range() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let data = b"0123456789".to_vec();
     let digest = sha256_digest(&data);
     Mock::given(method("POST"))
@@ -551,7 +549,7 @@ async fn chunked_upload_follows_each_new_location_with_content_range() {
 
 #[tokio::test]
 async fn failed_upload_is_cancelled() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let data = b"abc".to_vec();
     let digest = sha256_digest(&data);
     Mock::given(method("POST"))
@@ -583,8 +581,8 @@ async fn failed_upload_is_cancelled() {
 
 #[tokio::test]
 async fn credentials_never_follow_to_another_host() {
-    let server = common::server().await;
-    let other = common::server().await;
+    let server = test_support::mock::server().await;
+    let other = test_support::mock::server().await;
     let data = b"redirected".to_vec();
     let digest = sha256_digest(&data);
     // Upload Location on another origin.
@@ -638,7 +636,7 @@ async fn credentials_never_follow_to_another_host() {
 #[tokio::test]
 async fn blob_download_is_verified() {
     use futures_util::StreamExt as _;
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let claimed = sha256_digest(b"the real content");
     Mock::given(method("GET"))
         .and(path(format!("/v2/ns/app/blobs/{claimed}")))
@@ -664,7 +662,7 @@ async fn blob_download_is_verified() {
 
 #[tokio::test]
 async fn invalid_names_are_refused_before_any_request() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let c = builder(&server).build().unwrap();
     for repo in ["../etc", "UPPER", "a//b", "a/b?x=1"] {
         let err = c.get_manifest(repo, "v1").await.unwrap_err();
@@ -680,7 +678,7 @@ async fn invalid_names_are_refused_before_any_request() {
 
 #[tokio::test]
 async fn ping_reports_auth_requirement() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/v2/"))
         .respond_with(
@@ -697,7 +695,7 @@ async fn ping_reports_auth_requirement() {
 
 #[tokio::test]
 async fn catch_all_names_the_unmatched_request() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let err = builder(&server)
         .build()
         .unwrap()
@@ -722,8 +720,8 @@ async fn copy_stops_on_a_tampered_source_blob_and_pushes_no_manifest() {
 }
 
 async fn copy_with_tampered_blob(chunk_size: usize) {
-    let src = common::server().await;
-    let dst = common::server().await;
+    let src = test_support::mock::server().await;
+    let dst = test_support::mock::server().await;
     let layer = vec![7u8; 4096];
     let config = b"{}".to_vec();
     let (layer_d, config_d) = (sha256_digest(&layer), sha256_digest(&config));

@@ -4,227 +4,52 @@
 //! packages. They need `OMPS_DOCKER_REGISTRY` (path of the `docker-registry` binary) and
 //! `OMPS_SKOPEO` (path of `skopeo`) and fail loudly when those are missing.
 
-use std::fmt::Write as _;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
-use quay_client::oci::{Descriptor, Manifest, media_types, sha256_digest};
+use quay_client::oci::{Manifest, sha256_digest};
 use quay_client::{CopyOptions, QuayError, RegistryClient, copy_image};
 use serde_json::json;
+use test_support::oci_image::{self, Flavor, RawManifest};
+use test_support::registry::{Registry, RegistryOptions};
+use test_support::skopeo;
 
-fn env_path(var: &str) -> PathBuf {
-    let value = std::env::var_os(var).unwrap_or_else(|| {
-        panic!(
-            "{var} is not set: these peer tests need it (path of the binary). \
-             Install the Debian packages docker-registry and skopeo and run e.g. \
-             OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry OMPS_SKOPEO=/usr/bin/skopeo \
-             cargo nextest run -p quay-client --run-ignored all"
-        )
-    });
-    let path = PathBuf::from(value);
-    assert!(path.is_file(), "{var}={} is not a file", path.display());
-    path
+/// A client of `reg` with a small chunk size, so modest layers take the chunked upload path.
+fn client(reg: &Registry) -> RegistryClient {
+    RegistryClient::builder(reg.url())
+        .chunk_size(64 * 1024)
+        .build()
+        .unwrap()
 }
 
-/// A `docker-registry` process on a free loopback port, killed on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-    tls: bool,
-}
-
-/// Test-only CA and server certificate (valid for 127.0.0.1 until 2126; the key is not secret).
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-impl Registry {
-    async fn start() -> Self {
-        Self::start_with(false).await
-    }
-
-    async fn start_with(tls: bool) -> Self {
-        let bin = env_path("OMPS_DOCKER_REGISTRY");
-        let dir = tempfile::tempdir().unwrap();
-        // Binding port 0 and releasing it picks a free port; the tiny race is acceptable here.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-             delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if tls {
-            write!(
-                config,
-                "  tls:\n    certificate: {}\n    key: {}\n",
-                fixture("test-server.pem").display(),
-                fixture("test-server.key").display()
-            )
-            .unwrap();
-        }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new(&bin)
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let reg = Registry {
-            child,
-            port,
-            dir,
-            tls,
-        };
-        reg.wait_ready().await;
-        reg
-    }
-
-    async fn wait_ready(&self) {
-        let probe = reqwest::Client::builder()
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(&std::fs::read(fixture("test-ca.pem")).unwrap())
-                    .unwrap(),
-            )
-            .build()
-            .unwrap();
-        let url = format!("{}/v2/", self.url());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(r) = probe.get(&url).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
-        panic!("docker-registry did not answer on {url} within 20 s; log:\n{log}");
-    }
-
-    fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}", self.port)
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn client(&self) -> RegistryClient {
-        RegistryClient::builder(self.url())
-            .chunk_size(64 * 1024)
-            .build()
-            .unwrap()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Deterministic pseudo-random bytes, so each layer has its own digest.
 fn noise(seed: &str, len: usize) -> Bytes {
-    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in seed.bytes() {
-        x = (x ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    Bytes::from(out)
+    Bytes::from(oci_image::noise(seed, len))
 }
 
+/// A test image in the client's types.
 struct TestImage {
     config: Bytes,
     layers: Vec<Bytes>,
     manifest: Manifest,
+    raw: RawManifest,
 }
 
-/// An image whose manifest is pretty-printed JSON, so any re-serialisation would change its
-/// digest.
+fn flavor(docker: bool) -> Flavor {
+    if docker { Flavor::Docker } else { Flavor::Oci }
+}
+
 fn image(seed: &str, arch: &str, layer_sizes: &[usize], docker: bool) -> TestImage {
-    let (manifest_mt, config_mt, layer_mt) = if docker {
-        (
-            media_types::DOCKER_MANIFEST,
-            media_types::DOCKER_CONFIG,
-            media_types::DOCKER_LAYER_GZIP,
-        )
-    } else {
-        (
-            media_types::OCI_MANIFEST,
-            media_types::OCI_CONFIG,
-            media_types::OCI_LAYER_GZIP,
-        )
-    };
-    let layers: Vec<Bytes> = layer_sizes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| noise(&format!("{seed}-{i}"), *n))
-        .collect();
-    let layer_descs: Vec<Descriptor> = layers
-        .iter()
-        .map(|l| Descriptor::for_bytes(layer_mt, l))
-        .collect();
-    let config = serde_json::to_vec(&json!({
-        "architecture": arch, "os": "linux",
-        "config": {"Labels": {"test.seed": seed, "operators.operatorframework.io.bundle.package.v1": "demo"}},
-        "rootfs": {"type": "layers", "diff_ids": layer_descs.iter().map(|d| d.digest.clone()).collect::<Vec<_>>()},
-    }))
-    .unwrap();
-    let config = Bytes::from(config);
-    let manifest = serde_json::to_vec_pretty(&json!({
-        "schemaVersion": 2,
-        "mediaType": manifest_mt,
-        "config": Descriptor::for_bytes(config_mt, &config),
-        "layers": layer_descs,
-    }))
-    .unwrap();
+    let img = oci_image::TestImage::new(seed, arch, layer_sizes, flavor(docker));
     TestImage {
-        config,
-        layers,
-        manifest: Manifest::new(manifest_mt, manifest),
+        config: Bytes::from(img.config),
+        layers: img.layers.into_iter().map(Bytes::from).collect(),
+        manifest: Manifest::new(img.manifest.media_type, img.manifest.bytes.clone()),
+        raw: img.manifest,
     }
 }
 
 fn index(children: &[(&TestImage, &str)], docker: bool) -> Manifest {
-    let mt = if docker {
-        media_types::DOCKER_MANIFEST_LIST
-    } else {
-        media_types::OCI_INDEX
-    };
-    let manifests: Vec<_> = children
-        .iter()
-        .map(|(img, arch)| {
-            json!({"mediaType": img.manifest.media_type, "digest": img.manifest.digest,
-                   "size": img.manifest.bytes.len(), "platform": {"architecture": arch, "os": "linux"}})
-        })
-        .collect();
-    let bytes = serde_json::to_vec_pretty(&json!({
-        "schemaVersion": 2, "mediaType": mt, "manifests": manifests,
-    }))
-    .unwrap();
-    Manifest::new(mt, bytes)
+    let raw: Vec<(&RawManifest, &str)> = children.iter().map(|(i, a)| (&i.raw, *a)).collect();
+    let idx = oci_image::index(&raw, flavor(docker));
+    Manifest::new(idx.media_type, idx.bytes)
 }
 
 async fn push_image(c: &RegistryClient, repo: &str, reference: &str, img: &TestImage) -> String {
@@ -237,25 +62,11 @@ async fn push_image(c: &RegistryClient, repo: &str, reference: &str, img: &TestI
         .unwrap()
 }
 
-fn skopeo(args: &[&str]) -> Vec<u8> {
-    let bin = env_path("OMPS_SKOPEO");
-    let out = Command::new(&bin)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-    assert!(
-        out.status.success(),
-        "skopeo {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn push_then_pull_monolithic_and_chunked() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     // 10 KiB goes in one PUT; 200 KiB goes in 64 KiB PATCH chunks.
     let img = image("pushpull", "amd64", &[10 * 1024, 200 * 1024], false);
     let digest = push_image(&c, "team/app", "v1", &img).await;
@@ -263,7 +74,7 @@ async fn push_then_pull_monolithic_and_chunked() {
 
     let got = c.get_manifest("team/app", "v1").await.unwrap();
     assert_eq!(got.bytes, img.manifest.bytes, "manifest bytes changed");
-    assert_eq!(got.media_type, media_types::OCI_MANIFEST);
+    assert_eq!(got.media_type, quay_client::oci::media_types::OCI_MANIFEST);
     let head = c.head_manifest("team/app", &digest).await.unwrap().unwrap();
     assert_eq!(head.digest, digest);
     assert_eq!(c.head_manifest("team/app", "nope").await.unwrap(), None);
@@ -289,8 +100,8 @@ async fn push_then_pull_monolithic_and_chunked() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn explicit_chunked_upload_and_pushing_twice_is_a_no_op() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     let blob = noise("chunky", 100_003);
     let d = c
         .push_blob_chunked("chunks", blob.clone(), 7_000)
@@ -305,8 +116,8 @@ async fn explicit_chunked_upload_and_pushing_twice_is_a_no_op() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn tag_list_and_missing_repository() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     let img = image("tags", "amd64", &[1024], false);
     for tag in ["v1", "v2", "latest"] {
         push_image(&c, "tagged", tag, &img).await;
@@ -329,8 +140,8 @@ async fn tag_list_and_missing_repository() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn cross_repository_mount() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     let blob = noise("mount-me", 5000);
     let d = c.push_blob("src/repo", blob.clone()).await.unwrap();
     assert_eq!(c.blob_exists("dst/repo", &d).await.unwrap(), None);
@@ -343,8 +154,8 @@ async fn cross_repository_mount() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn delete_manifest_and_blob() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     let img = image("delete", "amd64", &[2048], false);
     let digest = push_image(&c, "gone", "v1", &img).await;
     push_image(&c, "gone", "v2", &img).await;
@@ -374,8 +185,8 @@ async fn delete_manifest_and_blob() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn manifest_with_missing_blobs_is_rejected() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     let img = image("orphan", "amd64", &[512], false);
     let err = c
         .put_manifest("orphan", "v1", &img.manifest)
@@ -390,8 +201,8 @@ async fn manifest_with_missing_blobs_is_rejected() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn index_push_and_skopeo_agrees() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     let amd = image("idx-amd64", "amd64", &[3000, 4000], false);
     let arm = image("idx-arm64", "arm64", &[5000], false);
     for img in [&amd, &arm] {
@@ -417,14 +228,14 @@ async fn index_push_and_skopeo_agrees() {
     );
 
     // skopeo reads back exactly what we pushed.
-    let raw = skopeo(&[
+    let raw = skopeo::run(&[
         "inspect",
         "--tls-verify=false",
         "--raw",
         &format!("docker://{}/multi:v1", reg.host()),
     ]);
     assert_eq!(raw, idx.bytes.to_vec());
-    let info: serde_json::Value = serde_json::from_slice(&skopeo(&[
+    let info: serde_json::Value = serde_json::from_slice(&skopeo::run(&[
         "inspect",
         "--tls-verify=false",
         "--override-arch=arm64",
@@ -439,11 +250,11 @@ async fn index_push_and_skopeo_agrees() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn skopeo_inspect_agrees_with_single_image_push() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     let img = image("inspect", "amd64", &[1500, 2500], true);
     let digest = push_image(&c, "ns/inspect", "1.0.0", &img).await;
-    let info: serde_json::Value = serde_json::from_slice(&skopeo(&[
+    let info: serde_json::Value = serde_json::from_slice(&skopeo::run(&[
         "inspect",
         "--tls-verify=false",
         &format!("docker://{}/ns/inspect:1.0.0", reg.host()),
@@ -457,7 +268,7 @@ async fn skopeo_inspect_agrees_with_single_image_push() {
     assert_eq!(info["RepoTags"], json!(["1.0.0"]));
 
     // And the other way: skopeo copies within the registry, we read the same digest.
-    skopeo(&[
+    skopeo::run(&[
         "copy",
         "--all",
         "--preserve-digests",
@@ -474,9 +285,9 @@ async fn skopeo_inspect_agrees_with_single_image_push() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn digest_preserving_copy_between_two_registries() {
-    let a = Registry::start().await;
-    let b = Registry::start().await;
-    let (ca, cb) = (a.client(), b.client());
+    let a = Registry::start();
+    let b = Registry::start();
+    let (ca, cb) = (client(&a), client(&b));
     // Layers above and below the 64 KiB chunk size: streamed and single-request paths.
     let amd = image("copy-amd64", "amd64", &[100 * 1024, 2000], false);
     let arm = image("copy-arm64", "arm64", &[150 * 1024], false);
@@ -521,7 +332,7 @@ async fn digest_preserving_copy_between_two_registries() {
             );
         }
     }
-    let raw = skopeo(&[
+    let raw = skopeo::run(&[
         "inspect",
         "--tls-verify=false",
         "--raw",
@@ -569,7 +380,7 @@ async fn digest_preserving_copy_between_two_registries() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn tls_needs_the_ca_bundle_or_an_explicit_opt_out() {
-    let reg = Registry::start_with(true).await;
+    let reg = Registry::start_with(RegistryOptions::default().tls(true));
     // Unknown issuer: refused.
     let plain = RegistryClient::builder(reg.url())
         .max_retries(0)
@@ -580,7 +391,7 @@ async fn tls_needs_the_ca_bundle_or_an_explicit_opt_out() {
 
     // With the CA bundle: trusted, and a push/pull round trip works.
     let with_ca = RegistryClient::builder(reg.url())
-        .ca_bundle_pem(std::fs::read(fixture("test-ca.pem")).unwrap())
+        .ca_bundle_pem(test_support::certs::CA_PEM)
         .build()
         .unwrap();
     assert_eq!(with_ca.ping().await.unwrap(), quay_client::oci::Ping::Ok);
@@ -608,7 +419,7 @@ async fn tls_needs_the_ca_bundle_or_an_explicit_opt_out() {
             .bytes,
         img.manifest.bytes
     );
-    let info: serde_json::Value = serde_json::from_slice(&skopeo(&[
+    let info: serde_json::Value = serde_json::from_slice(&skopeo::run(&[
         "inspect",
         "--tls-verify=false",
         &format!("docker://{}/secure/app:v1", reg.host()),

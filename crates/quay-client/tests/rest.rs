@@ -1,7 +1,5 @@
 //! Contract tests for the Quay REST API v1 client against wiremock.
 
-mod common;
-
 use std::time::Duration;
 
 use quay_client::{
@@ -31,7 +29,7 @@ fn bearer() -> wiremock::matchers::HeaderExactMatcher {
 
 #[tokio::test]
 async fn initialize_user_without_token_returns_secret_access_token() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/user/initialize"))
         .and(body_json(
@@ -66,7 +64,7 @@ async fn initialize_user_without_token_returns_secret_access_token() {
 
 #[tokio::test]
 async fn initialize_user_refused_is_invalid_request_with_message() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/user/initialize"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({
@@ -89,7 +87,7 @@ async fn initialize_user_refused_is_invalid_request_with_message() {
 
 #[tokio::test]
 async fn organization_get_create_delete() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/organization/myorg"))
         .and(bearer())
@@ -153,7 +151,7 @@ async fn organization_get_create_delete() {
 
 #[tokio::test]
 async fn repository_create_get_delete() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/repository"))
         .and(bearer())
@@ -225,7 +223,7 @@ async fn repository_create_get_delete() {
 
 #[tokio::test]
 async fn repository_list_follows_next_page() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let repo =
         |n: &str| json!({"namespace": "myorg", "name": n, "is_public": true, "kind": "image"});
     Mock::given(method("GET"))
@@ -268,7 +266,7 @@ async fn repository_list_follows_next_page() {
 
 #[tokio::test]
 async fn repository_list_detects_a_looping_next_page() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/repository"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -288,7 +286,7 @@ async fn repository_list_detects_a_looping_next_page() {
 #[tokio::test]
 async fn change_visibility_accepts_200_and_201() {
     for status in [200, 201] {
-        let server = common::server().await;
+        let server = test_support::mock::server().await;
         Mock::given(method("POST"))
             .and(path("/api/v1/repository/myorg/myrepo/changevisibility"))
             .and(bearer())
@@ -306,7 +304,7 @@ async fn change_visibility_accepts_200_and_201() {
 
 #[tokio::test]
 async fn change_visibility_errors_take_rest_message_fields() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/repository/myorg/denied/changevisibility"))
         .respond_with(ResponseTemplate::new(403).set_body_json(json!({
@@ -372,7 +370,7 @@ async fn change_visibility_errors_take_rest_message_fields() {
 
 #[tokio::test]
 async fn robots_list_get_create_delete_regenerate() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let robot = |tok: &str| {
         json!({"name": "myorg+bot", "created": "t", "last_accessed": null,
         "description": "d", "token": tok, "unstructured_metadata": {}})
@@ -456,7 +454,7 @@ async fn robots_list_get_create_delete_regenerate() {
 
 #[tokio::test]
 async fn proxy_cache_get_create_delete() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/organization/empty/proxycache"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -515,7 +513,7 @@ async fn proxy_cache_get_create_delete() {
 
 #[tokio::test]
 async fn tags_are_paged_until_has_additional_is_false() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let tag = |n: &str| {
         json!({"name": n, "reversion": false, "start_ts": 1_700_000_000,
         "manifest_digest": format!("sha256:{n}"), "is_manifest_list": false, "size": 1234})
@@ -554,7 +552,7 @@ async fn tags_are_paged_until_has_additional_is_false() {
 
 #[tokio::test]
 async fn with_token_switches_the_bearer_and_hides_it_in_debug() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/repository/org2/repo/changevisibility"))
         .and(header("authorization", "Bearer org2-token"))
@@ -576,7 +574,7 @@ async fn with_token_switches_the_bearer_and_hides_it_in_debug() {
 
 #[tokio::test]
 async fn catch_all_names_the_unmatched_request() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let err = client(&server)
         .get_robot("nobody", "bot")
         .await
@@ -591,7 +589,7 @@ async fn catch_all_names_the_unmatched_request() {
 
 #[tokio::test]
 async fn user_robots_and_team_membership() {
-    let server = common::server().await;
+    let server = test_support::mock::server().await;
     let robot = json!({"name": "admin+mine", "description": "", "token": "user-robot-token"});
     Mock::given(method("PUT"))
         .and(path("/api/v1/user/robots/mine"))

@@ -1,4 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+pub mod certs;
+pub mod fake_quay;
+pub mod fixtures;
+mod http;
 #[cfg(feature = "kube-api")]
 pub mod kube_api;
+pub mod mock;
+pub mod oci_image;
+pub mod peers;
+pub mod registry;
+pub mod skopeo;
+pub mod zip_forge;

@@ -2,26 +2,12 @@
 
 use std::time::Duration;
 
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::MockServer;
 
-/// Starts a mock server whose fallback answers 418 naming the unmatched request, so a missed
-/// expectation shows up clearly in the failure.
+/// Starts a mock server with the shared catch-all (418 naming any unmatched request), so a
+/// missed expectation shows up clearly in the failure.
 pub async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(|req: &Request| {
-            ResponseTemplate::new(418).set_body_string(format!(
-                "no mock matched {} {} body={}",
-                req.method,
-                req.url,
-                String::from_utf8_lossy(&req.body)
-            ))
-        })
-        .with_priority(u8::MAX)
-        .mount(&server)
-        .await;
-    server
+    test_support::mock::server().await
 }
 
 pub fn client(server: &MockServer) -> greenwave_client::Client {

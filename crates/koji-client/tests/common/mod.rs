@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use koji_client::xmlrpc::{self, Limits, Response};
 use koji_client::{Client, Fault, RetryPolicy, Value};
-use wiremock::matchers::{any, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 pub const HUB_PATH: &str = "/kojihub";
 
-/// A mock hub: answers 405 to anything but POST (like the real hub), and 418 naming the
-/// request for any POST no test expectation matched, so a missed expectation is obvious.
+/// A mock hub: answers 405 to anything but POST (like the real hub), and (the shared
+/// catch-all) 418 naming the request and its decoded call for any POST no test expectation
+/// matched, so a missed expectation is obvious.
 pub async fn hub() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -25,22 +26,14 @@ pub async fn hub() -> MockServer {
         .with_priority(u8::MAX - 1)
         .mount(&server)
         .await;
-    Mock::given(any())
-        .respond_with(|req: &Request| {
-            let call = xmlrpc::decode_call(&req.body, &Limits::default()).map_or_else(
-                |e| format!("undecodable body ({e})"),
-                |c| format!("{} {:?}", c.method, c.params),
-            );
-            ResponseTemplate::new(418)
-                .insert_header("content-type", "text/plain")
-                .set_body_string(format!(
-                    "no mock matched {} {} call={call}",
-                    req.method, req.url
-                ))
-        })
-        .with_priority(u8::MAX)
-        .mount(&server)
-        .await;
+    test_support::mock::catch_all_describing(&server, |req: &Request| {
+        let call = xmlrpc::decode_call(&req.body, &Limits::default()).map_or_else(
+            |e| format!("undecodable body ({e})"),
+            |c| format!("{} {:?}", c.method, c.params),
+        );
+        format!("no mock matched {} {} call={call}", req.method, req.url)
+    })
+    .await;
     server
 }
 
