@@ -1,12 +1,10 @@
 //! `omps bundle convert` (package manifests → one bundle directory per version) and
 //! `omps bundle push` (a bundle directory → an OCI image in any registry, no container builder).
 //!
-//! Exit status: 0 done; 1 invalid input or refused by the registry (4xx); 2 unreadable input or
-//! usage error; 3 registry server failure (5xx or unreadable answer); 4 registry unreachable.
+//! Exit status: the table of `omps --help` ([`crate::error`]).
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -14,10 +12,12 @@ use manifest_bundle::image::{BundleImage, build_image};
 use manifest_bundle::layout::Layout;
 use manifest_bundle::{BundleDir, Limits, ManifestTree, to_bundles, validate_tree};
 use quay_client::oci::{Manifest, media_types};
-use quay_client::{QuayError, RegistryAuth, RegistryClient, SecretString};
+use quay_client::{RegistryAuth, RegistryClient, SecretString};
 use serde_json::{Value, json};
 
-use crate::Output;
+use crate::error::{CliError, Exit};
+use crate::output::Output;
+use crate::validate::read_tree;
 
 /// `omps bundle ...`.
 #[derive(Debug, Subcommand)]
@@ -88,33 +88,22 @@ pub struct PushArgs {
     output: Output,
 }
 
-/// Runs a `bundle` subcommand.
-pub fn run(command: BundleCommand) -> ExitCode {
-    match command {
-        BundleCommand::Convert(args) => convert(&args),
-        BundleCommand::Push(args) => push(args),
+impl BundleCommand {
+    /// The output format asked for.
+    pub fn output(&self) -> Output {
+        match self {
+            BundleCommand::Convert(a) => a.output,
+            BundleCommand::Push(a) => a.output,
+        }
     }
 }
 
-fn read_tree(path: &Path, limits: &Limits) -> Result<ManifestTree, manifest_bundle::Error> {
-    if path.is_dir() {
-        ManifestTree::from_dir(path, limits)
-    } else {
-        ManifestTree::from_zip_file(path, limits)
-    }
-}
-
-/// Loads and validates `path`; prints the problems and returns the exit status on failure.
-fn load_valid(path: &Path) -> Result<(manifest_bundle::Manifests, ManifestTree), ExitCode> {
+/// Loads and validates `path`; prints the problems and refuses an invalid package.
+fn load_valid(path: &Path) -> Result<(manifest_bundle::Manifests, ManifestTree), CliError> {
     let limits = Limits::default();
-    let tree = read_tree(path, &limits).map_err(|e| {
-        eprintln!("error: {}: {e}", path.display());
-        ExitCode::from(2)
-    })?;
-    let (manifests, report) = validate_tree(&tree, None, &limits.yaml).map_err(|e| {
-        eprintln!("error: {}: {e}", path.display());
-        ExitCode::from(1)
-    })?;
+    let tree = read_tree(path, &limits)?;
+    let (manifests, report) = validate_tree(&tree, None, &limits.yaml)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
     for (message, file) in report.warnings_with_files() {
         eprintln!("WARNING: {message} [{file}]");
     }
@@ -122,11 +111,10 @@ fn load_valid(path: &Path) -> Result<(manifest_bundle::Manifests, ManifestTree),
         for (message, file) in report.errors_with_files() {
             eprintln!("ERROR: {message} [{file}]");
         }
-        eprintln!(
-            "error: {} is not a valid operator package; nothing converted",
+        return Err(CliError::invalid(format!(
+            "{} is not a valid operator package; nothing converted",
             path.display()
-        );
-        return Err(ExitCode::from(1));
+        )));
     }
     Ok((manifests, tree))
 }
@@ -160,60 +148,47 @@ fn bundle_json(bundle: &BundleDir, path: &Path) -> Value {
     })
 }
 
-fn convert(args: &ConvertArgs) -> ExitCode {
-    let (manifests, tree) = match load_valid(&args.input) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let bundles = match to_bundles(&manifests, &tree) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {}: {e}", args.input.display());
-            return ExitCode::from(1);
-        }
-    };
+/// Runs `omps bundle convert`.
+pub fn convert(args: &ConvertArgs) -> Result<Exit, CliError> {
+    let (manifests, tree) = load_valid(&args.input)?;
+    let bundles = to_bundles(&manifests, &tree)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", args.input.display())))?;
     let mut seen = std::collections::BTreeSet::new();
     for b in &bundles {
         if !safe_dir_name(&b.version) {
-            eprintln!(
-                "error: CSV {} has version {:?}, which cannot be a directory name",
+            return Err(CliError::invalid(format!(
+                "CSV {} has version {:?}, which cannot be a directory name",
                 b.csv_name, b.version
-            );
-            return ExitCode::from(1);
+            )));
         }
         if !seen.insert(b.version.as_str()) {
-            eprintln!(
-                "error: two CSVs have version {}; each bundle needs its own",
+            return Err(CliError::invalid(format!(
+                "two CSVs have version {}; each bundle needs its own",
                 b.version
-            );
-            return ExitCode::from(1);
+            )));
         }
     }
     // Like pkgman-to-bundle, never write into existing output (an empty directory is fine).
     if args.out.exists() {
         let empty = std::fs::read_dir(&args.out).is_ok_and(|mut d| d.next().is_none());
         if !empty {
-            eprintln!(
-                "error: {}: output directory exists and is not empty",
+            return Err(CliError::usage(format!(
+                "{}: output directory exists and is not empty",
                 args.out.display()
-            );
-            return ExitCode::from(2);
+            )));
         }
     }
     let mut written = Vec::new();
     for bundle in &bundles {
         let dir = args.out.join(&bundle.version);
-        let result = std::fs::create_dir_all(&dir)
+        std::fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
             .and_then(|()| bundle.files.write_to(&dir).map_err(|e| e.to_string()))
             .and_then(|()| {
                 std::fs::write(dir.join("bundle.Dockerfile"), bundle.dockerfile())
                     .map_err(|e| e.to_string())
-            });
-        if let Err(e) = result {
-            eprintln!("error: cannot write {}: {e}", dir.display());
-            return ExitCode::from(2);
-        }
+            })
+            .map_err(|e| CliError::input(format!("cannot write {}: {e}", dir.display())))?;
         written.push(bundle_json(bundle, &dir));
     }
     let mut stdout = std::io::stdout().lock();
@@ -235,7 +210,7 @@ fn convert(args: &ConvertArgs) -> ExitCode {
             }
         }
     }
-    ExitCode::SUCCESS
+    Ok(Exit::Success)
 }
 
 /// A parsed image reference.
@@ -280,67 +255,47 @@ fn parse_image(image: &str) -> Result<ImageRef, String> {
     })
 }
 
-/// Exit status for a registry failure.
-fn exit_for(e: &QuayError) -> u8 {
-    match e {
-        QuayError::Timeout { .. } | QuayError::Transport { .. } => 4,
-        QuayError::InvalidResponse(_)
-        | QuayError::ResponseTooLarge { .. }
-        | QuayError::DigestMismatch { .. } => 3,
-        QuayError::Remote(r) if r.status() >= 500 => 3,
-        QuayError::InvalidArgument(_) | QuayError::Config(_) => 2,
-        _ => 1,
-    }
-}
-
 /// Reads the bundle directory and builds its image.
-fn bundle_image(dir: &Path) -> Result<(BundleDir, BundleImage), ExitCode> {
+fn bundle_image(dir: &Path) -> Result<(BundleDir, BundleImage), CliError> {
     let (manifests, tree) = load_valid(dir)?;
     if manifests.layout != Layout::Bundle
         || manifests.versions.len() != 1
         || !manifests.versions[0].dir.is_empty()
     {
-        eprintln!(
-            "error: {} is not one bundle directory (manifests/ and metadata/annotations.yaml at its root); \
+        return Err(CliError::invalid(format!(
+            "{} is not one bundle directory (manifests/ and metadata/annotations.yaml at its root); \
              convert package manifests first with `omps bundle convert`",
             dir.display()
-        );
-        return Err(ExitCode::from(1));
+        )));
     }
-    let mut bundles = to_bundles(&manifests, &tree).map_err(|e| {
-        eprintln!("error: {}: {e}", dir.display());
-        ExitCode::from(1)
-    })?;
+    let mut bundles = to_bundles(&manifests, &tree)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", dir.display())))?;
     let bundle = bundles.remove(0);
-    let image = build_image(&bundle).map_err(|e| {
-        eprintln!("error: cannot build the image: {e}");
-        ExitCode::from(2)
-    })?;
+    let image = build_image(&bundle)
+        .map_err(|e| CliError::input(format!("cannot build the image: {e}")))?;
     Ok((bundle, image))
 }
 
-fn credentials(args: PushArgs) -> Result<(RegistryAuth, PushArgs), ExitCode> {
-    let mut args = args;
+/// Registry credentials from the flags and the environment.
+fn credentials(args: &PushArgs) -> Result<RegistryAuth, CliError> {
+    let mut password = args.password.clone();
     if args.password_stdin {
         let mut text = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("error: cannot read the password from standard input: {e}");
-            return Err(ExitCode::from(2));
-        }
-        args.password = Some(SecretString::from(
+        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+            CliError::input(format!("cannot read the password from standard input: {e}"))
+        })?;
+        password = Some(SecretString::from(
             text.trim_end_matches(['\r', '\n']).to_owned(),
         ));
     }
-    let auth = match (&args.token, &args.username, &args.password) {
-        (Some(t), _, _) => RegistryAuth::Bearer(t.clone()),
-        (None, Some(u), Some(p)) => RegistryAuth::basic(u.clone(), p.clone()),
-        (None, None, None) => RegistryAuth::Anonymous,
-        _ => {
-            eprintln!("error: --username and a password (--password-stdin) go together");
-            return Err(ExitCode::from(2));
-        }
-    };
-    Ok((auth, args))
+    match (&args.token, &args.username, password) {
+        (Some(t), _, _) => Ok(RegistryAuth::Bearer(t.clone())),
+        (None, Some(u), Some(p)) => Ok(RegistryAuth::basic(u.clone(), p)),
+        (None, None, None) => Ok(RegistryAuth::Anonymous),
+        _ => Err(CliError::usage(
+            "--username and a password (--password-stdin) go together",
+        )),
+    }
 }
 
 /// The registry client for `image_ref` with the command's TLS, timeout and credentials.
@@ -348,61 +303,32 @@ fn registry_client(
     image_ref: &ImageRef,
     args: &PushArgs,
     auth: RegistryAuth,
-) -> Result<RegistryClient, ExitCode> {
+) -> Result<RegistryClient, CliError> {
     let scheme = if args.plain_http { "http" } else { "https" };
     let mut builder = RegistryClient::builder(format!("{scheme}://{}", image_ref.registry))
         .auth(auth)
         .timeout(Duration::from_secs(args.timeout.max(1)))
         .user_agent(format!("omps/{}", env!("CARGO_PKG_VERSION")));
     if let Some(path) = &args.ca_bundle {
-        match std::fs::read(path) {
-            Ok(pem) => builder = builder.ca_bundle_pem(pem),
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                return Err(ExitCode::from(2));
-            }
-        }
+        builder = builder.ca_bundle_pem(crate::output::read_ca_bundle(path)?);
     }
-    builder.build().map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(2)
-    })
+    Ok(builder.build()?)
 }
 
-fn push(args: PushArgs) -> ExitCode {
-    let image_ref = match parse_image(&args.image) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let (auth, args) = match credentials(args) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let (bundle, image) = match bundle_image(&args.dir) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+/// Runs `omps bundle push`.
+pub async fn push(args: PushArgs) -> Result<Exit, CliError> {
+    let image_ref = parse_image(&args.image).map_err(CliError::usage)?;
+    let auth = credentials(&args)?;
+    // Validation and the image build are CPU work: off the runtime.
+    let dir = args.dir.clone();
+    let (bundle, image) = tokio::task::spawn_blocking(move || bundle_image(&dir))
+        .await
+        .map_err(|e| CliError::internal(format!("building the image panicked: {e}")))??;
     let tag = image_ref
         .tag
         .clone()
         .unwrap_or_else(|| bundle.version.replace('+', "_"));
-    let client = match registry_client(&image_ref, &args, auth) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let client = registry_client(&image_ref, &args, auth)?;
     let total = (image.layer.len() + image.config.len() + image.manifest.len()) as u64;
     let progress = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total);
@@ -416,7 +342,7 @@ fn push(args: PushArgs) -> ExitCode {
         indicatif::ProgressBar::hidden()
     };
     let repository = image_ref.repository.clone();
-    let pushed = runtime.block_on(async {
+    let pushed = async {
         progress.set_message("layer");
         client
             .push_blob(&repository, image.layer.clone().into())
@@ -436,22 +362,19 @@ fn push(args: PushArgs) -> ExitCode {
             )
             .await?;
         progress.inc(image.manifest.len() as u64);
-        Ok::<_, QuayError>(digest)
-    });
+        Ok::<_, quay_client::QuayError>(digest)
+    }
+    .await;
     progress.finish_and_clear();
-    let digest = match pushed {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "error: pushing {}/{repository}:{tag} failed: {e}",
-                image_ref.registry
-            );
-            return ExitCode::from(exit_for(&e));
-        }
-    };
+    let digest = pushed.map_err(|e| {
+        CliError::from(e).with_context(format!(
+            "pushing {}/{repository}:{tag} failed",
+            image_ref.registry
+        ))
+    })?;
     let reference = format!("{}/{repository}:{tag}", image_ref.registry);
     print_pushed(args.output, &reference, &digest, &tag, &bundle, &image);
-    ExitCode::SUCCESS
+    Ok(Exit::Success)
 }
 
 fn print_pushed(

@@ -1,23 +1,30 @@
 //! The `omps` command line.
 //!
 //! Thin by design: the logic lives in the library crates; this binary parses arguments, calls them
-//! and formats the result for people and scripts.
+//! and formats the result for people and scripts. Every command returns `Result<Exit, CliError>`;
+//! the exit status of a failure is decided in one place ([`error`]), and one tokio runtime, built
+//! here, runs every command that talks to the network.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod bundle;
+mod error;
 mod mirror;
 mod output;
 mod quay;
 mod service;
 mod validate;
 
+use error::{CliError, Exit};
+use output::Output;
+
 /// Validate and publish Kubernetes operator manifests.
 #[derive(Debug, Parser)]
 #[command(name = "omps", version, about, long_about = None)]
+// The exit-status table is added to the help at run time, from `error::EXIT_TABLE`.
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,7 +62,7 @@ enum Command {
     /// Push operator manifests (a directory, a zip or a Koji build) to an OMPS service, or
     /// in-process with `--direct`.
     #[command(
-        after_help = "Exit status: 0 pushed, 1 refused (validation, auth, conflict), 2 usage or unreadable input,\n3 service or upstream failure, 4 service unreachable.\n\nExamples:\n  omps push ./etcd --org myorg\n  omps push manifests.zip --org myorg --repo etcd --version 2.0.0 --url https://omps.example.com\n  omps push --koji etcd-operator-1.0-1 --org myorg\n  omps push ./etcd --org myorg --direct --data-dir ./omps-data --output json"
+        after_help = "Exit status (the table of `omps --help`): 0 pushed, 1 refused (validation, auth, conflict),\n2 usage or unreadable input, 3 service or upstream failure (5xx), 4 service unreachable.\n\nExamples:\n  omps push ./etcd --org myorg\n  omps push manifests.zip --org myorg --repo etcd --version 2.0.0 --url https://omps.example.com\n  omps push --koji etcd-operator-1.0-1 --org myorg\n  omps push ./etcd --org myorg --direct --data-dir ./omps-data --output json"
     )]
     Push(service::PushArgs),
     /// Delete one release (`--version`) or all releases of a repository.
@@ -89,8 +96,8 @@ const QUAY_HELP: &str =
     "Credentials: --token-file, OMPS_QUAY_TOKEN, --token, or OAuth2 client credentials
 (--oauth-token-url, --oauth-client-id, --oauth-client-secret-file). Never printed.
 
-Exit status: 0 done, 1 refused (401/403, 404, 400, conflict) or a change failed,
-2 usage or configuration error, 3 remote server failure, 4 unreachable.
+Exit status (the table of `omps --help`): 0 done, 1 refused by Quay (4xx) or a change failed,
+2 usage or configuration error, 3 Quay failed (5xx, unreadable answer), 4 unreachable.
 
 Examples:
   export OMPS_QUAY_URL=https://quay.example.com OMPS_QUAY_TOKEN_FILE=~/.quay-token
@@ -101,8 +108,9 @@ Examples:
   omps quay proxy-cache create cache-org --upstream registry.example.com --expiration-s 86400
   omps quay apply -f quay.yaml --dry-run";
 
-const MIRROR_HELP: &str = "Exit status: 0 all images copied or unchanged, 1 an image or namespace failed,
-2 usage or configuration error, 3 remote server failure, 4 unreachable (preflight).
+const MIRROR_HELP: &str = "Exit status (the table of `omps --help`): 0 all images copied or unchanged,
+1 an image or namespace failed or a server refused (4xx), 2 usage or configuration error,
+3 a server failed (5xx, unreadable answer), 4 unreachable (preflight, DNS, TCP, TLS, timeout).
 
 Examples:
   omps mirror --config-file sample_config.yaml --skip-tls-verify --skip-broken-images
@@ -110,62 +118,92 @@ Examples:
   OMPS_MIRROR_SOURCE_TOKEN=... omps mirror -c sync.yaml --auto-discovery --org team --tags 'v*' -j 8
   omps mirror -c sync.yaml --dry-run --output json";
 
-/// How a command prints its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Output {
-    /// Lines for people (`validate`: courier-like `WARNING: ...` / `ERROR: ...`).
-    Text,
-    /// One JSON document on stdout (`validate`: exactly courier's `validation_info`; API
-    /// commands: the service's JSON answer or error envelope).
-    Json,
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let command = Cli::command().after_help(error::exit_table_help());
+    let cli = match command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+            // clap's own usage errors exit 2, like every usage error; --help and --version 0.
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code.into();
         }
     };
-    match cli.command {
+    let json = cli.command.output() == Some(Output::Json);
+    match run(cli.command) {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            if json {
+                e.print_json();
+            } else {
+                e.print_text();
+            }
+            e.exit().into()
+        }
+    }
+}
+
+impl Command {
+    /// The output format the command was asked for, when it has one.
+    fn output(&self) -> Option<Output> {
+        match self {
+            Command::Validate { output, .. } => Some(*output),
+            Command::Bundle(b) => Some(b.output()),
+            Command::Push(a) => Some(a.connection.output),
+            Command::Delete(a) => Some(a.connection.output),
+            Command::List(a) => Some(a.connection.output),
+            Command::Quay(q) => Some(q.output()),
+            Command::Mirror(m) => Some(m.output),
+            Command::Serve(_) | Command::Completions { .. } => None,
+        }
+    }
+}
+
+/// Runs a command. Commands that only read local files run without a runtime; the others share
+/// the one runtime built here.
+fn run(command: Command) -> Result<Exit, CliError> {
+    match command {
         Command::Validate {
             path,
             repository,
             output,
         } => validate::run(&path, repository.as_deref(), output),
-        Command::Serve(args) => serve(args),
-        Command::Bundle(command) => bundle::run(command),
-        Command::Push(args) => service::push(&args),
-        Command::Delete(args) => service::delete(&args),
-        Command::List(args) => service::list(&args),
-        Command::Quay(cmd) => quay::run(&cmd),
-        Command::Mirror(args) => mirror::run(&args),
         Command::Completions { shell } => {
-            use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "omps", &mut std::io::stdout());
-            ExitCode::SUCCESS
+            Ok(Exit::Success)
+        }
+        Command::Bundle(bundle::BundleCommand::Convert(args)) => bundle::convert(&args),
+        other => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))?;
+            runtime.block_on(run_async(other))
         }
     }
 }
 
-fn serve(args: omps_server::serve::ServeArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(omps_server::serve::serve(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
+async fn run_async(command: Command) -> Result<Exit, CliError> {
+    match command {
+        Command::Serve(args) => omps_server::serve::serve(args)
+            .await
+            .map(|()| Exit::Success)
+            .map_err(|e| CliError::internal(format!("{e:#}"))),
+        Command::Bundle(bundle::BundleCommand::Push(args)) => bundle::push(args).await,
+        Command::Push(args) => service::push(&args).await,
+        Command::Delete(args) => service::delete(&args).await,
+        Command::List(args) => service::list(&args).await,
+        Command::Quay(cmd) => quay::run(&cmd).await,
+        Command::Mirror(args) => mirror::run(&args).await,
+        Command::Validate { .. } | Command::Completions { .. } | Command::Bundle(_) => {
+            unreachable!("run() handles the commands that need no runtime")
         }
     }
 }

@@ -4,7 +4,6 @@
 //! execute) and `quay_client::preflight`; this module only formats the results.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -15,7 +14,8 @@ use quay_client::mirror::{
 };
 use quay_client::{CopyOptions, QuayError, SecretString};
 
-use crate::output::{self, ConnArgs, Format, OAuthArgs};
+use crate::error::{CliError, Exit};
+use crate::output::{self, ConnArgs, OAuthArgs, Output};
 
 /// Largest configuration file read.
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -98,8 +98,8 @@ pub struct MirrorArgs {
     #[command(flatten)]
     pub oauth: OAuthArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub output: Format,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 /// `--discovery` values.
@@ -113,22 +113,25 @@ pub enum DiscoveryArg {
     Registry,
 }
 
-fn read_config(path: &Path) -> Result<MirrorConfig, QuayError> {
+fn read_config(path: &Path) -> Result<MirrorConfig, CliError> {
     let text = read_yaml_file(path)?;
-    MirrorConfig::from_value(&text, &quay_client::credentials::process_env)
+    Ok(MirrorConfig::from_value(
+        &text,
+        &quay_client::credentials::process_env,
+    )?)
 }
 
 /// Reads a YAML file (size-limited) into JSON with the bounded parser of `manifest-bundle`.
-pub fn read_yaml_file(path: &Path) -> Result<serde_json::Value, QuayError> {
+pub fn read_yaml_file(path: &Path) -> Result<serde_json::Value, CliError> {
     use std::io::Read as _;
     let file = std::fs::File::open(path)
-        .map_err(|e| QuayError::Config(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
     let mut text = String::new();
     file.take(MAX_CONFIG_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|e| QuayError::Config(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
     if text.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(QuayError::Config(format!(
+        return Err(CliError::config(format!(
             "{} is larger than {MAX_CONFIG_BYTES} bytes",
             path.display()
         )));
@@ -140,7 +143,7 @@ pub fn read_yaml_file(path: &Path) -> Result<serde_json::Value, QuayError> {
         ..manifest_bundle::YamlLimits::default()
     };
     let doc = manifest_bundle::yaml::parse(&text, &limits)
-        .map_err(|e| QuayError::Config(format!("{}: {e}", path.display())))?;
+        .map_err(|e| CliError::config(format!("{}: {e}", path.display())))?;
     Ok(doc.map_or(serde_json::Value::Null, |d| d.to_json()))
 }
 
@@ -152,14 +155,14 @@ fn env_secret(var: &str) -> Option<SecretString> {
 }
 
 /// Merges the configuration file and the flags (flags win).
-fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, QuayError> {
+fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
     let from_file = args.config_file.as_deref().map(read_config).transpose()?;
     let mut cfg = if let Some(c) = from_file {
         c
     } else {
         let (Some(s), Some(d)) = (&args.source, &args.destination) else {
-            return Err(QuayError::Config(
-                "give --config-file, or both --source and --destination".into(),
+            return Err(CliError::usage(
+                "give --config-file, or both --source and --destination",
             ));
         };
         // An empty configuration in this project's format, filled from the flags below.
@@ -178,7 +181,7 @@ fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, QuayError> {
                 api_url: &Option<String>,
                 token_file: &Option<PathBuf>,
                 token_env: &str|
-     -> Result<(), QuayError> {
+     -> Result<(), CliError> {
         if let Some(u) = api_url {
             server.api_url = Some(normalize_server(u)?);
         }
@@ -225,9 +228,8 @@ fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, QuayError> {
         cfg.concurrency = Some(usize::from(j));
     }
     if cfg.repositories.is_empty() && !cfg.auto_discovery {
-        return Err(QuayError::Config(
-            "nothing to mirror: give repositories (configuration or --repository) or --auto-discovery"
-                .into(),
+        return Err(CliError::usage(
+            "nothing to mirror: give repositories (configuration or --repository) or --auto-discovery",
         ));
     }
     Ok(cfg)
@@ -304,15 +306,7 @@ fn print_text_report(report: &MirrorReport) {
 }
 
 /// Runs `omps mirror`.
-pub fn run(args: &MirrorArgs) -> ExitCode {
-    let format = args.output;
-    match output::block_on(run_async(args)) {
-        Ok(Ok(code)) => code,
-        Ok(Err(e)) | Err(e) => output::fail(format, &e),
-    }
-}
-
-async fn run_async(args: &MirrorArgs) -> Result<ExitCode, QuayError> {
+pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
     let cfg = effective_config(args)?;
     for w in &cfg.warnings {
         eprintln!("warning: {w}");
@@ -320,9 +314,7 @@ async fn run_async(args: &MirrorArgs) -> Result<ExitCode, QuayError> {
     let mut conn = args.conn.connect_options()?;
     if conn.ca_bundle_pem.is_none() {
         if let Some(p) = &cfg.ca_bundle {
-            conn.ca_bundle_pem = Some(std::fs::read(p).map_err(|e| {
-                QuayError::Config(format!("cannot read CA bundle {}: {e}", p.display()))
-            })?);
+            conn.ca_bundle_pem = Some(output::read_ca_bundle(p)?);
         }
     }
     conn.insecure_skip_verify |= cfg.insecure_skip_verify;
@@ -358,10 +350,7 @@ async fn run_async(args: &MirrorArgs) -> Result<ExitCode, QuayError> {
                         );
                     }
                 }
-                Err(e) => {
-                    let e = preflight_error(role, &ep.url, e);
-                    return Err(e);
-                }
+                Err(e) => return Err(preflight_error(role, &ep.url, e).into()),
             }
         }
     }
@@ -391,20 +380,20 @@ async fn run_async(args: &MirrorArgs) -> Result<ExitCode, QuayError> {
     let report = quay_client::mirror::execute(&src, &dst, &plan, &exec, &progress).await;
     progress.bar.finish_and_clear();
     match args.output {
-        Format::Json => output::print_json(
+        Output::Json => output::print_json(
             &serde_json::to_value(&report).unwrap_or_else(|_| serde_json::json!({})),
         ),
-        Format::Text => print_text_report(&report),
+        Output::Text => print_text_report(&report),
     }
     Ok(if report.is_success() {
-        ExitCode::SUCCESS
+        Exit::Success
     } else {
-        ExitCode::from(1)
+        Exit::Refused
     })
 }
 
 fn format_is_text(args: &MirrorArgs) -> bool {
-    args.output == Format::Text
+    args.output == Output::Text
 }
 
 /// Prefixes a preflight failure with the role, keeping its category (and exit code).

@@ -1,28 +1,25 @@
-//! Shared pieces of the `quay` and `mirror` commands: output format, TLS and timeout options,
-//! Quay API credentials (flag, environment, file, or OAuth2 client credentials), exit codes,
-//! error printing and progress bars.
-//!
-//! Exit codes (documented in `docs/quay-admin.md` and `docs/mirror.md`):
-//! 0 success; 1 refused or failed (401/403, 404, 400, conflicts, failed images);
-//! 2 usage or configuration error; 3 remote server failure (5xx, unreadable answer);
-//! 4 unreachable (DNS, TCP, TLS, timeout; preflight failures).
+//! Shared pieces of the commands: output format, TLS and timeout options, Quay API credentials
+//! (flag, environment, file, or OAuth2 client credentials), JSON printing and progress bars.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use quay_client::mirror::{ConnectOptions, error_kind};
+use quay_client::mirror::ConnectOptions;
 use quay_client::oauth::OAuthClient;
-use quay_client::{QuayError, QuayRestClient, SecretString};
+use quay_client::{QuayRestClient, SecretString};
+
+use crate::error::CliError;
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Lines for people.
+pub enum Output {
+    /// Lines for people (`validate`: courier-like `WARNING: ...` / `ERROR: ...`).
     Text,
-    /// One JSON document on stdout (`{"result": "success" | "failure", ...}`).
+    /// One JSON document on stdout: the command's result, or on failure
+    /// `{"result": "failure", "error": {...}}` (`validate`: exactly courier's `validation_info`;
+    /// `push`/`list`/`delete`: the service's JSON answer or error envelope).
     Json,
 }
 
@@ -46,12 +43,10 @@ pub struct ConnArgs {
 
 impl ConnArgs {
     /// The library's connection options (reads the CA bundle file).
-    pub fn connect_options(&self) -> Result<ConnectOptions, QuayError> {
+    pub fn connect_options(&self) -> Result<ConnectOptions, CliError> {
         let mut o = ConnectOptions::default();
         if let Some(p) = &self.ca_bundle {
-            o.ca_bundle_pem = Some(std::fs::read(p).map_err(|e| {
-                QuayError::Config(format!("cannot read CA bundle {}: {e}", p.display()))
-            })?);
+            o.ca_bundle_pem = Some(read_ca_bundle(p)?);
         }
         o.insecure_skip_verify = self.insecure_skip_tls_verify;
         o.connect_timeout = Duration::from_secs(self.connect_timeout.max(1));
@@ -110,20 +105,26 @@ pub struct OAuthArgs {
 }
 
 /// Reads a secret file (size-limited, trailing newline removed); errors name the file only.
-pub fn secret_file(path: &Path) -> Result<SecretString, QuayError> {
-    quay_client::credentials::read_secret_file(path).map_err(QuayError::Config)
+pub fn secret_file(path: &Path) -> Result<SecretString, CliError> {
+    quay_client::credentials::read_secret_file(path).map_err(CliError::config)
+}
+
+/// Reads a PEM CA bundle file.
+pub fn read_ca_bundle(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path)
+        .map_err(|e| CliError::config(format!("cannot read CA bundle {}: {e}", path.display())))
 }
 
 impl OAuthArgs {
     /// Fetches a token when a token URL is configured; `None` otherwise.
-    pub async fn token(&self, conn: &ConnectOptions) -> Result<Option<SecretString>, QuayError> {
+    pub async fn token(&self, conn: &ConnectOptions) -> Result<Option<SecretString>, CliError> {
         let Some(url) = &self.oauth_token_url else {
             return Ok(None);
         };
         let id = self
             .oauth_client_id
             .clone()
-            .ok_or_else(|| QuayError::Config("--oauth-token-url needs --oauth-client-id".into()))?;
+            .ok_or_else(|| CliError::usage("--oauth-token-url needs --oauth-client-id"))?;
         let secret = match (
             &self.oauth_client_secret_file,
             env_secret("OMPS_OAUTH_CLIENT_SECRET"),
@@ -131,9 +132,8 @@ impl OAuthArgs {
             (Some(f), _) => secret_file(f)?,
             (None, Some(s)) => s,
             (None, None) => {
-                return Err(QuayError::Config(
-                    "--oauth-token-url needs --oauth-client-secret-file or OMPS_OAUTH_CLIENT_SECRET"
-                        .into(),
+                return Err(CliError::usage(
+                    "--oauth-token-url needs --oauth-client-secret-file or OMPS_OAUTH_CLIENT_SECRET",
                 ));
             }
         };
@@ -150,7 +150,7 @@ impl OAuthArgs {
         if let Some(s) = &self.oauth_scope {
             b = b.scope(s.clone());
         }
-        b.build()?.token().await.map(Some)
+        Ok(Some(b.build()?.token().await?))
     }
 }
 
@@ -164,10 +164,7 @@ fn env_secret(var: &str) -> Option<SecretString> {
 impl QuayArgs {
     /// The API token from OAuth2, --token / OMPS_QUAY_TOKEN or --token-file (in that order);
     /// `None` when none is given (`initialize` needs none).
-    pub async fn api_token(
-        &self,
-        conn: &ConnectOptions,
-    ) -> Result<Option<SecretString>, QuayError> {
+    pub async fn api_token(&self, conn: &ConnectOptions) -> Result<Option<SecretString>, CliError> {
         if let Some(t) = self.oauth.token(conn).await? {
             return Ok(Some(t));
         }
@@ -178,7 +175,7 @@ impl QuayArgs {
     }
 
     /// A REST client; with `need_token` a missing token is a configuration error.
-    pub async fn client(&self, need_token: bool) -> Result<QuayRestClient, QuayError> {
+    pub async fn client(&self, need_token: bool) -> Result<QuayRestClient, CliError> {
         let conn = self.conn.connect_options()?;
         if conn.insecure_skip_verify {
             eprintln!("warning: TLS certificate verification is off for every call");
@@ -195,52 +192,17 @@ impl QuayArgs {
         match self.api_token(&conn).await? {
             Some(t) => b = b.token(t),
             None if need_token => {
-                return Err(QuayError::Config(
-                    "no Quay API token: give --token-file, OMPS_QUAY_TOKEN, --token or --oauth-token-url"
-                        .into(),
+                return Err(CliError::usage(
+                    "no Quay API token: give --token-file, OMPS_QUAY_TOKEN, --token or --oauth-token-url",
+                )
+                .with_hint(
+                    "keep the token in a file only you can read and set OMPS_QUAY_TOKEN_FILE to it",
                 ));
             }
             None => {}
         }
-        b.build()
+        Ok(b.build()?)
     }
-}
-
-/// Exit code of an error (see the module documentation).
-pub fn exit_code(e: &QuayError) -> u8 {
-    match error_kind(e) {
-        "config" => 2,
-        "remote" | "invalid_response" | "digest_mismatch" => 3,
-        "timeout" | "transport" => 4,
-        _ => 1,
-    }
-}
-
-/// Prints an error (text on stderr, or the JSON failure document on stdout) and returns the
-/// exit code. Messages come from the library, which never puts secrets into them.
-pub fn fail(format: Format, e: &QuayError) -> ExitCode {
-    match format {
-        Format::Text => {
-            eprintln!("error: {e}");
-            let mut src = std::error::Error::source(e);
-            while let Some(s) = src {
-                eprintln!("  caused by: {s}");
-                src = s.source();
-            }
-        }
-        Format::Json => {
-            let mut err = serde_json::json!({
-                "kind": error_kind(e),
-                "message": e.to_string(),
-            });
-            if let Some(s) = e.status() {
-                err["status"] = s.into();
-                err["quay_response"] = e.remote_body();
-            }
-            print_json(&serde_json::json!({"result": "failure", "error": err}));
-        }
-    }
-    ExitCode::from(exit_code(e))
 }
 
 /// Prints one JSON document on stdout.
@@ -249,15 +211,6 @@ pub fn print_json(v: &serde_json::Value) {
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
     );
-}
-
-/// Runs a future on a fresh multi-threaded runtime.
-pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, QuayError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| QuayError::Config(format!("cannot start the runtime: {e}")))?;
-    Ok(rt.block_on(f))
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise (scripts get plain lines).

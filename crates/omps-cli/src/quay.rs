@@ -2,7 +2,6 @@
 //! first-user initialize, declarative apply). Calls `quay_client`; only formats results here.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 use quay_client::apply::{self, ApplyConfig, ApplyOptions, ApplyReport};
@@ -12,7 +11,8 @@ use quay_client::{
 };
 use serde_json::{Value, json};
 
-use crate::output::{self, Format, QuayArgs};
+use crate::error::{CliError, Exit};
+use crate::output::{self, Output, QuayArgs};
 
 /// Arguments of `omps quay`.
 #[derive(Debug, Args)]
@@ -20,8 +20,8 @@ pub struct QuayCmd {
     #[command(flatten)]
     quay: QuayArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
-    output: Format,
+    #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
+    output: Output,
     #[command(subcommand)]
     command: QuaySub,
 }
@@ -238,12 +238,12 @@ struct ApplyArgs {
     overwrite_proxycache: bool,
 }
 
-fn split_repo(s: &str) -> Result<(&str, &str), QuayError> {
+fn split_repo(s: &str) -> Result<(&str, &str), CliError> {
     match s.split_once('/') {
         Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
             Ok((ns, name))
         }
-        _ => Err(QuayError::Config(format!(
+        _ => Err(CliError::usage(format!(
             "{s:?} is not <namespace>/<repository>"
         ))),
     }
@@ -289,7 +289,7 @@ fn proxy_json(p: Option<&ProxyCacheConfig>) -> Value {
 struct Done {
     json: Value,
     text: String,
-    code: u8,
+    exit: Exit,
 }
 
 impl Done {
@@ -297,37 +297,39 @@ impl Done {
         Self {
             json,
             text: text.into(),
-            code: 0,
+            exit: Exit::Success,
         }
+    }
+}
+
+impl QuayCmd {
+    /// The output format asked for.
+    pub fn output(&self) -> Output {
+        self.output
     }
 }
 
 /// Runs `omps quay ...`.
-pub fn run(cmd: &QuayCmd) -> ExitCode {
-    let format = cmd.output;
-    match output::block_on(dispatch(cmd)) {
-        Ok(Ok(done)) => {
-            match format {
-                Format::Json => {
-                    let mut doc = done.json;
-                    if doc.get("result").is_none() {
-                        doc["result"] = "success".into();
-                    }
-                    output::print_json(&doc);
-                }
-                Format::Text => {
-                    if !done.text.is_empty() {
-                        println!("{}", done.text);
-                    }
-                }
+pub async fn run(cmd: &QuayCmd) -> Result<Exit, CliError> {
+    let done = dispatch(cmd).await?;
+    match cmd.output {
+        Output::Json => {
+            let mut doc = done.json;
+            if doc.get("result").is_none() {
+                doc["result"] = "success".into();
             }
-            ExitCode::from(done.code)
+            output::print_json(&doc);
         }
-        Ok(Err(e)) | Err(e) => output::fail(format, &e),
+        Output::Text => {
+            if !done.text.is_empty() {
+                println!("{}", done.text);
+            }
+        }
     }
+    Ok(done.exit)
 }
 
-async fn dispatch(cmd: &QuayCmd) -> Result<Done, QuayError> {
+async fn dispatch(cmd: &QuayCmd) -> Result<Done, CliError> {
     match &cmd.command {
         QuaySub::Initialize(a) => return initialize(&cmd.quay, a).await,
         QuaySub::Apply(a) => return apply_cmd(&cmd.quay, a).await,
@@ -343,7 +345,7 @@ async fn dispatch(cmd: &QuayCmd) -> Result<Done, QuayError> {
     }
 }
 
-async fn org(c: &QuayRestClient, cmd: &OrgCmd) -> Result<Done, QuayError> {
+async fn org(c: &QuayRestClient, cmd: &OrgCmd) -> Result<Done, CliError> {
     match cmd {
         OrgCmd::Get { name } => {
             let o = c.get_organization(name).await?;
@@ -373,7 +375,7 @@ async fn org(c: &QuayRestClient, cmd: &OrgCmd) -> Result<Done, QuayError> {
     }
 }
 
-async fn repo(c: &QuayRestClient, cmd: &RepoCmd) -> Result<Done, QuayError> {
+async fn repo(c: &QuayRestClient, cmd: &RepoCmd) -> Result<Done, CliError> {
     match cmd {
         RepoCmd::List { namespace } => {
             let q = RepositoryQuery {
@@ -442,12 +444,12 @@ async fn repo(c: &QuayRestClient, cmd: &RepoCmd) -> Result<Done, QuayError> {
 }
 
 /// `org+name` → (Some(org), name); `name` → (None, name).
-fn split_robot(s: &str) -> Result<(Option<&str>, &str), QuayError> {
+fn split_robot(s: &str) -> Result<(Option<&str>, &str), CliError> {
     match s.split_once('+') {
         Some((o, n)) if !o.is_empty() && !n.is_empty() => Ok((Some(o), n)),
-        Some(_) => Err(QuayError::Config(format!("{s:?} is not <org>+<name>"))),
+        Some(_) => Err(CliError::usage(format!("{s:?} is not <org>+<name>"))),
         None if !s.is_empty() => Ok((None, s)),
-        None => Err(QuayError::Config("robot name is empty".into())),
+        None => Err(CliError::usage("robot name is empty")),
     }
 }
 
@@ -467,7 +469,7 @@ fn robot_text(r: &Robot, show_token: bool) -> String {
     t
 }
 
-async fn robot(c: &QuayRestClient, cmd: &RobotCmd) -> Result<Done, QuayError> {
+async fn robot(c: &QuayRestClient, cmd: &RobotCmd) -> Result<Done, CliError> {
     match cmd {
         RobotCmd::List { org, show_token } => {
             let robots = c.list_robots(org).await?;
@@ -518,7 +520,7 @@ async fn robot(c: &QuayRestClient, cmd: &RobotCmd) -> Result<Done, QuayError> {
     }
 }
 
-async fn proxy(c: &QuayRestClient, cmd: &ProxyCmd) -> Result<Done, QuayError> {
+async fn proxy(c: &QuayRestClient, cmd: &ProxyCmd) -> Result<Done, CliError> {
     match cmd {
         ProxyCmd::Get { org } => {
             let p = c.get_proxy_cache(org).await?;
@@ -563,7 +565,7 @@ async fn proxy(c: &QuayRestClient, cmd: &ProxyCmd) -> Result<Done, QuayError> {
             let mut replaced = false;
             if c.get_proxy_cache(org).await?.is_some() {
                 if !*overwrite {
-                    return Err(QuayError::Config(format!(
+                    return Err(CliError::usage(format!(
                         "organization {org} already has a proxy cache; use --overwrite to replace it"
                     )));
                 }
@@ -589,16 +591,14 @@ async fn proxy(c: &QuayRestClient, cmd: &ProxyCmd) -> Result<Done, QuayError> {
     }
 }
 
-async fn initialize(q: &QuayArgs, a: &InitArgs) -> Result<Done, QuayError> {
+async fn initialize(q: &QuayArgs, a: &InitArgs) -> Result<Done, CliError> {
     let password = match &a.password_file {
         Some(f) => output::secret_file(f)?,
         None => std::env::var("OMPS_QUAY_INIT_PASSWORD")
             .ok()
             .filter(|v| !v.is_empty())
             .map(SecretString::from)
-            .ok_or_else(|| {
-                QuayError::Config("give --password-file or OMPS_QUAY_INIT_PASSWORD".into())
-            })?,
+            .ok_or_else(|| CliError::usage("give --password-file or OMPS_QUAY_INIT_PASSWORD"))?,
     };
     let c = q.client(false).await?;
     let want_token = a.token_output.is_some();
@@ -615,10 +615,10 @@ async fn initialize(q: &QuayArgs, a: &InitArgs) -> Result<Done, QuayError> {
                              "error": {"kind": "already_initialized", "message": msg,
                                        "status": r.status(), "quay_response": r.body()}}),
                 text: format!("Quay is already initialized or refuses initialization: {msg}"),
-                code: 1,
+                exit: Exit::Refused,
             });
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let mut token_note = Value::Null;
     if let (Some(out), Some(token)) = (&a.token_output, &user.access_token) {
@@ -641,7 +641,7 @@ async fn initialize(q: &QuayArgs, a: &InitArgs) -> Result<Done, QuayError> {
 }
 
 /// Writes a secret file readable by its owner only (where the platform allows).
-fn write_private(path: &std::path::Path, content: &str) -> Result<(), QuayError> {
+fn write_private(path: &std::path::Path, content: &str) -> Result<(), CliError> {
     use std::io::Write as _;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -652,9 +652,9 @@ fn write_private(path: &std::path::Path, content: &str) -> Result<(), QuayError>
     }
     let mut f = opts
         .open(path)
-        .map_err(|e| QuayError::Config(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
     writeln!(f, "{content}")
-        .map_err(|e| QuayError::Config(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
 }
 
 fn apply_text(r: &ApplyReport, dry_run: bool) -> String {
@@ -687,7 +687,7 @@ fn apply_text(r: &ApplyReport, dry_run: bool) -> String {
     lines.join("\n")
 }
 
-async fn apply_cmd(q: &QuayArgs, a: &ApplyArgs) -> Result<Done, QuayError> {
+async fn apply_cmd(q: &QuayArgs, a: &ApplyArgs) -> Result<Done, CliError> {
     let value = crate::mirror::read_yaml_file(&a.file)?;
     let cfg = ApplyConfig::from_value(&value, &quay_client::credentials::process_env)?;
     for w in &cfg.warnings {
@@ -703,10 +703,14 @@ async fn apply_cmd(q: &QuayArgs, a: &ApplyArgs) -> Result<Done, QuayError> {
     };
     let mut json = serde_json::to_value(&report).unwrap_or_else(|_| json!({}));
     json["dry_run"] = a.dry_run.into();
-    let code = u8::from(report.result != "success");
+    let exit = if report.result == "success" {
+        Exit::Success
+    } else {
+        Exit::Refused
+    };
     Ok(Done {
         text: apply_text(&report, a.dry_run),
         json,
-        code,
+        exit,
     })
 }

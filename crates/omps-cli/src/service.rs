@@ -1,13 +1,11 @@
 //! `omps push`, `omps delete`, `omps list`: the OMPS API, against a running service (`--url`) or
 //! in-process on the same configuration (`--direct`, no server needed).
 //!
-//! Exit status: 0 success; 1 the request was refused (4xx: validation, auth, not found,
-//! conflict); 2 usage or unreadable input; 3 the service or an upstream failed (5xx);
-//! 4 the service could not be reached.
+//! Exit status: the table of `omps --help` ([`crate::error`]); a service error answer exits
+//! 1 (4xx) or 3 (5xx).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -15,7 +13,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-use crate::Output;
+use crate::error::{CliError, Exit, Failure};
+use crate::output::Output;
 
 /// Where requests go and with which credentials.
 #[derive(Debug, Clone, clap::Args)]
@@ -124,31 +123,26 @@ struct ApiAnswer {
     json: Value,
 }
 
-enum Failure {
-    Usage(String),
-    Unreachable(String),
-}
-
 fn segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
 }
 
-fn auth_value(c: &Connection) -> Result<Option<SecretString>, Failure> {
+fn auth_value(c: &Connection) -> Result<Option<SecretString>, CliError> {
     if let Some(a) = &c.auth {
         return Ok(Some(SecretString::from(a.clone())));
     }
     if let Some(file) = &c.auth_file {
         let text = std::fs::read_to_string(file)
-            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
         let first = text.lines().next().unwrap_or_default().trim().to_owned();
         return Ok(Some(SecretString::from(first)));
     }
     Ok(None)
 }
 
-async fn send(c: &Connection, request: ApiRequest) -> Result<ApiAnswer, Failure> {
+async fn send(c: &Connection, request: ApiRequest) -> Result<ApiAnswer, CliError> {
     let auth = auth_value(c)?;
     if c.direct {
         return send_direct(c, request, auth).await;
@@ -158,19 +152,21 @@ async fn send(c: &Connection, request: ApiRequest) -> Result<ApiAnswer, Failure>
         .connect_timeout(Duration::from_secs(10));
     if let Some(path) = &c.ca_bundle {
         let pem = std::fs::read(path)
-            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
         for cert in reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?
+            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?
         {
             builder = builder.add_root_certificate(cert);
         }
     }
-    let client = builder.build().map_err(|e| Failure::Usage(e.to_string()))?;
+    let client = builder
+        .build()
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let url = format!("{}{}", c.url.trim_end_matches('/'), request.path);
     let mut rb = client.request(request.method, &url);
     if let Some(a) = &auth {
         let mut value = reqwest::header::HeaderValue::from_str(a.expose_secret())
-            .map_err(|_| Failure::Usage("the Authorization value is not a valid header".into()))?;
+            .map_err(|_| CliError::usage("the Authorization value is not a valid header"))?;
         value.set_sensitive(true);
         rb = rb.header(reqwest::header::AUTHORIZATION, value);
     }
@@ -180,13 +176,13 @@ async fn send(c: &Connection, request: ApiRequest) -> Result<ApiAnswer, Failure>
             .body(body);
     }
     let response = rb.send().await.map_err(|e| {
-        Failure::Unreachable(format!("cannot reach {}: {}", c.url, without_url(&e)))
+        CliError::unreachable(format!("cannot reach {}: {}", c.url, without_url(&e)))
     })?;
     let status = response.status().as_u16();
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| Failure::Unreachable(without_url(&e)))?;
+        .map_err(|e| CliError::unreachable(without_url(&e)))?;
     Ok(ApiAnswer {
         status,
         json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -208,16 +204,16 @@ async fn send_direct(
     c: &Connection,
     request: ApiRequest,
     auth: Option<SecretString>,
-) -> Result<ApiAnswer, Failure> {
+) -> Result<ApiAnswer, CliError> {
     let args = omps_server::serve::ServeArgs {
         config: c.config.clone(),
         listen: None,
         data_dir: c.data_dir.clone(),
     };
     let (config, _warnings) =
-        omps_server::serve::load_config(&args).map_err(|e| Failure::Usage(e.to_string()))?;
+        omps_server::serve::load_config(&args).map_err(|e| CliError::usage(e.to_string()))?;
     let state =
-        omps_server::AppState::from_config(config).map_err(|e| Failure::Usage(e.to_string()))?;
+        omps_server::AppState::from_config(config).map_err(|e| CliError::usage(e.to_string()))?;
     let router = omps_server::app(state);
     let mut builder = axum::http::Request::builder()
         .method(request.method)
@@ -234,15 +230,15 @@ async fn send_direct(
     };
     let req = builder
         .body(body)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let response = router
         .oneshot(req)
         .await
-        .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        .map_err(|e| CliError::unreachable(e.to_string()))?;
     let status = response.status().as_u16();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
-        .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        .map_err(|e| CliError::unreachable(e.to_string()))?;
     Ok(ApiAnswer {
         status,
         json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -250,27 +246,27 @@ async fn send_direct(
 }
 
 /// Zips a directory in memory (the manifests at the archive root), or reads a zip.
-fn archive_bytes(path: &Path) -> Result<Vec<u8>, Failure> {
+fn archive_bytes(path: &Path) -> Result<Vec<u8>, CliError> {
     if !path.is_dir() {
         return std::fs::read(path)
-            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())));
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())));
     }
     let tree = manifest_bundle::ManifestTree::from_dir(path, &manifest_bundle::Limits::default())
-        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     for (name, data) in tree.iter() {
         writer
             .start_file(name, options)
-            .map_err(|e| Failure::Usage(e.to_string()))?;
+            .map_err(|e| CliError::usage(e.to_string()))?;
         writer
             .write_all(data)
-            .map_err(|e| Failure::Usage(e.to_string()))?;
+            .map_err(|e| CliError::usage(e.to_string()))?;
     }
     Ok(writer
         .finish()
-        .map_err(|e| Failure::Usage(e.to_string()))?
+        .map_err(|e| CliError::usage(e.to_string()))?
         .into_inner())
 }
 
@@ -283,61 +279,34 @@ fn multipart(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
-
+/// Prints a successful answer; an error answer becomes a [`Failure::Service`].
 fn report(
     output: Output,
-    result: Result<ApiAnswer, Failure>,
+    result: Result<ApiAnswer, CliError>,
     text: impl FnOnce(&Value) -> String,
-) -> ExitCode {
-    match result {
-        Err(Failure::Usage(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Unreachable(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(4)
-        }
-        Ok(answer) if (200..300).contains(&answer.status) => {
-            match output {
-                Output::Json => println!("{}", answer.json),
-                Output::Text => println!("{}", text(&answer.json)),
-            }
-            ExitCode::SUCCESS
-        }
-        Ok(answer) => {
-            let id = answer.json["error"].as_str().unwrap_or("Error");
-            let message = answer.json["message"]
+) -> Result<Exit, CliError> {
+    let answer = result?;
+    if !(200..300).contains(&answer.status) {
+        return Err(Failure::Service {
+            status: answer.status,
+            id: answer.json["error"].as_str().unwrap_or("Error").to_owned(),
+            message: answer.json["message"]
                 .as_str()
-                .unwrap_or("the service gave no details");
-            match output {
-                Output::Json => println!("{}", answer.json),
-                Output::Text => {
-                    if let Some(info) = answer
-                        .json
-                        .get("validation_info")
-                        .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
-                    {
-                        for e in info["errors"].as_array().into_iter().flatten() {
-                            eprintln!("ERROR: {}", e.as_str().unwrap_or_default());
-                        }
-                    }
-                }
-            }
-            eprintln!("error: {id}: {message}");
-            ExitCode::from(if answer.status >= 500 { 3 } else { 1 })
+                .unwrap_or("the service gave no details")
+                .to_owned(),
+            body: answer.json,
         }
+        .into());
     }
+    match output {
+        Output::Json => println!("{}", answer.json),
+        Output::Text => println!("{}", text(&answer.json)),
+    }
+    Ok(Exit::Success)
 }
 
 /// Runs `omps push`.
-pub fn push(args: &PushArgs) -> ExitCode {
+pub async fn push(args: &PushArgs) -> Result<Exit, CliError> {
     let c = &args.connection;
     let org = segment(&args.org);
     let version_suffix = args
@@ -358,7 +327,15 @@ pub fn push(args: &PushArgs) -> ExitCode {
             },
             body: None,
         }),
-        (None, Some(path)) => archive_bytes(path).map(|zip| ApiRequest {
+        (None, Some(path)) => {
+            // Reading and zipping a directory is blocking work: off the runtime.
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || archive_bytes(&path))
+                .await
+                .map_err(|e| CliError::internal(format!("zipping the input panicked: {e}")))
+                .and_then(|r| r)
+        }
+        .map(|zip| ApiRequest {
             method: axum::http::Method::POST,
             path: match &args.repo {
                 Some(repo) => format!("/v1/{org}/{}/zipfile{version_suffix}", segment(repo)),
@@ -366,12 +343,10 @@ pub fn push(args: &PushArgs) -> ExitCode {
             },
             body: Some(multipart("manifests.zip", &zip)),
         }),
-        (None, None) => Err(Failure::Usage(
-            "give a directory, a zip or --koji NVR".into(),
-        )),
+        (None, None) => Err(CliError::usage("give a directory, a zip or --koji NVR")),
     };
     let result = match request {
-        Ok(request) => runtime().block_on(send(c, request)),
+        Ok(request) => send(c, request).await,
         Err(e) => Err(e),
     };
     report(c.output, result, |json| {
@@ -390,21 +365,22 @@ pub fn push(args: &PushArgs) -> ExitCode {
 }
 
 /// Runs `omps delete`.
-pub fn delete(args: &DeleteArgs) -> ExitCode {
+pub async fn delete(args: &DeleteArgs) -> Result<Exit, CliError> {
     let c = &args.connection;
     let mut path = format!("/v2/{}/{}", segment(&args.org), segment(&args.repo));
     if let Some(v) = &args.version {
         path.push('/');
         path.push_str(&segment(v));
     }
-    let result = runtime().block_on(send(
+    let result = send(
         c,
         ApiRequest {
             method: axum::http::Method::DELETE,
             path,
             body: None,
         },
-    ));
+    )
+    .await;
     report(c.output, result, |json| {
         let deleted: Vec<&str> = json["deleted"]
             .as_array()
@@ -423,20 +399,21 @@ pub fn delete(args: &DeleteArgs) -> ExitCode {
 }
 
 /// Runs `omps list`.
-pub fn list(args: &ListArgs) -> ExitCode {
+pub async fn list(args: &ListArgs) -> Result<Exit, CliError> {
     let c = &args.connection;
     let path = match &args.repo {
         Some(repo) => format!("/v2/{}/{}", segment(&args.org), segment(repo)),
         None => format!("/v2/{}", segment(&args.org)),
     };
-    let result = runtime().block_on(send(
+    let result = send(
         c,
         ApiRequest {
             method: axum::http::Method::GET,
             path,
             body: None,
         },
-    ));
+    )
+    .await;
     report(c.output, result, |json| {
         let key = if args.repo.is_some() {
             "releases"

@@ -2,27 +2,26 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::process::ExitCode;
 
 use manifest_bundle::{Error, Limits, ManifestTree, validate_tree};
 
-use crate::Output;
+use crate::error::{CliError, Exit};
+use crate::output::Output;
 
-/// Runs the command and returns its exit status: 0 valid, 1 invalid, 2 unreadable input.
-pub fn run(path: &Path, repository: Option<&str>, output: Output) -> ExitCode {
-    let limits = Limits::default();
+/// Reads a directory or a zip archive within the default limits.
+pub fn read_tree(path: &Path, limits: &Limits) -> Result<ManifestTree, CliError> {
     let tree = if path.is_dir() {
-        ManifestTree::from_dir(path, &limits)
+        ManifestTree::from_dir(path, limits)
     } else {
-        ManifestTree::from_zip_file(path, &limits)
+        ManifestTree::from_zip_file(path, limits)
     };
-    let tree = match tree {
-        Ok(tree) => tree,
-        Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
-    };
+    tree.map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+}
+
+/// Validates and prints the report: 0 valid, 1 invalid; unreadable input is an error (2).
+pub fn run(path: &Path, repository: Option<&str>, output: Output) -> Result<Exit, CliError> {
+    let limits = Limits::default();
+    let tree = read_tree(path, &limits)?;
     let mut stdout = std::io::stdout().lock();
     match validate_tree(&tree, repository, &limits.yaml) {
         Ok((_, report)) => {
@@ -40,22 +39,20 @@ pub fn run(path: &Path, repository: Option<&str>, output: Output) -> ExitCode {
                 }
             }
             if report.is_valid() {
-                ExitCode::SUCCESS
+                Ok(Exit::Success)
             } else {
                 eprintln!("{}", Error::Invalid(Box::new(report)));
-                ExitCode::from(1)
+                Ok(Exit::Refused)
             }
         }
         Err(e @ (Error::Structural(_) | Error::YamlFile { .. } | Error::PackageNameNotFound)) => {
+            // courier prints an empty validation_info for a package it cannot even load.
             if output == Output::Json {
                 let _ = writeln!(stdout, "{{}}");
             }
             eprintln!("{e}");
-            ExitCode::from(1)
+            Ok(Exit::Refused)
         }
-        Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
-            ExitCode::from(2)
-        }
+        Err(e) => Err(CliError::input(format!("{}: {e}", path.display()))),
     }
 }

@@ -166,6 +166,77 @@ fn extract_code_message(api: Api, v: &serde_json::Value) -> (Option<String>, Opt
     }
 }
 
+/// What kind of failure a [`QuayError`] is, for callers that act by category (a CLI's exit
+/// status, a report's `error_kind`). [`ErrorKind::as_str`] gives stable names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// 401/403: fix the credentials or permissions.
+    Unauthorized,
+    /// 404 (and Quay's "Could not find ..."): the thing does not exist.
+    NotFound,
+    /// The thing to create exists already.
+    AlreadyExists,
+    /// 400/422: the server refused the request as invalid; fix the input.
+    InvalidRequest,
+    /// Any other non-2xx answer (5xx, 405, 429, `resource-in-use`, ...).
+    Remote,
+    /// No answer in time.
+    Timeout,
+    /// The connection failed or broke.
+    Transport,
+    /// Content did not match its digest.
+    DigestMismatch,
+    /// A 2xx answer that could not be read or trusted (including too large).
+    InvalidResponse,
+    /// The caller's configuration or arguments are unusable.
+    Config,
+    /// A local failure (writing downloaded data).
+    Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::Unauthorized,
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::InvalidRequest,
+        ErrorKind::Remote,
+        ErrorKind::Timeout,
+        ErrorKind::Transport,
+        ErrorKind::DigestMismatch,
+        ErrorKind::InvalidResponse,
+        ErrorKind::Config,
+        ErrorKind::Other,
+    ];
+
+    /// The stable name used in JSON output: `unauthorized`, `not_found`, `already_exists`,
+    /// `invalid_request`, `remote`, `timeout`, `transport`, `digest_mismatch`,
+    /// `invalid_response`, `config`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::AlreadyExists => "already_exists",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::Remote => "remote",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Transport => "transport",
+            ErrorKind::DigestMismatch => "digest_mismatch",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::Config => "config",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything that can go wrong in this crate. Variants say what the caller can do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -250,6 +321,25 @@ impl QuayError {
     pub(crate) fn from_status(api: Api, status: u16, raw: &[u8]) -> Self {
         let remote = RemoteError::from_body(api, status, raw);
         classify(remote)
+    }
+
+    /// The category of this error; see [`ErrorKind`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            QuayError::Unauthorized(_) => ErrorKind::Unauthorized,
+            QuayError::NotFound(_) => ErrorKind::NotFound,
+            QuayError::AlreadyExists(_) => ErrorKind::AlreadyExists,
+            QuayError::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            QuayError::Remote(_) => ErrorKind::Remote,
+            QuayError::Timeout { .. } => ErrorKind::Timeout,
+            QuayError::Transport { .. } => ErrorKind::Transport,
+            QuayError::DigestMismatch { .. } => ErrorKind::DigestMismatch,
+            QuayError::InvalidResponse(_) | QuayError::ResponseTooLarge { .. } => {
+                ErrorKind::InvalidResponse
+            }
+            QuayError::Config(_) | QuayError::InvalidArgument(_) => ErrorKind::Config,
+            QuayError::Io(_) => ErrorKind::Other,
+        }
     }
 
     /// Whether retrying the same call later may succeed: timeouts, transport failures, 5xx
@@ -389,6 +479,27 @@ fn describe(err: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_have_distinct_stable_names() {
+        let names: std::collections::BTreeSet<&str> =
+            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+        let e = QuayError::from_status(Api::QuayRest, 503, b"{}");
+        assert_eq!(e.kind(), ErrorKind::Remote);
+        assert_eq!(
+            QuayError::ResponseTooLarge { limit: 1 }.kind().as_str(),
+            "invalid_response"
+        );
+        assert_eq!(
+            QuayError::InvalidArgument("x".into()).kind(),
+            ErrorKind::Config
+        );
+        assert_eq!(
+            QuayError::from_status(Api::Registry, 403, b"{}").kind(),
+            ErrorKind::Unauthorized
+        );
+    }
 
     #[test]
     fn appr_wrapped_error() {

@@ -15,7 +15,7 @@ pub use appr::{
     AppRegistryClient, AppRegistryClientBuilder, AppRegistryVersion, DeletedRelease,
     PackageSummary, PushRelease, ReleaseContent, ReleaseManifest, Visibility,
 };
-pub use error::{Api, QuayError, RemoteError};
+pub use error::{Api, ErrorKind, QuayError, RemoteError};
 pub use oci::{
     CopyOptions, CopyReport, RegistryAuth, RegistryClient, RegistryClientBuilder, copy_image,
 };

@@ -682,19 +682,7 @@ impl MirrorReport {
 /// `invalid_request`, `remote`, `timeout`, `transport`, `digest_mismatch`, `invalid_response`,
 /// `config`, `other`.
 pub fn error_kind(e: &QuayError) -> &'static str {
-    match e {
-        QuayError::Unauthorized(_) => "unauthorized",
-        QuayError::NotFound(_) => "not_found",
-        QuayError::AlreadyExists(_) => "already_exists",
-        QuayError::InvalidRequest(_) => "invalid_request",
-        QuayError::Remote(_) => "remote",
-        QuayError::Timeout { .. } => "timeout",
-        QuayError::Transport { .. } => "transport",
-        QuayError::DigestMismatch { .. } => "digest_mismatch",
-        QuayError::InvalidResponse(_) | QuayError::ResponseTooLarge { .. } => "invalid_response",
-        QuayError::Config(_) | QuayError::InvalidArgument(_) => "config",
-        _ => "other",
-    }
+    e.kind().as_str()
 }
 
 /// Progress callbacks of [`execute`] (the CLI draws a progress bar with them).

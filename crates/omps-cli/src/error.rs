@@ -1,0 +1,470 @@
+//! The one error type of the `omps` binary and its one exit-status table.
+//!
+//! Every command returns `Result<Exit, CliError>`. What a failure means for a script is decided
+//! here, once, by [`CliError::exit`]: the same remote answer gives the same exit status from
+//! every command. The table is printed in `omps --help` and the README (a test keeps the three in
+//! step).
+
+use std::fmt;
+use std::process::ExitCode;
+
+use quay_client::{ErrorKind, QuayError};
+use serde_json::{Value, json};
+
+/// An exit status of `omps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The command did what was asked.
+    Success,
+    /// Refused or failed: invalid input, a 4xx answer, a failed item of a batch.
+    Refused,
+    /// Usage, configuration or unreadable input; nothing was sent.
+    Usage,
+    /// A remote server failed: 5xx, an unreadable answer, a digest mismatch.
+    RemoteFailure,
+    /// A remote server could not be reached: DNS, TCP, TLS, timeout.
+    Unreachable,
+}
+
+/// The exit-status table: code and meaning, as documented in `omps --help` and the README.
+pub const EXIT_TABLE: [(Exit, &str); 5] = [
+    (Exit::Success, "success"),
+    (
+        Exit::Refused,
+        "refused or failed: invalid input, the server said no (401/403, 404, 400/422, 405, 409, 429), or an item of a batch failed",
+    ),
+    (
+        Exit::Usage,
+        "usage, configuration or unreadable input (nothing was sent)",
+    ),
+    (
+        Exit::RemoteFailure,
+        "a remote server failed (5xx, an unreadable answer, a digest mismatch)",
+    ),
+    (
+        Exit::Unreachable,
+        "a remote server could not be reached (DNS, TCP, TLS, timeout)",
+    ),
+];
+
+impl Exit {
+    /// The numeric status.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Refused => 1,
+            Exit::Usage => 2,
+            Exit::RemoteFailure => 3,
+            Exit::Unreachable => 4,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e.code())
+    }
+}
+
+/// The table as help text (`omps --help`).
+pub fn exit_table_help() -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from("Exit status (every command):\n");
+    for (exit, meaning) in EXIT_TABLE {
+        let _ = writeln!(text, "  {}  {meaning}", exit.code());
+    }
+    text
+}
+
+/// What went wrong. Each variant is one row of the exit-status table or a remote error whose
+/// kind decides the row.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Failure {
+    /// Bad arguments or flag combinations.
+    Usage(String),
+    /// A configuration file or value that cannot be used.
+    Config(String),
+    /// A local file or directory that cannot be read (or an output that cannot be written).
+    Input(String),
+    /// Input that was read but refused (not valid, not one bundle).
+    Invalid(String),
+    /// A remote call of the Quay / registry clients failed.
+    Quay(QuayError),
+    /// The OMPS service answered with an error; `body` is its JSON answer.
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// The service's error id (`OMPSAuthorizationHeaderRequired`, ...).
+        id: String,
+        /// The service's message.
+        message: String,
+        /// The whole JSON answer.
+        body: Value,
+    },
+    /// A service could not be reached.
+    Unreachable(String),
+    /// A local failure that is none of the above (the runtime, writing output).
+    Internal(String),
+}
+
+/// The error of an `omps` command: a [`Failure`], what was being done, and an optional hint
+/// for the user. Boxed: errors travel through every `Result` of the binary.
+#[derive(Debug)]
+pub struct CliError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    failure: Failure,
+    context: Option<String>,
+    hint: Option<String>,
+}
+
+impl From<Failure> for CliError {
+    fn from(failure: Failure) -> Self {
+        Self(Box::new(Inner {
+            failure,
+            context: None,
+            hint: None,
+        }))
+    }
+}
+
+impl From<QuayError> for CliError {
+    fn from(e: QuayError) -> Self {
+        Failure::Quay(e).into()
+    }
+}
+
+impl CliError {
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure::Usage(message.into()).into()
+    }
+
+    /// A configuration error (exit 2).
+    pub fn config(message: impl Into<String>) -> Self {
+        Failure::Config(message.into()).into()
+    }
+
+    /// Unreadable input (exit 2).
+    pub fn input(message: impl Into<String>) -> Self {
+        Failure::Input(message.into()).into()
+    }
+
+    /// Refused input (exit 1).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Failure::Invalid(message.into()).into()
+    }
+
+    /// A service that cannot be reached (exit 4).
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Failure::Unreachable(message.into()).into()
+    }
+
+    /// A local failure (exit 1).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Failure::Internal(message.into()).into()
+    }
+
+    /// Says what was being done (`pushing quay.example.com/ns/app:1.0 failed`); printed before
+    /// the failure's own message.
+    #[must_use]
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.0.context = Some(context.into());
+        self
+    }
+
+    /// Attaches a hint: one line telling the user what to try.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.0.hint = Some(hint.into());
+        self
+    }
+
+    /// The hint, when there is one.
+    pub fn hint(&self) -> Option<&str> {
+        self.0.hint.as_deref()
+    }
+
+    /// The exit status: the one place where failures meet the table.
+    pub fn exit(&self) -> Exit {
+        match &self.0.failure {
+            Failure::Usage(_) | Failure::Config(_) | Failure::Input(_) => Exit::Usage,
+            Failure::Invalid(_) | Failure::Internal(_) => Exit::Refused,
+            Failure::Unreachable(_) => Exit::Unreachable,
+            Failure::Service { status, .. } => status_exit(*status),
+            Failure::Quay(e) => match e.kind() {
+                ErrorKind::Config => Exit::Usage,
+                ErrorKind::Timeout | ErrorKind::Transport => Exit::Unreachable,
+                ErrorKind::InvalidResponse | ErrorKind::DigestMismatch => Exit::RemoteFailure,
+                // A non-2xx answer: the server refused (4xx) or failed (5xx).
+                ErrorKind::Remote => e.status().map_or(Exit::RemoteFailure, status_exit),
+                _ => Exit::Refused,
+            },
+        }
+    }
+
+    /// The stable category name of JSON failure documents (`error.kind`).
+    pub fn kind(&self) -> &'static str {
+        match &self.0.failure {
+            Failure::Usage(_) | Failure::Config(_) => "config",
+            Failure::Input(_) => "input",
+            Failure::Invalid(_) => "invalid",
+            Failure::Quay(e) => e.kind().as_str(),
+            Failure::Service { .. } => "service",
+            Failure::Unreachable(_) => "transport",
+            Failure::Internal(_) => "other",
+        }
+    }
+
+    /// The JSON failure document: `{"result": "failure", "error": {"kind", "message",
+    /// "status"?, "quay_response"?, "hint"?}}`.
+    pub fn to_json(&self) -> Value {
+        let mut err = json!({"kind": self.kind(), "message": self.to_string()});
+        match &self.0.failure {
+            Failure::Quay(e) => {
+                if let Some(s) = e.status() {
+                    err["status"] = s.into();
+                    err["quay_response"] = e.remote_body();
+                }
+            }
+            Failure::Service { status, .. } => err["status"] = (*status).into(),
+            _ => {}
+        }
+        if let Some(h) = self.hint() {
+            err["hint"] = h.into();
+        }
+        json!({"result": "failure", "error": err})
+    }
+
+    /// Prints the error for people on stderr: `error: ...`, its causes, the hint. Messages
+    /// come from the libraries, which never put secrets into them.
+    pub fn print_text(&self) {
+        if let Failure::Service { body, .. } = &self.0.failure {
+            // A refused push: the validation errors the service found, courier-style.
+            if let Some(info) = body
+                .get("validation_info")
+                .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+            {
+                for e in info["errors"].as_array().into_iter().flatten() {
+                    eprintln!("ERROR: {}", e.as_str().unwrap_or_default());
+                }
+            }
+        }
+        eprintln!("error: {self}");
+        let mut source = match &self.0.failure {
+            Failure::Quay(e) => std::error::Error::source(e),
+            _ => None,
+        };
+        while let Some(s) = source {
+            eprintln!("  caused by: {s}");
+            source = s.source();
+        }
+        if let Some(h) = self.hint() {
+            eprintln!("hint: {h}");
+        }
+    }
+}
+
+impl CliError {
+    /// Prints the error for scripts: one JSON document on stdout (the service's own answer for
+    /// a service failure), and the text form on stderr for the person watching.
+    pub fn print_json(&self) {
+        match &self.0.failure {
+            Failure::Service { body, .. } => println!("{body}"),
+            _ => crate::output::print_json(&self.to_json()),
+        }
+        eprintln!("error: {self}");
+        if let Some(h) = self.hint() {
+            eprintln!("hint: {h}");
+        }
+    }
+}
+
+/// 5xx is a server failure; anything else that is not a success was refused.
+fn status_exit(status: u16) -> Exit {
+    if status >= 500 {
+        Exit::RemoteFailure
+    } else {
+        Exit::Refused
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(c) = &self.0.context {
+            write!(f, "{c}: ")?;
+        }
+        match &self.0.failure {
+            Failure::Usage(m)
+            | Failure::Config(m)
+            | Failure::Input(m)
+            | Failure::Invalid(m)
+            | Failure::Unreachable(m)
+            | Failure::Internal(m) => f.write_str(m),
+            Failure::Quay(e) => write!(f, "{e}"),
+            Failure::Service { id, message, .. } => write!(f, "{id}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quay_client::{Api, RemoteError};
+
+    fn remote(status: u16) -> QuayError {
+        // Classified exactly as a client classifies an answer of that status.
+        let body = br#"{"error_message": "x"}"#;
+        let r = RemoteError::from_body(Api::QuayRest, status, body);
+        match status {
+            401 | 403 => QuayError::Unauthorized(r),
+            404 => QuayError::NotFound(r),
+            409 => QuayError::AlreadyExists(r),
+            400 | 422 => QuayError::InvalidRequest(r),
+            _ => QuayError::Remote(r),
+        }
+    }
+
+    /// Every error kind of every command maps to the documented code. The mapping does not
+    /// depend on the command (there is only this one), so each case is one row here.
+    #[test]
+    fn every_failure_maps_to_its_documented_exit_status() {
+        let cases: Vec<(CliError, u8)> = vec![
+            (CliError::usage("bad flag"), 2),
+            (CliError::config("bad key"), 2),
+            (CliError::input("cannot read x"), 2),
+            (CliError::invalid("not a bundle"), 1),
+            (CliError::internal("runtime"), 1),
+            (CliError::unreachable("cannot reach"), 4),
+            (QuayError::Config("x".into()).into(), 2),
+            (QuayError::InvalidArgument("x".into()).into(), 2),
+            (
+                QuayError::Timeout {
+                    context: "x".into(),
+                }
+                .into(),
+                4,
+            ),
+            (
+                QuayError::Transport {
+                    context: "x".into(),
+                    source: "refused".into(),
+                }
+                .into(),
+                4,
+            ),
+            (QuayError::InvalidResponse("x".into()).into(), 3),
+            (QuayError::ResponseTooLarge { limit: 1 }.into(), 3),
+            (
+                QuayError::DigestMismatch {
+                    expected: "a".into(),
+                    actual: "b".into(),
+                }
+                .into(),
+                3,
+            ),
+            (QuayError::Io(std::io::Error::other("disk")).into(), 1),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.exit().code(), code, "{e:?}");
+        }
+        // Remote answers by status: the same status gives the same code from every command.
+        for (status, code) in [
+            (400, 1),
+            (401, 1),
+            (403, 1),
+            (404, 1),
+            (405, 1),
+            (409, 1),
+            (422, 1),
+            (429, 1),
+            (500, 3),
+            (501, 3),
+            (502, 3),
+            (503, 3),
+        ] {
+            let e: CliError = remote(status).into();
+            assert_eq!(e.exit().code(), code, "HTTP {status} ({})", e.kind());
+            let service: CliError = Failure::Service {
+                status,
+                id: "X".into(),
+                message: "m".into(),
+                body: json!({}),
+            }
+            .into();
+            assert_eq!(service.exit().code(), code, "service HTTP {status}");
+        }
+    }
+
+    #[test]
+    fn every_quay_error_kind_has_a_row() {
+        // A new kind must be given a code on purpose: this lists them all.
+        for kind in ErrorKind::ALL {
+            let expected = match kind {
+                ErrorKind::Config => 2,
+                ErrorKind::Timeout | ErrorKind::Transport => 4,
+                ErrorKind::InvalidResponse | ErrorKind::DigestMismatch => 3,
+                // Remote depends on the status (tested above); without one it is a failure.
+                ErrorKind::Remote => continue,
+                _ => 1,
+            };
+            let e = match kind {
+                ErrorKind::Unauthorized => remote(401),
+                ErrorKind::NotFound => remote(404),
+                ErrorKind::AlreadyExists => remote(409),
+                ErrorKind::InvalidRequest => remote(400),
+                ErrorKind::Timeout => QuayError::Timeout {
+                    context: "x".into(),
+                },
+                ErrorKind::Transport => QuayError::Transport {
+                    context: "x".into(),
+                    source: "x".into(),
+                },
+                ErrorKind::DigestMismatch => QuayError::DigestMismatch {
+                    expected: "a".into(),
+                    actual: "b".into(),
+                },
+                ErrorKind::InvalidResponse => QuayError::InvalidResponse("x".into()),
+                ErrorKind::Config => QuayError::Config("x".into()),
+                _ => QuayError::Io(std::io::Error::other("x")),
+            };
+            assert_eq!(e.kind(), kind);
+            assert_eq!(CliError::from(e).exit().code(), expected, "{kind}");
+        }
+    }
+
+    #[test]
+    fn the_table_in_help_and_readme_matches_the_code() {
+        let help = exit_table_help();
+        let readme = include_str!("../README.md");
+        for (exit, meaning) in EXIT_TABLE {
+            assert!(
+                help.contains(&format!("  {}  {meaning}", exit.code())),
+                "{help}"
+            );
+            assert!(
+                readme.contains(&format!("| {} | {meaning} |", exit.code())),
+                "README lacks the row for {}: | {} | {meaning} |",
+                exit.code(),
+                exit.code()
+            );
+        }
+    }
+
+    #[test]
+    fn hints_and_remote_bodies_reach_the_json_document() {
+        let gone = RemoteError::from_body(Api::QuayRest, 404, br#"{"error_message": "gone"}"#);
+        let e = CliError::from(QuayError::NotFound(gone)).with_hint("check the org");
+        let doc = e.to_json();
+        assert_eq!(doc["result"], "failure");
+        assert_eq!(doc["error"]["kind"], "not_found");
+        assert_eq!(doc["error"]["status"], 404);
+        assert_eq!(doc["error"]["quay_response"]["error_message"], "gone");
+        assert_eq!(doc["error"]["hint"], "check the org");
+        assert_eq!(e.hint(), Some("check the org"));
+    }
+}
