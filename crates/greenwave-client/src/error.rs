@@ -16,7 +16,7 @@ pub enum GreenwaveError {
     },
     /// The request did not complete: connection refused, TLS failure, timeout, broken body.
     /// Retrying later may help. The message names the cause, not only the URL.
-    #[error("Request failed: {}", describe_transport(.source))]
+    #[error("Request failed: {}", omps_http::TransportError::from_reqwest("Greenwave", .source))]
     Transport {
         /// The underlying HTTP error.
         #[source]
@@ -52,23 +52,6 @@ pub enum GreenwaveError {
         /// The cap in bytes.
         limit: usize,
     },
-}
-
-/// A transport error with its causes: reqwest's own text names only the URL ("error sending
-/// request for url (…)"); the cause (refused, timed out, reset, TLS) is further down the chain.
-fn describe_transport(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let part = cause.to_string();
-        // hyper repeats a cause's text in its wrapper; say each thing once.
-        if !text.ends_with(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl GreenwaveError {

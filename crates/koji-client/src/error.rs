@@ -56,7 +56,7 @@ pub enum KojiError {
     },
     /// The request did not complete (connection refused, TLS, timeout, broken body). The
     /// message names the cause, not only the URL.
-    #[error("Koji request {method} failed: {}", describe_transport(.source))]
+    #[error("{}", omps_http::TransportError::from_reqwest(&format!("Koji request {method}"), .source))]
     Transport {
         /// The XML-RPC method, or `download`.
         method: String,
@@ -164,23 +164,6 @@ pub enum KojiError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// A transport error with its causes: reqwest's own text names only the URL ("error sending
-/// request for url (…)"); the cause (refused, timed out, reset, TLS) is further down the chain.
-pub(crate) fn describe_transport(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let part = cause.to_string();
-        // hyper repeats a cause's text in its wrapper; say each thing once.
-        if !text.ends_with(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl KojiError {
