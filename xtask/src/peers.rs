@@ -435,7 +435,10 @@ mod tests {
             docker_registry: None,
             skopeo: Some("/usr/bin/skopeo".into()),
             python: vec![
-                (&PYTHON_PEERS[0], Some("/r/target/koji-venv/bin/python".into())),
+                (
+                    &PYTHON_PEERS[0],
+                    Some("/r/target/koji-venv/bin/python".into()),
+                ),
                 (&PYTHON_PEERS[1], None),
             ],
         };

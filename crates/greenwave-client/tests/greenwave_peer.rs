@@ -68,7 +68,10 @@ async fn decisions_of_a_real_greenwave() {
     assert_eq!(req.testcase.as_deref(), Some(TESTCASE));
     // Members we do not model are kept, and the raw body is the whole answer.
     assert_eq!(req.extra["result_id"], json!(1 + 1));
-    assert_eq!(failed.raw["unsatisfied_requirements"][0]["type"], "test-result-failed");
+    assert_eq!(
+        failed.raw["unsatisfied_requirements"][0]["type"],
+        "test-result-failed"
+    );
 
     let missing = gw.decision(&request(MISSING)).await.unwrap();
     assert!(!missing.policies_satisfied);

@@ -312,7 +312,10 @@ async fn connection_refused_is_a_retryable_transport_error() {
     // The message names the cause, not only the URL.
     let text = err.to_string();
     assert!(text.contains("Connection refused"), "{text}");
-    assert!(text.starts_with("Koji request hello: cannot connect"), "{text}");
+    assert!(
+        text.starts_with("Koji request hello: cannot connect"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -153,7 +153,10 @@ fn our_calls_read_back_through_the_hubs_parser() {
         .map(|v| {
             xmlrpc::encode_call(
                 "listArchives",
-                &[v.clone(), kwargs([("type", Value::from("operator-manifests"))])],
+                &[
+                    v.clone(),
+                    kwargs([("type", Value::from("operator-manifests"))]),
+                ],
             )
         })
         .collect();
@@ -162,7 +165,12 @@ fn our_calls_read_back_through_the_hubs_parser() {
     for (i, (sent, got)) in values.iter().zip(&read).enumerate() {
         assert!(got.get("error").is_none(), "call {i}: {got}\n{}", calls[i]);
         assert_eq!(got["method"], "listArchives");
-        let params: Vec<Value> = got["params"].as_array().unwrap().iter().map(untag).collect();
+        let params: Vec<Value> = got["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(untag)
+            .collect();
         assert_eq!(params.len(), 2, "call {i}");
         assert!(
             same(&params[0], sent),
@@ -203,16 +211,18 @@ fn client(hub: &KojiHub) -> Client {
         .unwrap()
 }
 
+/// One call as our client sends it (keywords as a trailing `__starstar` struct) and as the
+/// Koji library is asked to make it.
 fn call(method: &str, args: Vec<Value>, kw: Vec<(&str, Value)>) -> (String, Vec<Value>, Json) {
-    let mut params = args.clone();
-    if !kw.is_empty() {
-        params.push(kwargs(kw.iter().map(|(k, v)| (*k, v.clone()))));
-    }
     let wire = json!({
         "method": method,
         "args": args.iter().map(tag).collect::<Vec<_>>(),
         "kwargs": kw.iter().map(|(k, v)| ((*k).to_owned(), tag(v))).collect::<serde_json::Map<_, _>>(),
     });
+    let mut params = args;
+    if !kw.is_empty() {
+        params.push(kwargs(kw));
+    }
     (method.to_owned(), params, wire)
 }
 
@@ -260,10 +270,18 @@ async fn every_method_answers_us_what_it_answers_the_koji_library() {
             vec![],
             vec![("buildID", Value::Int(1_234_568)), ("strict", true.into())],
         ),
-        call("listArchives", vec![], vec![("type", "no-such-btype".into())]),
+        call(
+            "listArchives",
+            vec![],
+            vec![("type", "no-such-btype".into())],
+        ),
         call("listArchives", vec![], vec![("bogus", Value::Int(1))]),
         call("getBuildLogs", vec![Value::Int(1_234_568)], vec![]),
-        call("getBuildLogs", vec!["noarch-operator-metadata-container-1.2-1".into()], vec![]),
+        call(
+            "getBuildLogs",
+            vec!["noarch-operator-metadata-container-1.2-1".into()],
+            vec![],
+        ),
         call("getBuildLogs", vec![Value::Int(1)], vec![]),
         call("noSuchMethod", vec![], vec![]),
     ];
@@ -275,23 +293,35 @@ async fn every_method_answers_us_what_it_answers_the_koji_library() {
         let ours = koji.call(method, params, Idempotency::Idempotent).await;
         match (ours, their.get("result"), their.get("fault")) {
             (Ok(v), Some(t), None) => {
-                assert!(same(&v, &untag(t)), "{method}{params:?}:\n  ours: {v:?}\n  koji: {t}");
+                assert!(
+                    same(&v, &untag(t)),
+                    "{method}{params:?}:\n  ours: {v:?}\n  koji: {t}"
+                );
             }
             (Err(KojiError::Fault { fault, .. }), None, Some(f)) => {
-                assert_eq!(fault.code, f["code"].as_i64().unwrap(), "{method}{params:?}");
-                assert_eq!(fault.string, f["string"].as_str().unwrap(), "{method}{params:?}");
+                assert_eq!(
+                    fault.code,
+                    f["code"].as_i64().unwrap(),
+                    "{method}{params:?}"
+                );
+                assert_eq!(
+                    fault.string,
+                    f["string"].as_str().unwrap(),
+                    "{method}{params:?}"
+                );
             }
             (ours, ..) => panic!("{method}{params:?}: ours {ours:?}, koji {their}"),
         }
     }
     // The cases the comparison must have covered.
-    let faults: BTreeMap<i64, usize> = theirs
-        .iter()
-        .filter_map(|t| t.get("fault"))
-        .fold(BTreeMap::new(), |mut m, f| {
-            *m.entry(f["code"].as_i64().unwrap()).or_default() += 1;
-            m
-        });
+    let faults: BTreeMap<i64, usize> =
+        theirs
+            .iter()
+            .filter_map(|t| t.get("fault"))
+            .fold(BTreeMap::new(), |mut m, f| {
+                *m.entry(f["code"].as_i64().unwrap()).or_default() += 1;
+                m
+            });
     assert_eq!(faults, BTreeMap::from([(1000, 6), (1019, 1)]), "{theirs:?}");
     assert!(theirs[8]["result"]["nil"].is_null(), "unknown NVR is nil");
     assert_eq!(
@@ -395,17 +425,29 @@ async fn lookup_failures_are_typed() {
     };
     assert!(matches!(
         find("failed-operator-container-1.0-1").await,
-        KojiError::BuildNotComplete { state: BuildState::Failed, .. }
+        KojiError::BuildNotComplete {
+            state: BuildState::Failed,
+            ..
+        }
     ));
     assert!(matches!(
         find("building-operator-container-1.0-1").await,
-        KojiError::BuildNotComplete { state: BuildState::Building, .. }
+        KojiError::BuildNotComplete {
+            state: BuildState::Building,
+            ..
+        }
     ));
     for nvr in ["plain-container-1.0-1", "base-image-container-8.10-1"] {
-        assert!(matches!(find(nvr).await, KojiError::NotAnOperatorImage { .. }), "{nvr}");
+        assert!(
+            matches!(find(nvr).await, KojiError::NotAnOperatorImage { .. }),
+            "{nvr}"
+        );
     }
     for nvr in ["no-such-build-1.0-1", "nodashes"] {
-        assert!(matches!(find(nvr).await, KojiError::BuildNotFound { .. }), "{nvr}");
+        assert!(
+            matches!(find(nvr).await, KojiError::BuildNotFound { .. }),
+            "{nvr}"
+        );
     }
     assert!(matches!(
         find("missing-log-operator-container-1.0-1").await,
@@ -416,13 +458,19 @@ async fn lookup_failures_are_typed() {
         .await
         .unwrap();
     let err = koji.download_to_vec(&archive, 20 << 20).await.unwrap_err();
-    assert!(matches!(err, KojiError::DownloadStatus { status: 404, .. }), "{err:?}");
+    assert!(
+        matches!(err, KojiError::DownloadStatus { status: 404, .. }),
+        "{err:?}"
+    );
     let archive = koji
         .find_operator_manifests("badsum-operator-container-1.0-1")
         .await
         .unwrap();
     let err = koji.download_to_vec(&archive, 20 << 20).await.unwrap_err();
-    let KojiError::ChecksumMismatch { expected, actual, .. } = &err else {
+    let KojiError::ChecksumMismatch {
+        expected, actual, ..
+    } = &err
+    else {
         panic!("{err:?}");
     };
     assert_eq!(expected, &"0".repeat(32));
@@ -433,7 +481,10 @@ async fn lookup_failures_are_typed() {
         .await
         .unwrap();
     let err = koji.download_to_vec(&archive, 100).await.unwrap_err();
-    assert!(matches!(err, KojiError::TooLarge { limit: 100, .. }), "{err:?}");
+    assert!(
+        matches!(err, KojiError::TooLarge { limit: 100, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -461,7 +512,13 @@ async fn a_hub_without_the_btype_still_serves_the_archive_unverified() {
         .await
         .unwrap();
     assert_eq!(archive.checksum, None);
-    assert!(!koji.download_to_vec(&archive, 20 << 20).await.unwrap().is_empty());
+    assert!(
+        !koji
+            .download_to_vec(&archive, 20 << 20)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

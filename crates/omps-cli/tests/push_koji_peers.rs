@@ -74,7 +74,15 @@ fn push_koji_direct_against_the_peers() {
         .stdout("pushed cli/etcd 1.0.0\n");
     // The legacy archive directly in the build's logs directory, v1 route, explicit version.
     let out = direct(&[
-        "--koji", LEGACY_DOT, "--org", "cli", "--repo", "etcd", "--version", "5.0.0", "--output",
+        "--koji",
+        LEGACY_DOT,
+        "--org",
+        "cli",
+        "--repo",
+        "etcd",
+        "--version",
+        "5.0.0",
+        "--output",
         "json",
     ])
     .assert()
@@ -164,7 +172,15 @@ fn push_koji_through_omps_serve_with_a_waiver() {
 
     omps()
         .env("OMPS_URL", &server.1)
-        .args(["push", "--koji", UNGATED, "--org", "served", "--version", "1.2.3"])
+        .args([
+            "push",
+            "--koji",
+            UNGATED,
+            "--org",
+            "served",
+            "--version",
+            "1.2.3",
+        ])
         .assert()
         .success()
         .stdout("pushed served/etcd 1.2.3\n");

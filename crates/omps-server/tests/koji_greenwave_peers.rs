@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -78,16 +79,22 @@ impl Drop for OmpsServer {
     }
 }
 
-fn config(hub: &str, topurl: &str, greenwave: Option<(&str, &str)>, request_timeout: u64) -> String {
+fn config(
+    hub: &str,
+    topurl: &str,
+    greenwave: Option<(&str, &str)>,
+    request_timeout: u64,
+) -> String {
     let mut c = format!(
         "kojihub_url = {hub:?}\nkojiroot_url = {topurl:?}\nrequest_timeout = {request_timeout}\n\
          connect_timeout = 5\ntransfer_timeout = 60\n"
     );
     if let Some((url, context)) = greenwave {
-        c.push_str(&format!(
+        let _ = write!(
+            c,
             "\n[greenwave]\nurl = {url:?}\ncontext = {context:?}\nproduct_version = {:?}\n",
             greenwave_stack::PRODUCT_VERSION
-        ));
+        );
     }
     c
 }
@@ -131,7 +138,12 @@ fn fixture_files(name: &str) -> Vec<String> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+                out.push(
+                    p.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
             }
         }
     }
@@ -164,8 +176,14 @@ async fn koji_builds_are_pushed_or_refused_as_the_error_table_says() {
 
     let (status, health) = get(&server, "/v2/health/ping").await;
     assert_eq!(status, 200, "{health}");
-    assert_eq!(health["services"]["koji"], json!({"details": "It works!", "ok": true}));
-    assert_eq!(health["services"]["greenwave"], json!({"details": "It works!", "ok": true}));
+    assert_eq!(
+        health["services"]["koji"],
+        json!({"details": "It works!", "ok": true})
+    );
+    assert_eq!(
+        health["services"]["greenwave"],
+        json!({"details": "It works!", "ok": true})
+    );
 
     // Pushed: the typeinfo archive, both legacy layouts (the one in the logs directory itself
     // was refused before), another volume with encoded NVR parts, an i8 build id; v1 and v2.
@@ -240,7 +258,11 @@ async fn koji_builds_are_pushed_or_refused_as_the_error_table_says() {
         ),
         (
             "no-such-build-1.0-1",
-            error("KojiNVRBuildNotFound", 404, "NVR not found: no-such-build-1.0-1"),
+            error(
+                "KojiNVRBuildNotFound",
+                404,
+                "NVR not found: no-such-build-1.0-1",
+            ),
         ),
         (
             "nodashes",
@@ -278,7 +300,14 @@ async fn koji_builds_are_pushed_or_refused_as_the_error_table_says() {
     ];
     for (nvr, want) in refusals {
         let (status, body) = post(&server, &format!("/v2/refused/koji/{nvr}")).await;
-        assert_eq!((status, &body), (want["status"].as_u64().unwrap() as u16, &want), "{nvr}");
+        assert_eq!(
+            (status, &body),
+            (
+                u16::try_from(want["status"].as_u64().unwrap()).unwrap(),
+                &want
+            ),
+            "{nvr}"
+        );
     }
 
     // The gate: no result for this build, so Greenwave says no; its answer is echoed whole.
@@ -349,8 +378,15 @@ async fn koji_faults_slow_and_absent_hubs_are_koji_errors_naming_the_cause() {
     let server = OmpsServer::start(&config(&slow.hub_url, &slow.topurl, None, 1));
     let started = Instant::now();
     let (status, body) = post(&server, &format!("/v2/org/koji/{TYPEINFO}")).await;
-    assert!(started.elapsed() < Duration::from_secs(60), "bounded by the timeouts");
-    assert_eq!((status, body["error"].as_str()), (500, Some("KojiError")), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "bounded by the timeouts"
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("KojiError")),
+        "{body}"
+    );
     let message = body["message"].as_str().unwrap();
     assert!(
         message.starts_with(&format!(
@@ -365,7 +401,11 @@ async fn koji_faults_slow_and_absent_hubs_are_koji_errors_naming_the_cause() {
     let down = format!("{}/kojihub", refused_url());
     let server = OmpsServer::start(&config(&down, "http://127.0.0.1:9/kojifiles", None, 30));
     let (status, body) = post(&server, &format!("/v1/org/etcd/koji/{TYPEINFO}")).await;
-    assert_eq!((status, body["error"].as_str()), (500, Some("KojiError")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("KojiError")),
+        "{body}"
+    );
     let message = body["message"].as_str().unwrap();
     assert!(
         message.starts_with(&format!("Koji request getBuild: cannot connect ({down})")),
@@ -394,12 +434,17 @@ async fn greenwave_down_or_refusing_is_a_greenwave_error() {
     );
     let message = body["message"].as_str().unwrap();
     assert!(
-        message.starts_with(&format!("Request failed: Greenwave: cannot connect ({down}/api/v1.0/decision)")),
+        message.starts_with(&format!(
+            "Request failed: Greenwave: cannot connect ({down}/api/v1.0/decision)"
+        )),
         "{message}"
     );
     assert!(message.contains("Connection refused"), "{message}");
     let (status, health) = get(&server, "/v2/health/ping").await;
-    assert_eq!((status, &health["services"]["greenwave"]["ok"]), (503, &json!(false)));
+    assert_eq!(
+        (status, &health["services"]["greenwave"]["ok"]),
+        (503, &json!(false))
+    );
     drop(server);
 
     // Greenwave up, but no policy for the configured context: its 404 body is kept.

@@ -111,7 +111,10 @@ pub fn encode_with_koji(seed: u64, count: usize) -> Vec<EncodedByKoji> {
 pub fn decode_with_python(calls: &[String]) -> Vec<Value> {
     let python = python_peer::python(ENV);
     let script = python_peer::peers_dir().join("koji/codec.py");
-    let input: Vec<Value> = calls.iter().map(|xml| serde_json::json!({"xml": xml})).collect();
+    let input: Vec<Value> = calls
+        .iter()
+        .map(|xml| serde_json::json!({"xml": xml}))
+        .collect();
     python_peer::json_lines(&python, &script, &["decode"], &input)
 }
 

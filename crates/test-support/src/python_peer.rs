@@ -102,7 +102,10 @@ impl PeerProcess {
             .rev()
             .collect::<Vec<_>>()
             .join("\n");
-        panic!("the {} peer {what}; its stderr ends with:\n{tail}", self.name);
+        panic!(
+            "the {} peer {what}; its stderr ends with:\n{tail}",
+            self.name
+        );
     }
 
     /// A string field of the ready line.
@@ -140,7 +143,11 @@ pub fn json_lines(python: &Path, script: &Path, args: &[&str], input: &[Value]) 
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let body: String = input.iter().map(|v| format!("{v}\n")).collect();
+    let mut body = String::new();
+    for v in input {
+        body.push_str(&v.to_string());
+        body.push('\n');
+    }
     // A writer thread: the helper answers while it reads, so both pipes must move at once.
     let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()));
     let out = child.wait_with_output().expect("helper output");
