@@ -1,6 +1,8 @@
 //! manifest.json version 1.0 (spec §6) and the Python `json.dumps(indent=4, sort_keys=True)`
 //! layout shared by the manifest and the command line's output.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -182,7 +184,7 @@ pub fn python_json(value: &Value) -> String {
         } else {
             let mut buf = [0u16; 2];
             for unit in c.encode_utf16(&mut buf) {
-                escaped.push_str(&format!("\\u{unit:04x}"));
+                let _ = write!(escaped, "\\u{unit:04x}");
             }
         }
     }

@@ -325,7 +325,6 @@ impl S3Client {
     }
 
     fn sign<'a>(
-        &self,
         mut action: impl S3Action<'a>,
         headers: Vec<(String, String)>,
         body: Option<Bytes>,
@@ -383,7 +382,7 @@ impl S3Client {
 
     /// Creates the bucket (`PUT /<bucket>`); an existing bucket of ours is fine.
     pub async fn create_bucket(&self) -> Result<(), ImsError> {
-        let req = self.sign(self.bucket.create_bucket(&self.credentials), vec![], None);
+        let req = Self::sign(self.bucket.create_bucket(&self.credentials), vec![], None);
         match self.send("create bucket", Idempotency::Idempotent, &req).await {
             Ok(_) => Ok(()),
             Err(e) if e.remote().and_then(|r| r.code()) == Some("BucketAlreadyOwnedByYou") => {
@@ -403,7 +402,7 @@ impl S3Client {
             if let Some(t) = &token {
                 action.with_continuation_token(t.clone());
             }
-            let req = self.sign(action, vec![], None);
+            let req = Self::sign(action, vec![], None);
             let resp = self.send("list objects", Idempotency::Idempotent, &req).await?;
             let body = http::read_limited("list objects", resp, self.settings.max_response_bytes)
                 .await?;
@@ -431,7 +430,7 @@ impl S3Client {
             "content-md5".to_owned(),
             base64::engine::general_purpose::STANDARD.encode(md5),
         ));
-        let req = self.sign(
+        let req = Self::sign(
             self.bucket.put_object(Some(&self.credentials), key),
             headers,
             Some(body),
@@ -449,7 +448,7 @@ impl S3Client {
         metadata: &Metadata,
     ) -> Result<String, ImsError> {
         let headers = Self::object_headers(content_type, metadata)?;
-        let req = self.sign(
+        let req = Self::sign(
             self.bucket
                 .create_multipart_upload(Some(&self.credentials), key),
             headers,
@@ -514,7 +513,7 @@ impl S3Client {
             f.read_exact(&mut buf).await.map_err(io)?;
             whole.update(&buf);
             let md5: [u8; 16] = Md5::digest(&buf).into();
-            let req = self.sign(
+            let req = Self::sign(
                 self.bucket
                     .upload_part(Some(&self.credentials), key, part_number, upload_id),
                 vec![(
@@ -559,7 +558,7 @@ impl S3Client {
             etags.iter().map(String::as_str),
         );
         let body = Bytes::from(action.clone().body());
-        let req = self.sign(action, vec![], Some(body));
+        let req = Self::sign(action, vec![], Some(body));
         let context = format!("complete multipart upload {key}");
         let resp = self.send(&context, Idempotency::Idempotent, &req).await?;
         // S3 may answer 200 and still report an error in the body.
@@ -571,7 +570,7 @@ impl S3Client {
     }
 
     async fn abort(&self, key: &str, upload_id: &str) -> Result<(), ImsError> {
-        let req = self.sign(
+        let req = Self::sign(
             self.bucket
                 .abort_multipart_upload(Some(&self.credentials), key, upload_id),
             vec![],
@@ -581,8 +580,7 @@ impl S3Client {
             .send(&format!("abort multipart upload {key}"), Idempotency::Idempotent, &req)
             .await
         {
-            Ok(_) => Ok(()),
-            Err(ImsError::NotFound(_)) => Ok(()),
+            Ok(_) | Err(ImsError::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -647,7 +645,7 @@ impl ArtifactStore for S3Client {
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectHead>, ImsError> {
-        let req = self.sign(
+        let req = Self::sign(
             self.bucket.head_object(Some(&self.credentials), key),
             vec![],
             None,
@@ -687,7 +685,7 @@ impl ArtifactStore for S3Client {
     }
 
     async fn get(&self, key: &str, limit: u64) -> Result<Option<Bytes>, ImsError> {
-        let req = self.sign(
+        let req = Self::sign(
             self.bucket.get_object(Some(&self.credentials), key),
             vec![],
             None,
@@ -701,7 +699,7 @@ impl ArtifactStore for S3Client {
     }
 
     async fn delete(&self, key: &str) -> Result<(), ImsError> {
-        let req = self.sign(
+        let req = Self::sign(
             self.bucket.delete_object(Some(&self.credentials), key),
             vec![],
             None,
