@@ -431,7 +431,11 @@ mod tests {
             b"<Error><Code>RequestTimeout</Code></Error>",
         );
         assert!(e.is_retryable(), "{e:?}");
-        let e = ImsError::from_status(Service::S3, 403, b"<Error><Code>AccessDenied</Code></Error>");
+        let e = ImsError::from_status(
+            Service::S3,
+            403,
+            b"<Error><Code>AccessDenied</Code></Error>",
+        );
         assert!(matches!(e, ImsError::Unauthorized(_)));
         assert!(!e.is_retryable());
     }

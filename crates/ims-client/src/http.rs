@@ -113,7 +113,11 @@ impl HttpSettings {
 
     /// Builds a `reqwest::Client` from these settings. `total_timeout` is false for S3, whose
     /// part uploads are bounded by the idle read timeout and a per-request timeout instead.
-    pub(crate) fn client(&self, what: &str, total_timeout: bool) -> Result<reqwest::Client, ImsError> {
+    pub(crate) fn client(
+        &self,
+        what: &str,
+        total_timeout: bool,
+    ) -> Result<reqwest::Client, ImsError> {
         let mut b = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)

@@ -206,10 +206,7 @@ impl std::str::FromStr for JobStatus {
             .find(|j| j.as_str() == s)
             .ok_or_else(|| {
                 let all: Vec<_> = JobStatus::ALL.iter().map(|j| j.as_str()).collect();
-                ImsError::InvalidInput(format!(
-                    "job status {s:?} is not one of {}",
-                    all.join(", ")
-                ))
+                ImsError::InvalidInput(format!("job status {s:?} is not one of {}", all.join(", ")))
             })
     }
 }
@@ -225,7 +222,9 @@ pub fn check_uuid(what: &str, id: &str) -> Result<(), ImsError> {
     if ok {
         Ok(())
     } else {
-        Err(ImsError::InvalidInput(format!("{what} {id:?} is not a UUID")))
+        Err(ImsError::InvalidInput(format!(
+            "{what} {id:?} is not a UUID"
+        )))
     }
 }
 
@@ -310,13 +309,18 @@ impl ImsClient {
     /// `PATCH /images/{id} {"link"}`.
     pub async fn set_image_link(&self, id: &str, link: &ArtifactLink) -> Result<Record, ImsError> {
         let body = json!({ "link": link });
-        self.record(Method::PATCH, &["images", id], Some(body)).await
+        self.record(Method::PATCH, &["images", id], Some(body))
+            .await
     }
 
     /// `DELETE /images/{id}?cascade=…`. With `cascade`, IMS also deletes the manifest and every
     /// artifact it lists from S3.
     pub async fn delete_image(&self, id: &str, cascade: bool) -> Result<(), ImsError> {
-        let query = if cascade { "cascade=true" } else { "cascade=false" };
+        let query = if cascade {
+            "cascade=true"
+        } else {
+            "cascade=false"
+        };
         self.call(Method::DELETE, &["images", id], Some(query), None)
             .await
             .map(drop)
@@ -404,9 +408,12 @@ impl ImsClient {
         } else {
             Idempotency::Idempotent
         };
-        let body_bytes = body.map(|b| serde_json::to_vec(&b)).transpose().map_err(|e| {
-            ImsError::InvalidInput(format!("{context}: cannot encode the body: {e}"))
-        })?;
+        let body_bytes = body
+            .map(|b| serde_json::to_vec(&b))
+            .transpose()
+            .map_err(|e| {
+                ImsError::InvalidInput(format!("{context}: cannot encode the body: {e}"))
+            })?;
         let mut refreshed = false;
         loop {
             let bearer = match &self.tokens {
@@ -489,7 +496,10 @@ mod tests {
     #[test]
     fn link_paths_split() {
         let l = ArtifactLink::s3("boot-images", "abc/manifest.json", "e");
-        assert_eq!(l.bucket_and_key(), Some(("boot-images", "abc/manifest.json")));
+        assert_eq!(
+            l.bucket_and_key(),
+            Some(("boot-images", "abc/manifest.json"))
+        );
         let bad = ArtifactLink {
             path: "http://x/y".into(),
             ..l

@@ -17,8 +17,7 @@ pub use manifest::{
     python_naive,
 };
 pub use recipe::{
-    Distro, RecipeRequest, job_status_json, recipe_json, recipe_key, set_job_status,
-    upload_recipe,
+    Distro, RecipeRequest, job_status_json, recipe_json, recipe_key, set_job_status, upload_recipe,
 };
 pub use s3::{
     ArtifactStore, DEFAULT_PART_SIZE, LocalFile, MAX_PARTS, MIN_PART_SIZE, Metadata, ObjectHead,

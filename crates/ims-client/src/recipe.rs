@@ -119,7 +119,10 @@ pub async fn upload_recipe(
         let head = store.head(&recipe_key(recipe.id())).await?;
         let same_file = head.is_some_and(|h| h.metadata.get("md5sum") == Some(&md5));
         if same_file && record_template(&recipe).as_ref() == Some(&req.template) {
-            tracing::info!(id = recipe.id(), "an identical recipe exists; nothing uploaded");
+            tracing::info!(
+                id = recipe.id(),
+                "an identical recipe exists; nothing uploaded"
+            );
             return Ok(recipe);
         }
     }
@@ -170,7 +173,11 @@ pub async fn upload_recipe(
                 cleanup.push(format!("delete recipe record {}: {d}", record.id()));
             }
             if let Err(d) = store.delete(&recipe_key(record.id())).await {
-                cleanup.push(format!("delete s3://{}/{}: {d}", store.bucket(), recipe_key(record.id())));
+                cleanup.push(format!(
+                    "delete s3://{}/{}: {d}",
+                    store.bucket(),
+                    recipe_key(record.id())
+                ));
             }
             Err(fail(e, cleanup, &record))
         }
@@ -199,10 +206,12 @@ async fn put_recipe(
 async fn check_gzip(path: &std::path::Path) -> Result<(), ImsError> {
     use tokio::io::AsyncReadExt;
     let mut magic = [0u8; 2];
-    let mut f = tokio::fs::File::open(path).await.map_err(|source| ImsError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let mut f = tokio::fs::File::open(path)
+        .await
+        .map_err(|source| ImsError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
     let n = f.read(&mut magic).await.map_err(|source| ImsError::Io {
         path: path.to_owned(),
         source,

@@ -54,9 +54,8 @@ impl LocalFile {
     }
 
     fn inspect_blocking(path: PathBuf) -> Result<Self, ImsError> {
-        let meta = std::fs::metadata(&path).map_err(|e| {
-            ImsError::InvalidInput(format!("{}: {e}", path.display()))
-        })?;
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| ImsError::InvalidInput(format!("{}: {e}", path.display())))?;
         if !meta.is_file() {
             return Err(ImsError::InvalidInput(format!(
                 "{} is not a regular file",
@@ -100,10 +99,12 @@ impl std::io::Write for HashWriter<'_> {
 /// Lower-case hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Hex MD5 of `data`.
@@ -367,7 +368,10 @@ impl S3Client {
         http::check(Service::S3, resp).await
     }
 
-    fn object_headers(content_type: &str, metadata: &Metadata) -> Result<Vec<(String, String)>, ImsError> {
+    fn object_headers(
+        content_type: &str,
+        metadata: &Metadata,
+    ) -> Result<Vec<(String, String)>, ImsError> {
         let mut headers = vec![("content-type".to_owned(), content_type.to_owned())];
         for (name, value) in metadata {
             if !value.is_ascii() || value.chars().any(char::is_control) {
@@ -375,7 +379,10 @@ impl S3Client {
                     "S3 metadata {name} must be printable ASCII"
                 )));
             }
-            headers.push((format!("x-amz-meta-{}", name.to_ascii_lowercase()), value.clone()));
+            headers.push((
+                format!("x-amz-meta-{}", name.to_ascii_lowercase()),
+                value.clone(),
+            ));
         }
         Ok(headers)
     }
@@ -383,7 +390,10 @@ impl S3Client {
     /// Creates the bucket (`PUT /<bucket>`); an existing bucket of ours is fine.
     pub async fn create_bucket(&self) -> Result<(), ImsError> {
         let req = Self::sign(self.bucket.create_bucket(&self.credentials), vec![], None);
-        match self.send("create bucket", Idempotency::Idempotent, &req).await {
+        match self
+            .send("create bucket", Idempotency::Idempotent, &req)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.remote().and_then(|r| r.code()) == Some("BucketAlreadyOwnedByYou") => {
                 Ok(())
@@ -403,9 +413,11 @@ impl S3Client {
                 action.with_continuation_token(t.clone());
             }
             let req = Self::sign(action, vec![], None);
-            let resp = self.send("list objects", Idempotency::Idempotent, &req).await?;
-            let body = http::read_limited("list objects", resp, self.settings.max_response_bytes)
+            let resp = self
+                .send("list objects", Idempotency::Idempotent, &req)
                 .await?;
+            let body =
+                http::read_limited("list objects", resp, self.settings.max_response_bytes).await?;
             let text = String::from_utf8_lossy(&body);
             let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text)
                 .map_err(|e| ImsError::InvalidResponse(format!("list objects: {e}")))?;
@@ -455,7 +467,9 @@ impl S3Client {
             None,
         );
         let context = format!("create multipart upload {key}");
-        let resp = self.send(&context, Idempotency::CreatesRecord, &req).await?;
+        let resp = self
+            .send(&context, Idempotency::CreatesRecord, &req)
+            .await?;
         let body = http::read_limited(&context, resp, 64 * 1024).await?;
         let upload_id = rusty_s3::actions::CreateMultipartUpload::parse_response(
             &String::from_utf8_lossy(&body),
@@ -506,9 +520,12 @@ impl S3Client {
         let mut part_number: u16 = 1;
         while offset < file.size {
             let len = part_size.min(file.size - offset);
-            let mut buf = vec![0u8; usize::try_from(len).map_err(|_| {
-                ImsError::InvalidInput(format!("part size {len} does not fit in memory"))
-            })?];
+            let mut buf = vec![
+                0u8;
+                usize::try_from(len).map_err(|_| {
+                    ImsError::InvalidInput(format!("part size {len} does not fit in memory"))
+                })?
+            ];
             f.seek(SeekFrom::Start(offset)).await.map_err(io)?;
             f.read_exact(&mut buf).await.map_err(io)?;
             whole.update(&buf);
@@ -577,7 +594,11 @@ impl S3Client {
             None,
         );
         match self
-            .send(&format!("abort multipart upload {key}"), Idempotency::Idempotent, &req)
+            .send(
+                &format!("abort multipart upload {key}"),
+                Idempotency::Idempotent,
+                &req,
+            )
             .await
         {
             Ok(_) | Err(ImsError::NotFound(_)) => Ok(()),

@@ -39,7 +39,11 @@ fn token_error(e: quay_client::QuayError) -> ImsError {
     let retryable = e.is_retryable();
     if let Some(r) = e.remote() {
         let raw = serde_json::to_vec(r.body()).unwrap_or_default();
-        let raw = if raw == b"{}" { r.raw_body().as_bytes().to_vec() } else { raw };
+        let raw = if raw == b"{}" {
+            r.raw_body().as_bytes().to_vec()
+        } else {
+            raw
+        };
         return ImsError::from_status(crate::Service::Token, r.status(), &raw);
     }
     match e {

@@ -166,7 +166,10 @@ pub async fn upload_artifacts_until(
     // Step 2.
     let (record, created) = match choose_record(ims, store, req, &files).await {
         Ok(Chosen::Reused(record)) => {
-            tracing::info!(id = record.id(), "an identical image exists; nothing uploaded");
+            tracing::info!(
+                id = record.id(),
+                "an identical image exists; nothing uploaded"
+            );
             let job_record = match &req.job_id {
                 Some(job) => Some(
                     ims.set_job_result(job, record.id())
@@ -268,7 +271,10 @@ async fn choose_record(
     files: &[(ArtifactKind, LocalFile)],
 ) -> Result<Chosen, ImsError> {
     if !req.skip_existing {
-        return ims.create_image(&req.name, req.arch).await.map(Chosen::Created);
+        return ims
+            .create_image(&req.name, req.arch)
+            .await
+            .map(Chosen::Created);
     }
     // Upstream created a duplicate when this failed; we stop instead.
     let images = ims.list_images().await?;
@@ -289,10 +295,16 @@ async fn choose_record(
     }
     match empty {
         Some(record) => {
-            tracing::info!(id = record.id(), "uploading into an empty record of this name");
+            tracing::info!(
+                id = record.id(),
+                "uploading into an empty record of this name"
+            );
             Ok(Chosen::Empty(record))
         }
-        None => ims.create_image(&req.name, req.arch).await.map(Chosen::Created),
+        None => ims
+            .create_image(&req.name, req.arch)
+            .await
+            .map(Chosen::Created),
     }
 }
 
@@ -329,7 +341,10 @@ async fn upload_all(
     written: &mut Vec<String>,
 ) -> Result<(Vec<UploadedArtifact>, ArtifactLink), StepError> {
     let mut metadata: Metadata = vec![
-        ("x-shasta-ims-image-name".into(), image_name_metadata(&req.name)),
+        (
+            "x-shasta-ims-image-name".into(),
+            image_name_metadata(&req.name),
+        ),
         ("x-shasta-ims-image-id".into(), id.to_owned()),
     ];
     if let Some(job) = &req.job_id {
@@ -487,13 +502,18 @@ mod tests {
             name: "img".into(),
             ..UploadRequest::default()
         };
-        req.files.insert(ArtifactKind::Kernel, dir.join("does-not-matter"));
+        req.files
+            .insert(ArtifactKind::Kernel, dir.join("does-not-matter"));
         let e = preflight(&req).await.unwrap_err();
         assert!(e.is_usage() && e.to_string().contains("no rootfs"), "{e}");
 
-        req.files.insert(ArtifactKind::Rootfs, dir.join("ims-client-no-such-file"));
+        req.files
+            .insert(ArtifactKind::Rootfs, dir.join("ims-client-no-such-file"));
         let e = preflight(&req).await.unwrap_err();
-        assert!(e.is_usage() && e.to_string().contains("ims-client-no-such-file"), "{e}");
+        assert!(
+            e.is_usage() && e.to_string().contains("ims-client-no-such-file"),
+            "{e}"
+        );
 
         req.files.clear();
         req.job_id = Some("e3a46cf3-1150-4bbf-b7c9-504993917f7d-extra".into());

@@ -4,9 +4,12 @@ pub mod certs;
 pub mod fake_quay;
 pub mod fixtures;
 mod http;
+#[cfg(feature = "ims-fake")]
+pub mod ims_fake;
 #[cfg(feature = "kube-api")]
 pub mod kube_api;
 pub mod mock;
+pub mod moto;
 pub mod oci_image;
 pub mod peers;
 pub mod registry;
