@@ -155,6 +155,7 @@ mod tests {
             courier: Some("/r/target/courier-venv/bin/operator-courier".into()),
             docker_registry: Some("/usr/bin/docker-registry".into()),
             skopeo: Some("/usr/bin/skopeo".into()),
+            moto: Some("/r/target/moto-venv/bin/moto_server".into()),
         }
     }
 
@@ -176,6 +177,7 @@ mod tests {
                 "cargo clippy --workspace --all-targets -- -D warnings",
                 "OMPS_COURIER=/r/target/courier-venv/bin/operator-courier \
                  OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry OMPS_SKOPEO=/usr/bin/skopeo \
+                 OMPS_MOTO_SERVER=/r/target/moto-venv/bin/moto_server \
                  cargo nextest run --workspace --tool-config-file xtask:/r/xtask/nextest.toml \
                  --profile xtask-ci --run-ignored all",
                 "cargo test --workspace --doc",

@@ -16,6 +16,11 @@ use crate::step::{Step, which};
 /// operator-courier version the differential test and the benchmark compare against.
 pub const COURIER_VERSION: &str = "2.1.11";
 
+/// Python peers installed with pip, each into its own virtualenv under `target/`:
+/// (name, virtualenv directory, pinned requirement, executable in `bin/`).
+const PYTHON_PEERS: [(&str, &str, &str, &str); 1] =
+    [("moto", "moto-venv", "moto[server]==5.2.5", "moto_server")];
+
 /// Debian packages holding the registry peers.
 const APT_PACKAGES: [&str; 2] = ["docker-registry", "skopeo"];
 
@@ -25,6 +30,8 @@ pub struct Peers {
     pub courier: Option<PathBuf>,
     pub docker_registry: Option<PathBuf>,
     pub skopeo: Option<PathBuf>,
+    /// `moto_server`, the S3 peer of the IMS client tests.
+    pub moto: Option<PathBuf>,
 }
 
 impl Peers {
@@ -34,6 +41,7 @@ impl Peers {
             ("OMPS_COURIER", &self.courier),
             ("OMPS_DOCKER_REGISTRY", &self.docker_registry),
             ("OMPS_SKOPEO", &self.skopeo),
+            ("OMPS_MOTO_SERVER", &self.moto),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_ref().map(|p| (k, p.clone().into_os_string())))
@@ -46,6 +54,7 @@ impl Peers {
             ("operator-courier", self.courier.is_none()),
             ("docker-registry", self.docker_registry.is_none()),
             ("skopeo", self.skopeo.is_none()),
+            ("moto", self.moto.is_none()),
         ]
         .into_iter()
         .filter_map(|(n, missing)| missing.then_some(n))
@@ -69,7 +78,15 @@ pub fn locate(root: &Path) -> Peers {
         courier: courier.is_file().then_some(courier),
         docker_registry: which("docker-registry"),
         skopeo: which("skopeo"),
+        moto: python_peer_bin(root, "moto"),
     }
+}
+
+/// The executable of a Python peer of [`PYTHON_PEERS`], when its virtualenv has it.
+fn python_peer_bin(root: &Path, name: &str) -> Option<PathBuf> {
+    let (_, venv, _, bin) = PYTHON_PEERS.iter().find(|p| p.0 == name)?;
+    let path = root.join("target").join(venv).join("bin").join(bin);
+    path.is_file().then_some(path)
 }
 
 /// Finds the peers, installing missing ones first when `install` is set.
@@ -81,7 +98,7 @@ pub fn ensure(root: &Path, install: bool) -> Result<Peers> {
     let start = Instant::now();
     println!("\n==> test peers");
     let need_apt = found.docker_registry.is_none() || found.skopeo.is_none();
-    let need_venv = found.courier.is_none();
+    let need_venv = found.courier.is_none() || found.moto.is_none();
     // Debian's python3 ships without `ensurepip`; then `python3 -m venv` needs python3-venv.
     let need_python_venv = need_venv && !python_has_venv();
     let packages = apt_packages(need_apt, need_python_venv);
@@ -90,7 +107,12 @@ pub fn ensure(root: &Path, install: bool) -> Result<Peers> {
     } else {
         apt_install(root, &packages)?;
     }
-    if need_venv {
+    for (name, venv, requirement, _) in PYTHON_PEERS {
+        if python_peer_bin(root, name).is_none() {
+            install_python_peer(root, &root.join("target").join(venv), requirement)?;
+        }
+    }
+    if found.courier.is_none() {
         install_courier(root)?;
     } else {
         println!(
@@ -200,6 +222,41 @@ fn install_courier(root: &Path) -> Result<()> {
     Ok(())
 }
 
+fn install_python_peer(root: &Path, venv: &Path, requirement: &str) -> Result<()> {
+    if venv.exists() {
+        std::fs::remove_dir_all(venv)
+            .with_context(|| format!("cannot remove stale {}", venv.display()))?;
+    }
+    for (i, step) in python_peer_steps(root, venv, requirement)
+        .iter()
+        .enumerate()
+    {
+        step.run(i + 1, 2)?;
+    }
+    Ok(())
+}
+
+fn python_peer_steps(root: &Path, venv: &Path, requirement: &str) -> [Step; 2] {
+    [
+        Step::new("python3 -m venv", "python3", root).args([
+            "-m".as_ref(),
+            "venv".as_ref(),
+            venv.as_os_str(),
+        ]),
+        Step::new(
+            &format!("pip install {requirement}"),
+            venv.join("bin").join("pip"),
+            root,
+        )
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            requirement,
+        ]),
+    ]
+}
+
 fn courier_steps(root: &Path, venv: &Path) -> [Step; 2] {
     [
         Step::new("python3 -m venv", "python3", root).args([
@@ -231,6 +288,7 @@ mod tests {
             courier: Some("/v/bin/operator-courier".into()),
             docker_registry: None,
             skopeo: Some("/usr/bin/skopeo".into()),
+            moto: None,
         };
         assert_eq!(
             p.env(),
@@ -239,8 +297,8 @@ mod tests {
                 ("OMPS_SKOPEO", OsString::from("/usr/bin/skopeo")),
             ]
         );
-        assert_eq!(p.missing(), vec!["docker-registry"]);
-        assert_eq!(Peers::default().missing().len(), 3);
+        assert_eq!(p.missing(), vec!["docker-registry", "moto"]);
+        assert_eq!(Peers::default().missing().len(), 4);
     }
 
     #[test]
@@ -274,6 +332,25 @@ mod tests {
             "/repo/target/courier-venv/bin/pip install --quiet --disable-pip-version-check \
              operator-courier==2.1.11"
         );
+    }
+
+    #[test]
+    fn python_peer_is_pinned_in_its_own_venv() {
+        let root = Path::new("/repo");
+        let [mk, pip] =
+            python_peer_steps(root, &root.join("target/moto-venv"), "moto[server]==5.2.5");
+        assert_eq!(mk.command_line(), "python3 -m venv /repo/target/moto-venv");
+        assert_eq!(
+            pip.command_line(),
+            "/repo/target/moto-venv/bin/pip install --quiet --disable-pip-version-check \
+             moto[server]==5.2.5"
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(locate(tmp.path()).moto, None);
+        let bin = tmp.path().join("target/moto-venv/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("moto_server"), "").unwrap();
+        assert_eq!(locate(tmp.path()).moto, Some(bin.join("moto_server")));
     }
 
     #[test]
