@@ -343,7 +343,7 @@ mod tests {
         assert_eq!(
             pip.command_line(),
             "/repo/target/moto-venv/bin/pip install --quiet --disable-pip-version-check \
-             moto[server]==5.2.5"
+             'moto[server]==5.2.5'"
         );
         let tmp = tempfile::tempdir().unwrap();
         assert_eq!(locate(tmp.path()).moto, None);
