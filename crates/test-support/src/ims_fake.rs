@@ -58,6 +58,8 @@ struct Fault {
     path_prefix: String,
     status: u16,
     count: u32,
+    /// Process the request first, then answer the failure (a lost answer).
+    after_applying: bool,
 }
 
 #[derive(Default)]
@@ -182,6 +184,25 @@ impl ImsFake {
             path_prefix: path_prefix.to_owned(),
             status,
             count,
+            after_applying: false,
+        });
+    }
+
+    /// Like [`ImsFake::fail_next`], but the request takes effect before the failure is answered
+    /// (an answer lost on the way back).
+    pub fn fail_next_after_applying(
+        &self,
+        method: &str,
+        path_prefix: &str,
+        status: u16,
+        count: u32,
+    ) {
+        self.shared.lock().faults.push(Fault {
+            method: method.to_owned(),
+            path_prefix: path_prefix.to_owned(),
+            status,
+            count,
+            after_applying: true,
         });
     }
 
@@ -222,57 +243,75 @@ impl Respond for Responder {
         let Some(rest) = path.strip_prefix("/apis/ims/") else {
             return problem(404, "Not Found", "no such route");
         };
+        let mut late_fault = None;
         if let Some(f) = st
             .faults
             .iter_mut()
             .find(|f| f.count > 0 && f.method == method && rest.starts_with(&f.path_prefix))
         {
             f.count -= 1;
-            return problem(f.status, "Injected", "injected failure");
-        }
-        if shared.auth_required && !authorized(&st, req) {
-            return problem(
-                401,
-                "Unauthorized",
-                "missing, unknown or expired bearer token",
-            );
-        }
-        if req.headers.get("user-agent").is_none() {
-            return problem(400, "Bad Request", "no User-Agent");
-        }
-        let segments: Vec<&str> = rest.split('/').collect();
-        let body = &req.body;
-        match (method.as_str(), segments.as_slice()) {
-            ("GET", ["images"]) => ok(200, &Value::Array(st.images.clone())),
-            ("POST", ["images"]) => create_image(shared, &mut st, body),
-            ("GET", ["images", id]) => find(&st.images, id).map_or_else(not_found, |r| ok(200, r)),
-            ("PATCH", ["images", id]) => patch_image(shared, &mut st, id, body),
-            ("DELETE", ["images", id]) => {
-                let before = st.images.len();
-                st.images.retain(|r| r["id"] != *id);
-                if st.images.len() == before {
-                    not_found()
-                } else {
-                    ResponseTemplate::new(204)
-                }
+            if !f.after_applying {
+                return problem(f.status, "Injected", "injected failure");
             }
-            ("GET", ["jobs", id]) => find(&st.jobs, id).map_or_else(not_found, |r| ok(200, r)),
-            ("PATCH", ["jobs", id]) => patch_job(&mut st, id, body),
-            ("GET", ["recipes"]) => ok(200, &Value::Array(st.recipes.clone())),
-            ("POST", ["recipes"]) => create_recipe(&mut st, body),
-            ("PATCH", ["recipes", id]) => patch_recipe(shared, &mut st, id, body),
-            ("DELETE", ["recipes", id]) => {
-                let before = st.recipes.len();
-                st.recipes.retain(|r| r["id"] != *id);
-                if st.recipes.len() == before {
-                    not_found()
-                } else {
-                    ResponseTemplate::new(204)
-                }
-            }
-            ("GET", ["version"]) => ok(200, &json!({"version": "3.33.0"})),
-            _ => problem(405, "Method Not Allowed", "not supported by the fake"),
+            late_fault = Some(f.status);
         }
+        let answer = route(shared, &mut st, req, &method, rest);
+        match late_fault {
+            Some(status) => problem(status, "Injected", "injected failure after applying"),
+            None => answer,
+        }
+    }
+}
+
+fn route(
+    shared: &Shared,
+    st: &mut State,
+    req: &Request,
+    method: &str,
+    rest: &str,
+) -> ResponseTemplate {
+    if shared.auth_required && !authorized(st, req) {
+        return problem(
+            401,
+            "Unauthorized",
+            "missing, unknown or expired bearer token",
+        );
+    }
+    if req.headers.get("user-agent").is_none() {
+        return problem(400, "Bad Request", "no User-Agent");
+    }
+    let segments: Vec<&str> = rest.split('/').collect();
+    let body = &req.body;
+    match (method, segments.as_slice()) {
+        ("GET", ["images"]) => ok(200, &Value::Array(st.images.clone())),
+        ("POST", ["images"]) => create_image(shared, st, body),
+        ("GET", ["images", id]) => find(&st.images, id).map_or_else(not_found, |r| ok(200, r)),
+        ("PATCH", ["images", id]) => patch_image(shared, st, id, body),
+        ("DELETE", ["images", id]) => {
+            let before = st.images.len();
+            st.images.retain(|r| r["id"] != *id);
+            if st.images.len() == before {
+                not_found()
+            } else {
+                ResponseTemplate::new(204)
+            }
+        }
+        ("GET", ["jobs", id]) => find(&st.jobs, id).map_or_else(not_found, |r| ok(200, r)),
+        ("PATCH", ["jobs", id]) => patch_job(st, id, body),
+        ("GET", ["recipes"]) => ok(200, &Value::Array(st.recipes.clone())),
+        ("POST", ["recipes"]) => create_recipe(st, body),
+        ("PATCH", ["recipes", id]) => patch_recipe(shared, st, id, body),
+        ("DELETE", ["recipes", id]) => {
+            let before = st.recipes.len();
+            st.recipes.retain(|r| r["id"] != *id);
+            if st.recipes.len() == before {
+                not_found()
+            } else {
+                ResponseTemplate::new(204)
+            }
+        }
+        ("GET", ["version"]) => ok(200, &json!({"version": "3.33.0"})),
+        _ => problem(405, "Method Not Allowed", "not supported by the fake"),
     }
 }
 
