@@ -196,21 +196,10 @@ pub enum ImsError {
     #[error("{0}")]
     Remote(RemoteError),
 
-    /// A request timed out.
-    #[error("request timed out: {context}")]
-    Timeout {
-        /// What was being done.
-        context: String,
-    },
-
-    /// The connection failed or broke (DNS, TCP, TLS, reset).
-    #[error("transport error: {context}: {detail}")]
-    Transport {
-        /// What was being done.
-        context: String,
-        /// The cause, without URL query strings (they carry S3 signatures).
-        detail: String,
-    },
+    /// The request did not complete on the wire: timeout, refused connection, TLS failure,
+    /// broken transfer. The URL is shown without its query (S3 signatures live there).
+    #[error(transparent)]
+    Transport(#[from] omps_http::TransportError),
 
     /// A 2xx answer that could not be understood.
     #[error("unexpected response: {0}")]
@@ -298,7 +287,7 @@ impl ImsError {
     /// 503, 504 and S3's `SlowDown` / `RequestTimeout` / `InternalError`.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ImsError::Timeout { .. } | ImsError::Transport { .. } => true,
+            ImsError::Transport(t) => t.is_retryable(),
             ImsError::Remote(r) => {
                 matches!(r.status, 429 | 500 | 502 | 503 | 504) || is_retryable_s3_code(r.code())
             }
@@ -330,16 +319,27 @@ impl ImsError {
         self.remote().map(RemoteError::status)
     }
 
-    pub(crate) fn from_reqwest(context: &str, err: &reqwest::Error) -> Self {
-        if err.is_timeout() {
-            return ImsError::Timeout {
-                context: context.to_owned(),
-            };
+    /// Converts an error of the shared HTTP layer; a status answer is read as `service`'s.
+    pub(crate) fn from_http(service: Service, e: omps_http::HttpError) -> Self {
+        use omps_http::HttpError as H;
+        match e {
+            H::Config(m) => ImsError::Config(m),
+            H::Transport(t) => ImsError::Transport(t),
+            H::Status { status, body, .. } => {
+                ImsError::from_status(service, status, body.as_bytes())
+            }
+            H::ResponseTooLarge { context, limit } => ImsError::ResponseTooLarge { context, limit },
+            H::InvalidResponse { context, reason } => {
+                ImsError::InvalidResponse(format!("{context}: {reason}"))
+            }
+            other => ImsError::InvalidResponse(other.to_string()),
         }
-        ImsError::Transport {
-            context: context.to_owned(),
-            detail: describe_reqwest(err),
-        }
+    }
+}
+
+impl From<omps_http::HttpError> for ImsError {
+    fn from(e: omps_http::HttpError) -> Self {
+        ImsError::from_http(Service::Ims, e)
     }
 }
 
@@ -348,41 +348,6 @@ fn is_retryable_s3_code(code: Option<&str>) -> bool {
         code,
         Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable")
     )
-}
-
-/// A reqwest error and its causes, naming the URL without its query (S3 presigned URLs carry the
-/// access key id and signature there).
-fn describe_reqwest(err: &reqwest::Error) -> String {
-    let kind = if err.is_connect() {
-        "connection failed"
-    } else if err.is_body() {
-        "body transfer failed"
-    } else if err.is_request() {
-        "request failed"
-    } else {
-        "HTTP error"
-    };
-    let mut out = match err.url() {
-        Some(u) => format!(
-            "{kind} for {}://{}{}{}",
-            u.scheme(),
-            u.host_str().unwrap_or(""),
-            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
-            u.path()
-        ),
-        None => kind.to_owned(),
-    };
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        let text = s.to_string();
-        // reqwest repeats the URL in some causes; never let a query string through.
-        if !text.contains("X-Amz-") {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

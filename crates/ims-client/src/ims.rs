@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::{ImsError, Service};
-use crate::http::{self, HttpSettings, Idempotency};
+use omps_http::HttpSettings;
+
+use crate::http::{self, Idempotency};
 use crate::token::TokenSource;
 
 /// Where an image or recipe's content lives: `{"path": "s3://bucket/key", "etag", "type": "s3"}`.
@@ -263,7 +265,7 @@ impl ImsClientBuilder {
             base.set_path(&path);
         }
         Ok(ImsClient {
-            http: self.settings.client("IMS", true)?,
+            http: http::build_client(&self.settings, "IMS")?,
             settings: self.settings,
             base,
             tokens: self.tokens,
@@ -285,7 +287,7 @@ impl ImsClient {
     pub fn builder(base_url: impl Into<String>) -> ImsClientBuilder {
         ImsClientBuilder {
             base_url: base_url.into(),
-            settings: HttpSettings::default(),
+            settings: http::default_http_settings(),
             tokens: None,
         }
     }

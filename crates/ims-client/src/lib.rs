@@ -10,12 +10,13 @@ mod token;
 mod upload;
 
 pub use error::{ImsError, RemoteError, Service, UploadStep};
-pub use http::HttpSettings;
+pub use http::default_http_settings;
 pub use ims::{Arch, ArtifactLink, ImsClient, ImsClientBuilder, JobStatus, Record, check_uuid};
 pub use manifest::{
     ArtifactKind, MAX_MANIFEST_BYTES, Manifest, ManifestArtifact, now_python_naive, python_json,
     python_naive,
 };
+pub use omps_http::HttpSettings;
 pub use recipe::{
     Distro, RecipeRequest, job_status_json, recipe_json, recipe_key, set_job_status, upload_recipe,
 };

@@ -22,7 +22,9 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::error::{ImsError, Service};
-use crate::http::{self, HttpSettings, Idempotency};
+use omps_http::HttpSettings;
+
+use crate::http::{self, Idempotency};
 
 /// boto3's multipart threshold and part size, which the spec keeps.
 pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
@@ -262,7 +264,7 @@ impl S3ClientBuilder {
         let bucket = Bucket::new(endpoint, style, bucket_name.clone(), self.region)
             .map_err(|e| ImsError::Config(format!("S3 endpoint/bucket: {e}")))?;
         Ok(S3Client {
-            http: self.settings.client("S3", true)?,
+            http: http::build_client(&self.settings, "S3")?,
             settings: self.settings,
             bucket,
             bucket_name,
@@ -313,7 +315,7 @@ impl S3Client {
             access_key: None,
             secret_key: None,
             virtual_hosted: false,
-            settings: HttpSettings::default(),
+            settings: http::default_http_settings(),
             part_size: DEFAULT_PART_SIZE,
         }
     }

@@ -22,36 +22,14 @@ pub trait TokenSource: Send + Sync + std::fmt::Debug {
 /// The workspace's OAuth2 client-credentials client (cached token, refreshed before expiry with
 /// the same grant, never with a refresh token).
 #[async_trait]
-impl TokenSource for quay_client::oauth::OAuthClient {
+impl TokenSource for omps_http::oauth::ClientCredentials {
     async fn token(&self) -> Result<SecretString, ImsError> {
-        quay_client::oauth::OAuthClient::token(self)
+        omps_http::oauth::ClientCredentials::token(self)
             .await
-            .map_err(token_error)
+            .map_err(|e| ImsError::from_http(crate::Service::Token, e))
     }
 
     async fn invalidate(&self) {
-        quay_client::oauth::OAuthClient::invalidate(self).await;
-    }
-}
-
-fn token_error(e: quay_client::QuayError) -> ImsError {
-    use quay_client::QuayError as Q;
-    let retryable = e.is_retryable();
-    if let Some(r) = e.remote() {
-        let raw = serde_json::to_vec(r.body()).unwrap_or_default();
-        let raw = if raw == b"{}" {
-            r.raw_body().as_bytes().to_vec()
-        } else {
-            raw
-        };
-        return ImsError::from_status(crate::Service::Token, r.status(), &raw);
-    }
-    match e {
-        Q::Timeout { context } => ImsError::Timeout { context },
-        other if retryable => ImsError::Transport {
-            context: "OAuth2 token request".to_owned(),
-            detail: other.to_string(),
-        },
-        other => ImsError::InvalidResponse(format!("OAuth2 token request: {other}")),
+        omps_http::oauth::ClientCredentials::invalidate(self).await;
     }
 }

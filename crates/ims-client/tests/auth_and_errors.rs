@@ -34,8 +34,16 @@ async fn tokens_are_cached_refreshed_after_expiry_and_refetched_once_after_a_401
     tokio::time::sleep(Duration::from_millis(2100)).await;
     ims.list_images().await.unwrap();
     assert_eq!(fake.tokens_issued(), 2);
-    let grants: Vec<_> = fake.log().into_iter().filter(|l| l.path == "/token").collect();
-    assert!(grants.iter().all(|g| g.body.contains("grant_type=client_credentials")));
+    let grants: Vec<_> = fake
+        .log()
+        .into_iter()
+        .filter(|l| l.path == "/token")
+        .collect();
+    assert!(
+        grants
+            .iter()
+            .all(|g| g.body.contains("grant_type=client_credentials"))
+    );
     assert!(grants.iter().all(|g| !g.body.contains("refresh_token")));
 
     // The server forgets the token: one 401, a new token, the same request again.
@@ -56,7 +64,7 @@ async fn tokens_are_cached_refreshed_after_expiry_and_refetched_once_after_a_401
 #[tokio::test]
 async fn wrong_client_secret_fails_at_once_with_the_servers_description() {
     let fake = fake(MemStore::default().reader()).await;
-    let tokens = quay_client::oauth::OAuthClient::builder(fake.token_url())
+    let tokens = omps_http::oauth::ClientCredentials::builder(fake.token_url())
         .client_id(test_support::ims_fake::CLIENT_ID)
         .client_secret(secrecy::SecretString::from("wrong"))
         .build()
@@ -118,7 +126,10 @@ async fn problem_json_errors_are_surfaced_with_their_detail() {
         .await
         .unwrap_err();
     assert!(matches!(raw, ImsError::Rejected(_)));
-    assert!(raw.to_string().contains("linux_distribution must be one of"));
+    assert!(
+        raw.to_string()
+            .contains("linux_distribution must be one of")
+    );
 }
 
 #[tokio::test]
@@ -134,7 +145,9 @@ async fn job_status_is_checked_locally_then_set() {
     assert!(e.is_usage());
     assert!(fake.log().is_empty(), "nothing sent for local errors");
 
-    let job = set_job_status(&ims, JOB, "packaging_artifacts").await.unwrap();
+    let job = set_job_status(&ims, JOB, "packaging_artifacts")
+        .await
+        .unwrap();
     assert_eq!(job.get("status").unwrap(), "packaging_artifacts");
     let doc = job_status_json(&job);
     assert_eq!(doc["result"], "success");
@@ -175,14 +188,19 @@ async fn the_client_secret_and_tokens_never_leak() {
         job_id: Some(JOB.into()),
         ..UploadRequest::default()
     };
-    req.files
-        .insert(ArtifactKind::Rootfs, write_file(dir.path(), "rootfs", 100, 1));
+    req.files.insert(
+        ArtifactKind::Rootfs,
+        write_file(dir.path(), "rootfs", 100, 1),
+    );
     let ok = upload_artifacts(&ims, &mem, &req).await.unwrap();
     fake.fail_next("PATCH", "jobs/", 422, 1);
     let err = upload_artifacts(&ims, &mem, &req).await.unwrap_err();
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("DEBUG") || logs.contains("TRACE"), "debug logs captured");
+    assert!(
+        logs.contains("DEBUG") || logs.contains("TRACE"),
+        "debug logs captured"
+    );
     let outputs = [
         python_json(&ok.to_json()),
         python_json(&failure_json(&err)),
@@ -198,7 +216,10 @@ async fn the_client_secret_and_tokens_never_leak() {
         .map(|l| format!("{} {}\n{}\n{}", l.method, l.path, l.headers, l.body))
         .collect();
     for (i, text) in outputs.iter().chain(ims_requests.iter()).enumerate() {
-        assert!(!text.contains(CANARY_SECRET), "secret leaked in output {i}: {text}");
+        assert!(
+            !text.contains(CANARY_SECRET),
+            "secret leaked in output {i}: {text}"
+        );
     }
     // Bearer tokens stay out of logs, outputs and errors too.
     for i in 1..=fake.tokens_issued() {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use common::{Faulty, MemStore, Op, fake, ims_client, write_file};
 use ims_client::{
-    ArtifactKind, ImsError, Manifest, UploadRequest, UploadStep, failure_json, upload_artifacts,
-    upload_artifacts_until,
+    ArtifactKind, ArtifactStore as _, ImsError, Manifest, UploadRequest, UploadStep, failure_json,
+    upload_artifacts, upload_artifacts_until,
 };
 use serde_json::json;
 
@@ -29,8 +29,10 @@ fn request(dir: &Path, kinds: &[ArtifactKind]) -> UploadRequest {
             _ => "params",
         };
         let seed = u8::try_from(i).unwrap();
-        req.files
-            .insert(*kind, write_file(dir, name, 1000 + 100 * usize::from(seed), seed));
+        req.files.insert(
+            *kind,
+            write_file(dir, name, 1000 + 100 * usize::from(seed), seed),
+        );
     }
     req
 }
@@ -91,7 +93,11 @@ async fn full_upload_links_the_manifest_and_sets_the_job_result() {
     assert_eq!(manifest_obj.metadata.keys().collect::<Vec<_>>(), ["md5sum"]);
 
     let manifest = Manifest::parse(&manifest_obj.body).unwrap();
-    let types: Vec<&str> = manifest.artifacts.iter().map(|a| a.media_type.as_str()).collect();
+    let types: Vec<&str> = manifest
+        .artifacts
+        .iter()
+        .map(|a| a.media_type.as_str())
+        .collect();
     assert_eq!(
         types,
         [
@@ -101,8 +107,14 @@ async fn full_upload_links_the_manifest_and_sets_the_job_result() {
         ]
     );
     let record = &fake.images()[0];
-    assert_eq!(record["link"]["path"], format!("s3://boot-images/{id}/manifest.json"));
-    assert_eq!(record["link"]["etag"], ims_client::md5_hex(&manifest_obj.body));
+    assert_eq!(
+        record["link"]["path"],
+        format!("s3://boot-images/{id}/manifest.json")
+    );
+    assert_eq!(
+        record["link"]["etag"],
+        ims_client::md5_hex(&manifest_obj.body)
+    );
     assert_eq!(fake.jobs()[0]["resultant_image_id"], id);
 
     let doc = out.to_json();
@@ -142,20 +154,28 @@ async fn an_identical_uploaded_image_is_reused_and_the_job_still_gets_its_result
     assert_eq!(fake.images().len(), 1);
     // Deviation from upstream: the job is pointed at the reused image.
     assert_eq!(
-        again.job_record.as_ref().unwrap().get("resultant_image_id").unwrap(),
+        again
+            .job_record
+            .as_ref()
+            .unwrap()
+            .get("resultant_image_id")
+            .unwrap(),
         first.image_record.id()
     );
     assert_eq!(again.to_json()["ims_image_artifacts"], json!([]));
 
     // A different kernel is not a match: a new record is made.
-    req.files
-        .insert(ArtifactKind::Kernel, write_file(dir.path(), "vmlinuz2", 999, 42));
+    req.files.insert(
+        ArtifactKind::Kernel,
+        write_file(dir.path(), "vmlinuz2", 999, 42),
+    );
     let other = upload_artifacts(&ims, &store, &req).await.unwrap();
     assert!(!other.reused);
     assert_ne!(other.image_record.id(), first.image_record.id());
     // An extra kind on one side is not a match either.
     req.files.remove(&ArtifactKind::Initrd);
-    req.files.insert(ArtifactKind::Kernel, first_kernel(dir.path()));
+    req.files
+        .insert(ArtifactKind::Kernel, first_kernel(dir.path()));
     let fewer = upload_artifacts(&ims, &store, &req).await.unwrap();
     assert!(!fewer.reused);
 }
@@ -178,7 +198,7 @@ async fn an_empty_record_of_the_same_name_is_filled_and_survives_a_failure() {
         common::StoredObject {
             body: "x".into(),
             content_type: String::new(),
-            metadata: Default::default(),
+            metadata: std::collections::BTreeMap::default(),
         },
     );
     let ims = ims_client(&fake);
@@ -190,7 +210,11 @@ async fn an_empty_record_of_the_same_name_is_filled_and_survives_a_failure() {
     assert_eq!(step_of(&e), UploadStep::Artifacts);
     assert!(cleanup_errors(&e).is_empty());
     assert_eq!(mem.keys(), [format!("{empty_id}/other-run")]);
-    assert_eq!(fake.images().len(), 1, "the reused record was not ours to delete");
+    assert_eq!(
+        fake.images().len(),
+        1,
+        "the reused record was not ours to delete"
+    );
     assert_eq!(requests(&fake, "DELETE", "/apis/ims/images"), 0);
 
     let out = upload_artifacts(&ims, &mem, &req).await.unwrap();
@@ -258,11 +282,18 @@ async fn failures_in_steps_3_and_4_remove_this_runs_keys_and_record() {
         assert!(fake.images().is_empty(), "{op:?} {suffix}");
         let deletes = requests(&fake, "DELETE", "/apis/ims/images/");
         assert_eq!(deletes, 1, "{op:?} {suffix}");
-        let delete = fake.log().into_iter().find(|l| l.method == "DELETE").unwrap();
+        let delete = fake
+            .log()
+            .into_iter()
+            .find(|l| l.method == "DELETE")
+            .unwrap();
         assert!(delete.path.ends_with("?cascade=false"), "{}", delete.path);
         // Only keys this run wrote are deleted, one by one, never more.
-        let deleted = store.deletes.lock().unwrap().clone();
-        assert!(deleted.iter().all(|k| !k.ends_with('/')), "{deleted:?}");
+        let deleted_keys = store.deletes.lock().unwrap().clone();
+        assert!(
+            deleted_keys.iter().all(|k| !k.ends_with('/')),
+            "{deleted_keys:?}"
+        );
         if op == Op::WrongEtag {
             let msg = e.to_string();
             assert!(msg.contains("ETag mismatch"), "{msg}");
@@ -281,7 +312,11 @@ async fn cleanup_errors_are_reported_without_masking_the_original_error() {
     let fake = fake(mem.reader()).await;
     let ims = ims_client(&fake);
     // The manifest upload fails; deleting the kernel then fails too.
-    let store = Faulty::new(Faulty::new(mem.clone(), Op::Delete, "/kernel"), Op::Put, "manifest.json");
+    let store = Faulty::new(
+        Faulty::new(mem.clone(), Op::Delete, "/kernel"),
+        Op::Put,
+        "manifest.json",
+    );
     let e = upload_artifacts(&ims, &store, &request(dir.path(), &FULL))
         .await
         .unwrap_err();
@@ -328,7 +363,10 @@ async fn a_failed_job_update_keeps_the_complete_image() {
     req.job_id = Some(JOB.into());
     let e = upload_artifacts(&ims, &mem, &req).await.unwrap_err();
     assert_eq!(step_of(&e), UploadStep::Job);
-    assert!(e.to_string().contains("recording the image as the job's result"));
+    assert!(
+        e.to_string()
+            .contains("recording the image as the job's result")
+    );
     assert_eq!(mem.keys().len(), 4);
     assert!(fake.images()[0]["link"].is_object());
     let doc = failure_json(&e);
@@ -372,7 +410,11 @@ async fn no_rootfs_is_refused_before_any_request_unless_allowed() {
     let out = upload_artifacts(&ims, &mem, &req).await.unwrap();
     assert!(!out.linked);
     assert!(fake.images()[0]["link"].is_null());
-    assert_eq!(mem.keys().len(), 2, "kernel and manifest stay for inspection");
+    assert_eq!(
+        mem.keys().len(),
+        2,
+        "kernel and manifest stay for inspection"
+    );
 }
 
 #[tokio::test]
@@ -402,10 +444,14 @@ async fn a_second_kernel_only_manifest_would_be_refused_by_the_server() {
         .await
         .unwrap();
     let manifest = Manifest::with_created(vec![], "2026-12-01 00:00:00.000000".into());
-    use ims_client::ArtifactStore as _;
-    mem.put_bytes("m.json", manifest.to_bytes().into(), "application/json", &vec![])
-        .await
-        .unwrap();
+    mem.put_bytes(
+        "m.json",
+        manifest.to_bytes().into(),
+        "application/json",
+        &vec![],
+    )
+    .await
+    .unwrap();
     let link = ims_client::ArtifactLink::s3(common::BUCKET, "m.json", "");
     let e = ims.set_image_link(record.id(), &link).await.unwrap_err();
     assert_eq!(e.status(), Some(400));

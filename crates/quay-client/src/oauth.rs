@@ -141,17 +141,14 @@ impl OAuthClient {
     }
 
     async fn fetch(&self) -> Result<(SecretString, Duration), QuayError> {
-        // The serializer is not `Sync`: scoped so that this future stays `Send`.
-        let body = {
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
-            form.append_pair("grant_type", "client_credentials");
-            form.append_pair("client_id", &self.client_id);
-            form.append_pair("client_secret", self.client_secret.expose_secret());
-            if let Some(s) = &self.scope {
-                form.append_pair("scope", s);
-            }
-            SecretString::from(form.finish())
-        };
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials");
+        form.append_pair("client_id", &self.client_id);
+        form.append_pair("client_secret", self.client_secret.expose_secret());
+        if let Some(s) = &self.scope {
+            form.append_pair("scope", s);
+        }
+        let body = SecretString::from(form.finish());
         let context = "OAuth2 token request";
         // The grant has no side effect, so retrying it is safe.
         let resp = self

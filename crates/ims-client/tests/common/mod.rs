@@ -22,7 +22,7 @@ pub const BUCKET: &str = "boot-images";
 
 /// Fast retries so failure tests stay short.
 pub fn fast_settings() -> HttpSettings {
-    HttpSettings::default()
+    ims_client::default_http_settings()
         .retry_base_delay(Duration::from_millis(10))
         .timeout(Duration::from_secs(30))
 }
@@ -34,10 +34,10 @@ pub async fn fake(objects: ObjectReader) -> ImsFake {
 
 /// An IMS client authenticated through the workspace's OAuth2 client-credentials client.
 pub fn ims_client(fake: &ImsFake) -> ImsClient {
-    let tokens = quay_client::oauth::OAuthClient::builder(fake.token_url())
+    let tokens = omps_http::oauth::ClientCredentials::builder(fake.token_url())
         .client_id(CLIENT_ID)
         .client_secret(SecretString::from(CANARY_SECRET))
-        .retry_base_delay(Duration::from_millis(10))
+        .http_settings(fast_settings())
         .build()
         .unwrap();
     ImsClient::builder(fake.ims_url())
@@ -203,7 +203,9 @@ impl<S: ArtifactStore> ArtifactStore for Faulty<S> {
             self.stalled.notify_one();
             std::future::pending::<()>().await;
         }
-        self.inner.upload_file(key, file, content_type, metadata).await
+        self.inner
+            .upload_file(key, file, content_type, metadata)
+            .await
     }
 
     async fn put_bytes(
@@ -216,7 +218,9 @@ impl<S: ArtifactStore> ArtifactStore for Faulty<S> {
         if self.hit(Op::Put, key) {
             return Err(injected(key));
         }
-        self.inner.put_bytes(key, body, content_type, metadata).await
+        self.inner
+            .put_bytes(key, body, content_type, metadata)
+            .await
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectHead>, ImsError> {
@@ -254,7 +258,12 @@ impl<S: ArtifactStore> ArtifactStore for Faulty<S> {
 pub fn write_file(dir: &std::path::Path, name: &str, len: usize, seed: u8) -> std::path::PathBuf {
     let path = dir.join(name);
     let data: Vec<u8> = (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .map(|i| {
+            u8::try_from(i % 251)
+                .unwrap()
+                .wrapping_mul(31)
+                .wrapping_add(seed)
+        })
         .collect();
     std::fs::write(&path, data).unwrap();
     path
