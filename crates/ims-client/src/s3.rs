@@ -687,12 +687,11 @@ impl ArtifactStore for S3Client {
             .and_then(|v| v.to_str().ok())
             .map(unquote)
             .unwrap_or_default();
-        let size = resp.content_length().unwrap_or_else(|| {
-            headers
-                .get(reqwest::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse().ok())
-                .unwrap_or(0)
-        });
+        // reqwest reports the (empty) body length for HEAD, so read the header itself.
+        let size = headers
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
         let metadata = headers
             .iter()
             .filter_map(|(k, v)| {

@@ -152,8 +152,12 @@ fn xml_values(xml: &str, tag: &str) -> Vec<String> {
 fn raw_request(port: u16, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    // Moto checks no signature but refuses anonymous object reads, so any SigV4-shaped
+    // Authorization header does.
     let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, \
+         SignedHeaders=host, Signature=0\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).ok()?;
