@@ -285,3 +285,63 @@ async fn recipes_are_created_reused_and_filled() {
     assert!(e.is_usage());
     assert_eq!(fake.log().len(), before);
 }
+
+#[tokio::test]
+#[ignore = "needs moto (OMPS_MOTO_SERVER)"]
+async fn the_command_line_uploads_with_mounted_credentials_and_prints_one_document() {
+    let moto = start();
+    let fake = fake(std::sync::Arc::new(moto.object_reader())).await;
+    let job = fake.add_job("e3a46cf3-1150-4bbf-b7c9-504993917f7d");
+    let dir = tempfile::tempdir().unwrap();
+    // The pod's mounted secret: one file per value, with trailing newlines.
+    let auth = dir.path().join("admin-client-auth");
+    std::fs::create_dir(&auth).unwrap();
+    std::fs::write(
+        auth.join("client-id"),
+        format!("{}\n", test_support::ims_fake::CLIENT_ID),
+    )
+    .unwrap();
+    std::fs::write(
+        auth.join("client-secret"),
+        format!("{}\n", common::CANARY_SECRET),
+    )
+    .unwrap();
+    std::fs::write(auth.join("endpoint"), format!("{}\n", fake.token_url())).unwrap();
+    let rootfs = write_file(dir.path(), "rootfs.sqsh", 2 * MIB, 1);
+    let kernel = write_file(dir.path(), "vmlinuz", 5000, 2);
+    let env: BTreeMap<String, String> = [
+        ("OAUTH_CONFIG_DIR", auth.to_str().unwrap()),
+        ("S3_ENDPOINT", &moto.endpoint()),
+        ("S3_ACCESS_KEY", "testing"),
+        ("S3_SECRET_KEY", "testing-secret"),
+        ("S3_BUCKET", BUCKET),
+        ("IMS_JOB_ID", &job),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let args: Vec<std::ffi::OsString> = [
+        "ims-helper",
+        "image",
+        "upload_artifacts",
+        "cli image",
+        "-r",
+        rootfs.to_str().unwrap(),
+        "-k",
+        kernel.to_str().unwrap(),
+        "--ims-url",
+        &fake.ims_url(),
+    ]
+    .into_iter()
+    .map(Into::into)
+    .collect();
+    let out = ims_client::cli::run(args, &env, std::future::pending()).await;
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    assert!(out.stdout.ends_with("}\n") && out.stdout.starts_with("{\n    \""));
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let id = doc["ims_image_record"]["id"].as_str().unwrap();
+    assert_eq!(doc["ims_job_record"]["resultant_image_id"], id);
+    assert_eq!(doc["ims_image_artifacts"].as_array().unwrap().len(), 3);
+    assert_eq!(moto.list_keys(BUCKET, id).len(), 3);
+    assert!(!out.stdout.contains(common::CANARY_SECRET));
+}
