@@ -135,7 +135,7 @@ pub struct ObjectHead {
 }
 
 /// User metadata to store with an object, as `(name, value)` without the `x-amz-meta-` prefix.
-/// Values must be ASCII (percent-encode first, see [`crate::upload`]).
+/// Values must be ASCII (percent-encode first, see [`crate::image_name_metadata`]).
 pub type Metadata = Vec<(String, String)>;
 
 /// The object store `upload_artifacts` and `upload_recipe` write to. [`S3Client`] is the real
