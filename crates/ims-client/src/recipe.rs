@@ -189,6 +189,7 @@ async fn put_recipe(
     id: &str,
     file: &LocalFile,
 ) -> Result<ArtifactLink, ImsError> {
+    crate::upload::server_uuid("recipe", id)?;
     let key = recipe_key(id);
     let md5 = file.md5_hex();
     let expected = store

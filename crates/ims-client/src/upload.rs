@@ -191,6 +191,10 @@ pub async fn upload_artifacts_until(
         Err(e) => return Err(fail(UploadStep::ChooseRecord, e, vec![], None)),
     };
     let id = record.id().to_owned();
+    // The id becomes an S3 key prefix: a server answer that is not a UUID must not shape keys.
+    if let Err(e) = server_uuid("image", &id) {
+        return Err(fail(UploadStep::ChooseRecord, e, vec![], Some(&record)));
+    }
     if files.is_empty() {
         // Upstream's behaviour: the record alone, no manifest.
         return Ok(UploadOutcome {
@@ -255,6 +259,15 @@ pub async fn upload_artifacts_until(
         job_record,
         reused: false,
         linked: true,
+    })
+}
+
+/// Checks an id the server gave; a bad one is the server's fault, not the caller's.
+pub(crate) fn server_uuid(what: &str, id: &str) -> Result<(), ImsError> {
+    check_uuid(what, id).map_err(|_| {
+        ImsError::InvalidResponse(format!(
+            "IMS gave the {what} record an id that is not a UUID: {id:?}"
+        ))
     })
 }
 

@@ -313,7 +313,7 @@ async fn the_command_line_uploads_with_mounted_credentials_and_prints_one_docume
         ("OAUTH_CONFIG_DIR", auth.to_str().unwrap()),
         ("S3_ENDPOINT", &moto.endpoint()),
         ("S3_ACCESS_KEY", "testing"),
-        ("S3_SECRET_KEY", "testing-secret"),
+        ("S3_SECRET_KEY", "canary-s3-secret-5d1c"),
         ("S3_BUCKET", BUCKET),
         ("IMS_JOB_ID", &job),
     ]
@@ -344,4 +344,5 @@ async fn the_command_line_uploads_with_mounted_credentials_and_prints_one_docume
     assert_eq!(doc["ims_image_artifacts"].as_array().unwrap().len(), 3);
     assert_eq!(moto.list_keys(BUCKET, id).len(), 3);
     assert!(!out.stdout.contains(common::CANARY_SECRET));
+    assert!(!out.stdout.contains("canary-s3-secret-5d1c"));
 }

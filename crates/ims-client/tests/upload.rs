@@ -131,6 +131,44 @@ async fn full_upload_links_the_manifest_and_sets_the_job_result() {
     assert_eq!(doc["ims_image_artifacts"][0]["name"], "rootfs.sqsh");
     assert_eq!(doc["ims_image_artifacts"][3]["name"], "manifest.json");
     assert_eq!(doc["ims_image_artifacts"][3]["type"], "application/json");
+    for l in fake
+        .log()
+        .iter()
+        .filter(|l| l.path.starts_with("/apis/ims"))
+    {
+        assert!(
+            l.headers.contains("user-agent: ims-helper/"),
+            "{}",
+            l.headers
+        );
+        assert!(
+            l.headers.contains("accept: application/json"),
+            "{}",
+            l.headers
+        );
+        if !l.body.is_empty() {
+            assert!(
+                l.headers.contains("content-type: application/json"),
+                "{}",
+                l.headers
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_record_id_that_is_not_a_uuid_never_becomes_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MemStore::default();
+    let fake = fake(store.reader()).await;
+    fake.add_image(json!({"id": "../../other-bucket?x", "name": "my new image", "link": null}));
+    let ims = ims_client(&fake);
+    let mut req = request(dir.path(), &FULL);
+    req.skip_existing = true;
+    let e = upload_artifacts(&ims, &store, &req).await.unwrap_err();
+    assert_eq!(step_of(&e), UploadStep::ChooseRecord);
+    assert!(e.to_string().contains("not a UUID"), "{e}");
+    assert!(store.keys().is_empty());
 }
 
 #[tokio::test]
