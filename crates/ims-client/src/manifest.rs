@@ -127,39 +127,21 @@ impl Manifest {
     }
 }
 
+/// Python's `str()` of a naive datetime: `2026-12-01 21:33:37.528658`.
+const PYTHON_NAIVE: &str = "%Y-%m-%d %H:%M:%S.%6f";
+
 /// The current UTC time as Python prints a naive datetime: `2026-12-01 21:33:37.528658`.
 pub fn now_python_naive() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    python_naive(d.as_secs(), d.subsec_micros())
+    jiff::Timestamp::now().strftime(PYTHON_NAIVE).to_string()
 }
 
 /// Formats seconds since the epoch (UTC) plus microseconds as `YYYY-MM-DD HH:MM:SS.ffffff`.
-pub fn python_naive(unix_secs: u64, micros: u32) -> String {
-    let days = unix_secs / 86_400;
-    let rem = unix_secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+pub fn python_naive(unix_secs: i64, micros: u32) -> String {
+    let nanos = i32::try_from(micros.min(999_999) * 1000).unwrap_or(0);
+    jiff::Timestamp::new(unix_secs, nanos)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime(PYTHON_NAIVE)
+        .to_string()
 }
 
 /// `json.dumps(value, indent=4, sort_keys=True)`: sorted keys (serde_json's map is ordered),
