@@ -361,8 +361,16 @@ impl S3Client {
             for (k, v) in &req.headers {
                 b = b.header(k, v);
             }
-            if let Some(body) = &req.body {
-                b = b.body(body.clone());
+            match &req.body {
+                Some(body) => b = b.body(body.clone()),
+                // An explicit empty body sends `Content-Length: 0`, which S3 servers require on
+                // PUT and POST (moto answers 411 without it over TLS).
+                None if matches!(req.method, Method::PUT | Method::POST) => {
+                    b = b
+                        .header(reqwest::header::CONTENT_LENGTH, "0")
+                        .body(Bytes::new());
+                }
+                None => {}
             }
             b
         })

@@ -346,3 +346,40 @@ async fn the_command_line_uploads_with_mounted_credentials_and_prints_one_docume
     assert!(!out.stdout.contains(common::CANARY_SECRET));
     assert!(!out.stdout.contains("canary-s3-secret-5d1c"));
 }
+
+#[tokio::test]
+#[ignore = "needs moto (OMPS_MOTO_SERVER)"]
+async fn s3_tls_is_verified_unless_explicitly_turned_off() {
+    let moto = MotoServer::start_tls();
+    let client = |settings: ims_client::HttpSettings| {
+        S3Client::builder(moto.endpoint())
+            .bucket(BUCKET)
+            .credentials("testing", SecretString::from("testing-secret"))
+            .http_settings(settings)
+            .build()
+            .unwrap()
+    };
+    // System roots only: the test CA is unknown, so the handshake fails, at once.
+    let untrusted = client(common::fast_settings());
+    let e = untrusted.create_bucket().await.unwrap_err();
+    assert!(matches!(e, ImsError::Transport(_)), "{e:?}");
+    assert!(!e.is_retryable(), "a TLS failure is not retried: {e}");
+
+    // The site CA added to the roots: verified and working.
+    let trusted =
+        client(common::fast_settings().ca_bundle_pem(test_support::certs::CA_PEM.to_vec()));
+    trusted.create_bucket().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = LocalFile::inspect(write_file(dir.path(), "k", 1000, 1))
+        .await
+        .unwrap();
+    let etag = trusted
+        .upload_file("k", &file, "application/octet-stream", &vec![])
+        .await
+        .unwrap();
+    assert_eq!(trusted.head("k").await.unwrap().unwrap().etag, etag);
+
+    // Verification off only when asked (`--s3-ssl-verify false`).
+    let unverified = client(common::fast_settings().danger_accept_invalid_certs(true));
+    assert!(unverified.head("k").await.unwrap().is_some());
+}

@@ -1,7 +1,8 @@
 //! `moto` in server mode as a real S3-compatible peer on 127.0.0.1.
 //!
 //! `cargo xtask ci` installs moto into a virtualenv under `target/` and sets
-//! [`MOTO_ENV`] to its `moto_server`. Moto accepts any credentials and keeps everything in
+//! [`MOTO_ENV`] to its `moto_server`; a test panics through [`crate::peers::require`] when it is
+//! unset. Moto accepts any credentials and keeps everything in
 //! memory, so each [`MotoServer`] starts empty and is killed when dropped.
 
 use std::io::{Read, Write};
@@ -20,6 +21,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct MotoServer {
     child: Child,
     port: u16,
+    tls: bool,
 }
 
 impl MotoServer {
@@ -30,21 +32,46 @@ impl MotoServer {
     /// When [`MOTO_ENV`] is unset (run the tests through `cargo xtask ci`, which installs the
     /// peer) or moto does not come up within a minute.
     pub fn start() -> Self {
-        let bin = std::env::var_os(MOTO_ENV).unwrap_or_else(|| {
-            panic!("{MOTO_ENV} is not set: run `cargo xtask ci` (it installs moto) or point it at moto_server")
-        });
+        Self::start_with(false)
+    }
+
+    /// Starts moto speaking HTTPS with the test server certificate of [`crate::certs`]. The
+    /// plain-HTTP helpers of this type (`create_bucket`, `list_keys`, …) do not work on it.
+    ///
+    /// # Panics
+    ///
+    /// As [`MotoServer::start`].
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
+        let bin = crate::peers::require(MOTO_ENV);
         let port = free_port();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut cmd = Command::new(&bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        if tls {
+            cmd.arg("-c")
+                .arg(crate::certs::server_cert_path())
+                .arg("-k")
+                .arg(crate::certs::server_key_path());
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.to_string_lossy()));
-        let mut server = Self { child, port };
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut server = Self { child, port, tls };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if raw_request(port, "GET", "/", b"").is_some_and(|(status, _)| status == 200) {
+            // Over TLS an accepted connection is the best plain-socket readiness signal.
+            let ready = if tls {
+                TcpStream::connect(("127.0.0.1", port)).is_ok()
+            } else {
+                raw_request(port, "GET", "/", b"").is_some_and(|(status, _)| status == 200)
+            };
+            if ready {
                 return server;
             }
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -58,9 +85,10 @@ impl MotoServer {
         }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://…` for [`MotoServer::start_tls`].
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Creates a bucket (moto needs no signature).
