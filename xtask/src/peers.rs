@@ -28,8 +28,10 @@ pub struct PythonPeer {
     pub name: &'static str,
     /// Virtualenv directory under `target/`.
     pub venv: &'static str,
-    /// Environment variable the peer tests read: the venv's `python`.
+    /// Environment variable the peer tests read: the path of [`Self::program`].
     pub env: &'static str,
+    /// The program in the venv's `bin/` that the tests run (`python`, or a peer's own script).
+    pub program: &'static str,
     /// Every package with its version, dependencies included.
     pub packages: &'static [&'static str],
     /// Environment for the install (e.g. pure-Python builds of sdists).
@@ -44,6 +46,7 @@ pub const PYTHON_PEERS: &[PythonPeer] = &[
         name: "koji",
         venv: "koji-venv",
         env: "OMPS_KOJI_PYTHON",
+        program: "python",
         packages: &[
             "koji==1.36.1",
             "defusedxml==0.7.1",
@@ -64,6 +67,7 @@ pub const PYTHON_PEERS: &[PythonPeer] = &[
         name: "greenwave",
         venv: "greenwave-venv",
         env: "OMPS_GREENWAVE_PYTHON",
+        program: "python",
         packages: &[
             "greenwave==0.9.4",
             "waiverdb==1.4.0",
@@ -130,6 +134,43 @@ pub const PYTHON_PEERS: &[PythonPeer] = &[
         ],
         install_env: &[("DISABLE_SQLALCHEMY_CEXT", "1")],
     },
+    // moto's S3 server for the IMS client tests: moto, Flask for its server mode, and what its
+    // S3 backend imports; none of the other AWS services' dependencies.
+    PythonPeer {
+        name: "moto",
+        venv: "moto-venv",
+        env: "OMPS_MOTO_SERVER",
+        program: "moto_server",
+        packages: &[
+            "moto==5.2.5",
+            "boto3==1.44.8",
+            "botocore==1.44.8",
+            "s3transfer==0.19.3",
+            "jmespath==1.1.0",
+            "python-dateutil==2.9.0.post0",
+            "six==1.17.0",
+            "urllib3==2.8.0",
+            "cryptography==50.0.2",
+            "cffi==2.1.1",
+            "pycparser==3.12",
+            "requests==2.34.2",
+            "idna==3.20",
+            "certifi==2026.10.19.post1",
+            "charset-normalizer==3.5.3",
+            "responses==0.26.3",
+            "PyYAML==6.0.4",
+            "Werkzeug==3.1.9",
+            "MarkupSafe==3.0.4",
+            "xmltodict==1.0.4",
+            "Jinja2==3.1.6",
+            "Flask==3.1.3",
+            "flask-cors==6.0.5",
+            "itsdangerous==2.2.0",
+            "click==8.5.1",
+            "blinker==1.9.0",
+        ],
+        install_env: &[],
+    },
 ];
 
 /// Where each peer was found (`None`: not installed).
@@ -176,8 +217,8 @@ impl PythonPeer {
         root.join("target").join(self.venv)
     }
 
-    fn python(&self, root: &Path) -> PathBuf {
-        self.venv_dir(root).join("bin").join("python")
+    fn program_path(&self, root: &Path) -> PathBuf {
+        self.venv_dir(root).join("bin").join(self.program)
     }
 
     fn marker(&self, root: &Path) -> PathBuf {
@@ -188,11 +229,11 @@ impl PythonPeer {
         self.packages.join("\n")
     }
 
-    /// The venv's `python` when the venv holds exactly this row's packages.
+    /// The venv's program when the venv holds exactly this row's packages.
     fn locate(&self, root: &Path) -> Option<PathBuf> {
-        let python = self.python(root);
+        let program = self.program_path(root);
         let installed = std::fs::read_to_string(self.marker(root)).ok()?;
-        (python.is_file() && installed == self.marker_text()).then_some(python)
+        (program.is_file() && installed == self.marker_text()).then_some(program)
     }
 
     fn install_steps(&self, root: &Path) -> [Step; 2] {

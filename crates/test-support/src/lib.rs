@@ -5,10 +5,13 @@ pub mod fake_quay;
 pub mod fixtures;
 pub mod greenwave_stack;
 mod http;
+#[cfg(feature = "ims-fake")]
+pub mod ims_fake;
 pub mod koji_hub;
 #[cfg(feature = "kube-api")]
 pub mod kube_api;
 pub mod mock;
+pub mod moto;
 pub mod oci_image;
 pub mod peers;
 pub mod python_peer;
