@@ -155,6 +155,7 @@ mod tests {
             courier: Some("/r/target/courier-venv/bin/operator-courier".into()),
             docker_registry: Some("/usr/bin/docker-registry".into()),
             skopeo: Some("/usr/bin/skopeo".into()),
+            python: Vec::new(),
         }
     }
 

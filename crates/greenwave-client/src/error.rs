@@ -15,8 +15,8 @@ pub enum GreenwaveError {
         reason: String,
     },
     /// The request did not complete: connection refused, TLS failure, timeout, broken body.
-    /// Retrying later may help.
-    #[error("Request failed: {source}")]
+    /// Retrying later may help. The message names the cause, not only the URL.
+    #[error("Request failed: {}", omps_http::TransportError::from_reqwest("Greenwave", .source))]
     Transport {
         /// The underlying HTTP error.
         #[source]

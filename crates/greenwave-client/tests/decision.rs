@@ -233,6 +233,7 @@ async fn slow_answer_times_out_as_retryable_transport_error() {
     assert!(err.is_timeout(), "{err:?}");
     assert!(err.is_retryable());
     assert!(err.to_string().starts_with("Request failed: "), "{err}");
+    assert!(err.to_string().contains("timed out"), "{err}");
     assert_eq!(err.response_body(), None);
 }
 
@@ -248,6 +249,8 @@ async fn connection_refused_is_transport_error() {
         .unwrap();
     let err = client.decision(&omps_request()).await.unwrap_err();
     assert!(matches!(err, GreenwaveError::Transport { .. }), "{err:?}");
+    // The message names the cause, not only the URL.
+    assert!(err.to_string().contains("Connection refused"), "{err}");
 }
 
 #[tokio::test]

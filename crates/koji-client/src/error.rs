@@ -54,8 +54,9 @@ pub enum KojiError {
         /// What is wrong.
         reason: String,
     },
-    /// The request did not complete (connection refused, TLS, timeout, broken body).
-    #[error("Koji request {method} failed: {source}")]
+    /// The request did not complete (connection refused, TLS, timeout, broken body). The
+    /// message names the cause, not only the URL.
+    #[error("{}", omps_http::TransportError::from_reqwest(&format!("Koji request {method}"), .source))]
     Transport {
         /// The XML-RPC method, or `download`.
         method: String,

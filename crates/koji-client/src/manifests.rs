@@ -116,8 +116,13 @@ pub fn typeinfo_archive_url(topurl: &str, build: &Build, filename: &str) -> Resu
 }
 
 /// URL of a file given by a path relative to the file root (as `getBuildLogs` returns).
+/// `.` segments are dropped: the hub joins `logs/<dir>/<file>` with `dir = "."` for a file
+/// directly in the logs directory, as OSBS stored legacy manifests archives. `..` stays refused.
 pub fn relative_url(topurl: &str, path: &str) -> Result<Url, KojiError> {
-    join_url(topurl, path.split('/').filter(|s| !s.is_empty()))
+    join_url(
+        topurl,
+        path.split('/').filter(|s| !s.is_empty() && *s != "."),
+    )
 }
 
 /// An expected checksum.

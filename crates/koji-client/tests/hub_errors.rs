@@ -154,6 +154,8 @@ async fn slow_answer_times_out() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(err.is_timeout(), "{err:?}");
     assert!(err.is_retryable());
+    let text = err.to_string();
+    assert!(text.contains("timed out"), "{text}");
 }
 
 #[tokio::test]
@@ -307,6 +309,13 @@ async fn connection_refused_is_a_retryable_transport_error() {
     let err = koji.hello().await.unwrap_err();
     assert!(matches!(err, KojiError::Transport { .. }), "{err:?}");
     assert!(err.is_retryable());
+    // The message names the cause, not only the URL.
+    let text = err.to_string();
+    assert!(text.contains("Connection refused"), "{text}");
+    assert!(
+        text.starts_with("Koji request hello: cannot connect"),
+        "{text}"
+    );
 }
 
 #[test]

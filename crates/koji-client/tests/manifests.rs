@@ -497,4 +497,15 @@ fn url_rules_single_slash_and_encoding() {
         "https://h/root/packages/a%20b/x.zip"
     );
     assert!(koji_client::relative_url("https://h/root", "packages/../../etc/passwd").is_err());
+    // getBuildLogs answers `dir: "."` and a `/./` path for a file directly in the logs dir.
+    assert_eq!(
+        koji_client::relative_url(
+            "https://h/root",
+            "packages/foo/1.0/3/data/logs/./operator_manifests.zip"
+        )
+        .unwrap()
+        .as_str(),
+        "https://h/root/packages/foo/1.0/3/data/logs/operator_manifests.zip"
+    );
+    assert!(koji_client::relative_url("https://h/root", "packages/./../x.zip").is_err());
 }

@@ -162,14 +162,17 @@ impl ClientCredentials {
 
     async fn fetch(&self) -> Result<(SecretString, Duration), HttpError> {
         let context = "OAuth2 token request";
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials");
-        form.append_pair("client_id", &self.client_id);
-        form.append_pair("client_secret", self.client_secret.expose_secret());
-        if let Some(scope) = &self.scope {
-            form.append_pair("scope", scope);
-        }
-        let body = SecretString::from(form.finish());
+        // The serializer is not `Sync`: scoped so that the token future stays `Send`.
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials");
+            form.append_pair("client_id", &self.client_id);
+            form.append_pair("client_secret", self.client_secret.expose_secret());
+            if let Some(scope) = &self.scope {
+                form.append_pair("scope", scope);
+            }
+            SecretString::from(form.finish())
+        };
         let resp = self
             .settings
             .send(context, true, || {

@@ -3,12 +3,18 @@
 pub mod certs;
 pub mod fake_quay;
 pub mod fixtures;
+pub mod greenwave_stack;
 mod http;
+#[cfg(feature = "ims-fake")]
+pub mod ims_fake;
+pub mod koji_hub;
 #[cfg(feature = "kube-api")]
 pub mod kube_api;
 pub mod mock;
+pub mod moto;
 pub mod oci_image;
 pub mod peers;
+pub mod python_peer;
 pub mod registry;
 pub mod skopeo;
 pub mod zip_forge;
