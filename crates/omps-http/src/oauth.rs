@@ -1,26 +1,42 @@
 //! OAuth2 client-credentials tokens (RFC 6749 §4.4), for services behind an OIDC provider
 //! (Keycloak and the like).
 //!
-//! The token is cached until shortly before `expires_in` and fetched again after that; after a
+//! The client authenticates with HTTP Basic by default ([`ClientAuth`]). The token is cached
+//! until shortly before `expires_in` (30 s, or half the lifetime if shorter; a missing
+//! `expires_in` counts as 60 s) and fetched again after that; after a
 //! `401` from the protected API, [`ClientCredentials::invalidate`] forces a new one. The client
 //! secret and the token are [`SecretString`]s: they never appear in `Debug` output or errors.
 //! The grant has no side effect, so transient failures are retried like any idempotent call.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
+// Tokio's clock, so tests can move time forward instead of waiting for a token to expire.
+use tokio::time::Instant;
 use url::Url;
 
 use crate::{HttpError, HttpSettings, parse_base_url, read_limited, status_error};
 
-/// Token lifetime assumed when the server gives no `expires_in`.
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
-/// Refresh this long before expiry (at most a tenth of the lifetime).
+/// Token lifetime assumed when the server gives no `expires_in` (short on purpose: a token we
+/// keep too long fails mid-run, one we renew early costs one request).
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
+/// Renew this long before expiry, and at most half the lifetime before it.
 const REFRESH_MARGIN: Duration = Duration::from_secs(30);
+
+/// How the client authenticates to the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(id:secret)`, which every server must support.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body, for servers that want them there.
+    Body,
+}
 /// Token answers are small; anything larger is refused.
 const MAX_TOKEN_ANSWER_BYTES: u64 = 256 * 1024;
 
@@ -31,10 +47,18 @@ pub struct ClientCredentialsBuilder {
     client_id: Option<String>,
     client_secret: Option<SecretString>,
     scope: Option<String>,
+    auth: ClientAuth,
     settings: HttpSettings,
 }
 
 impl ClientCredentialsBuilder {
+    /// How the client id and secret are sent (default [`ClientAuth::Basic`]).
+    #[must_use]
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
     /// The client id (required).
     #[must_use]
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
@@ -74,10 +98,17 @@ impl ClientCredentialsBuilder {
             .client_secret
             .filter(|s| !s.expose_secret().is_empty())
             .ok_or_else(|| HttpError::Config("the OAuth2 client secret is missing".into()))?;
+        if url.scheme() == "http" {
+            tracing::warn!(
+                token_url = %crate::display_url(&url),
+                "the OAuth2 token endpoint is plain HTTP: the client secret travels in clear"
+            );
+        }
         let client = self
             .settings
             .build_client(concat!("omps-http/", env!("CARGO_PKG_VERSION")))?;
         Ok(ClientCredentials {
+            auth: self.auth,
             client,
             settings: self.settings,
             url,
@@ -97,6 +128,7 @@ pub struct ClientCredentials {
     client_id: String,
     client_secret: SecretString,
     scope: Option<String>,
+    auth: ClientAuth,
     cached: Mutex<Option<(SecretString, Instant)>>,
 }
 
@@ -128,6 +160,7 @@ impl ClientCredentials {
             client_id: None,
             client_secret: None,
             scope: None,
+            auth: ClientAuth::default(),
             settings: HttpSettings::default(),
         }
     }
@@ -147,7 +180,7 @@ impl ClientCredentials {
             }
         }
         let (token, lifetime) = self.fetch().await?;
-        let margin = REFRESH_MARGIN.min(lifetime / 10);
+        let margin = REFRESH_MARGIN.min(lifetime / 2);
         *cached = Some((
             token.clone(),
             Instant::now() + lifetime.saturating_sub(margin),
@@ -166,8 +199,10 @@ impl ClientCredentials {
         let body = {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
             form.append_pair("grant_type", "client_credentials");
-            form.append_pair("client_id", &self.client_id);
-            form.append_pair("client_secret", self.client_secret.expose_secret());
+            if self.auth == ClientAuth::Body {
+                form.append_pair("client_id", &self.client_id);
+                form.append_pair("client_secret", self.client_secret.expose_secret());
+            }
             if let Some(scope) = &self.scope {
                 form.append_pair("scope", scope);
             }
@@ -176,8 +211,15 @@ impl ClientCredentials {
         let resp = self
             .settings
             .send(context, true, || {
-                self.client
-                    .post(self.url.clone())
+                let request = self.client.post(self.url.clone());
+                let request = match self.auth {
+                    ClientAuth::Basic => request.basic_auth(
+                        form_encode(&self.client_id),
+                        Some(form_encode(self.client_secret.expose_secret())),
+                    ),
+                    ClientAuth::Body => request,
+                };
+                request
                     .timeout(self.settings.timeout)
                     .header(
                         CONTENT_TYPE,
@@ -212,4 +254,9 @@ impl ClientCredentials {
             .map_or(DEFAULT_LIFETIME, Duration::from_secs);
         Ok((SecretString::from(answer.access_token), lifetime))
     }
+}
+
+/// RFC 6749 §2.3.1: the id and secret are form-encoded before they go into Basic credentials.
+fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

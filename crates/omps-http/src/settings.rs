@@ -47,7 +47,7 @@ pub struct HttpSettings {
     pub user_agent: Option<String>,
     /// How many times an idempotent call is retried after a transient failure.
     pub max_retries: u32,
-    /// First back-off delay; it doubles on each retry, with jitter.
+    /// First back-off delay; it doubles on each retry, give or take 20 %.
     pub retry_base_delay: Duration,
     /// Cap for buffered answers (JSON, manifests, small blobs).
     pub max_response_bytes: u64,
@@ -209,14 +209,14 @@ impl HttpSettings {
     }
 
     /// The back-off before retry number `attempt` (0-based): `retry_base_delay * 2^attempt`,
-    /// with "equal jitter" (between half and all of it) so replicas do not retry in lockstep.
+    /// give or take 20 % at random, so replicas that failed together do not retry together.
     pub fn retry_delay(&self, attempt: u32) -> Duration {
-        let full = self
+        let nominal = self
             .retry_base_delay
             .saturating_mul(2u32.saturating_pow(attempt.min(16)));
-        let half = full / 2;
-        let jitter_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(random_below(jitter_nanos.saturating_add(1)))
+        let fifth = nominal / 5;
+        let spread = u64::try_from(fifth.as_nanos() * 2).unwrap_or(u64::MAX);
+        nominal.saturating_sub(fifth) + Duration::from_nanos(random_below(spread.saturating_add(1)))
     }
 
     /// Sends the request `make` builds, retrying transient failures when `idempotent`:
@@ -312,13 +312,16 @@ mod tests {
     fn retry_delay_doubles_with_jitter_and_saturates() {
         let s = HttpSettings::new().retry_base_delay(Duration::from_millis(100));
         for attempt in 0..5 {
-            let full = Duration::from_millis(100) * 2u32.pow(attempt);
+            let nominal = Duration::from_millis(100) * 2u32.pow(attempt);
             for _ in 0..50 {
                 let d = s.retry_delay(attempt);
-                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+                assert!(
+                    d >= nominal * 4 / 5 && d <= nominal * 6 / 5,
+                    "attempt {attempt}: {d:?}"
+                );
             }
         }
-        // Distinct values show the jitter is there (50 draws of a 50 ms range).
+        // Distinct values show the jitter is there (50 draws of a 40 ms range).
         let draws: std::collections::HashSet<_> = (0..50).map(|_| s.retry_delay(0)).collect();
         assert!(draws.len() > 10, "{draws:?}");
         assert!(s.retry_delay(u32::MAX) > Duration::ZERO);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use omps_http::oauth::ClientCredentials;
+use omps_http::oauth::{ClientAuth, ClientCredentials};
 use omps_http::{HttpError, HttpSettings};
 use secrecy::{ExposeSecret, SecretString};
 use wiremock::matchers::{body_string_contains, header, method, path};
@@ -26,9 +26,12 @@ async fn the_grant_is_sent_and_the_token_cached() {
     Mock::given(method("POST"))
         .and(path("/realms/x/token"))
         .and(header("content-type", "application/x-www-form-urlencoded"))
+        // RFC 6749 §2.3.1: Basic credentials, not the form body.
+        .and(header(
+            "authorization",
+            "Basic b21wcy1jbGk6czNjcjN0LWNhbmFyeS12YWx1ZQ==",
+        ))
         .and(body_string_contains("grant_type=client_credentials"))
-        .and(body_string_contains("client_id=omps-cli"))
-        .and(body_string_contains(format!("client_secret={SECRET}")))
         .and(body_string_contains("scope=quay"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "access_token": "tok-1", "token_type": "Bearer", "expires_in": 3600})))
@@ -40,12 +43,55 @@ async fn the_grant_is_sent_and_the_token_cached() {
     // Served from the cache: the mock expects exactly one request.
     assert_eq!(tokens.token().await.unwrap().expose_secret(), "tok-1");
     assert!(!format!("{tokens:?}").contains(SECRET));
+    let body = &server.received_requests().await.unwrap()[0].body;
+    assert!(!String::from_utf8_lossy(body).contains(SECRET));
+}
+
+#[tokio::test]
+async fn body_client_auth_puts_the_credentials_in_the_form_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("grant_type=client_credentials"))
+        .and(body_string_contains("client_id=omps-cli"))
+        .and(body_string_contains(format!("client_secret={SECRET}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "tok-body"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let tokens = ClientCredentials::builder(format!("{}/token", server.uri()))
+        .client_id("omps-cli")
+        .client_secret(SecretString::from(SECRET))
+        .client_auth(ClientAuth::Body)
+        .build()
+        .unwrap();
+    assert_eq!(tokens.token().await.unwrap().expose_secret(), "tok-body");
+    let request = &server.received_requests().await.unwrap()[0];
+    assert!(!request.headers.contains_key("authorization"));
+}
+
+#[tokio::test]
+async fn a_token_without_expires_in_is_renewed_after_at_most_a_minute() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "no-expiry"})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let tokens = source(&server);
+    tokens.token().await.unwrap();
+    // 60 s assumed, renewed 30 s early: paused time moves past that without waiting.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(31)).await;
+    tokio::time::resume();
+    tokens.token().await.unwrap();
 }
 
 #[tokio::test]
 async fn an_expiring_token_is_fetched_again_and_invalidate_forces_a_fetch() {
     let server = MockServer::start().await;
-    // expires_in 1 s: with the margin (a tenth of the lifetime) it is stale after 0.9 s.
+    // expires_in 1 s: with the margin (half the lifetime) it is stale after 0.5 s.
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "access_token": "short", "expires_in": 1})))
