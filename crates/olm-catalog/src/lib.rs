@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+
+pub mod error;
+pub mod ignore;
+pub mod json;
+pub mod limits;
+pub mod load;
+pub mod model;
+pub mod reference;
+pub mod semver;
+pub mod validate;
+pub mod write;
+pub mod yaml_out;
+
+pub use error::CatalogError;
+pub use json::{Object, Value};
+pub use limits::CatalogLimits;
+pub use load::{FileSet, is_bundle_dir, load_dir, load_files, load_text};
+pub use model::{
+    Bundle, Catalog, Channel, ChannelEntry, Deprecation, DeprecationEntry, Icon, Meta, Package,
+    PackageScopedReference, Property, RelatedImage,
+};
+pub use validate::{Failure, Model, ValidationTree, validate};
+pub use write::{Format, ordered_blobs, to_files, to_text, write_dir};
