@@ -758,7 +758,7 @@ mod tests {
         let json = r#"[{"description":"Provides Vault-Helm operators with values for the Vault Helm chart","displayName":"Vault Helm"}]"#;
         let mut v = parse(json, 64).unwrap();
         // Nest to put the dash at column 6, as in an olm.csv.metadata value.
-        for key in ["owned", "crdDescriptions", "value"] {
+        for key in ["owned", "crdDescriptions", "value", "top"] {
             let mut o = crate::json::Object::new();
             o.push(key, v);
             v = Value::Object(o);
