@@ -1,12 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+pub mod csv;
 pub mod error;
 pub mod ignore;
 pub mod json;
 pub mod limits;
 pub mod load;
+pub mod migrate;
 pub mod model;
 pub mod reference;
+pub mod render;
 pub mod semver;
 pub mod validate;
 pub mod write;
@@ -20,5 +23,7 @@ pub use model::{
     Bundle, Catalog, Channel, ChannelEntry, Deprecation, DeprecationEntry, Icon, Meta, Package,
     PackageScopedReference, Property, RelatedImage,
 };
+pub use migrate::{MigrateOptions, Migrated, migrate, migrate_dir};
+pub use render::{ObjectForm, RenderOptions, Rendered, render_bundle, render_bundle_dir};
 pub use validate::{Failure, Model, ValidationTree, validate};
 pub use write::{Format, ordered_blobs, to_files, to_text, write_dir};

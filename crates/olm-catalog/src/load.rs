@@ -286,7 +286,7 @@ pub fn parse_blobs(
 
 /// `(first line number, text)` of each YAML document: a line starting with `---` followed
 /// only by whitespace or a comment separates documents.
-fn yaml_documents(text: &str) -> Vec<(usize, &str)> {
+pub(crate) fn yaml_documents(text: &str) -> Vec<(usize, &str)> {
     let mut docs = Vec::new();
     let mut start = 0;
     let mut start_line = 1;

@@ -1,0 +1,304 @@
+//! `olm.csv.metadata` (spec §5): the CSV passed through upstream's Go types, so unknown fields
+//! vanish, keys match case-insensitively at every level, and key order and `omitempty` follow
+//! the struct definitions.
+
+use crate::json::{Object, Value};
+
+/// How a Go field is typed.
+#[derive(Clone, Copy)]
+enum Shape {
+    Str,
+    Bool,
+    Int32,
+    /// `json.RawMessage`: any JSON, kept.
+    Raw,
+    /// `map[string]string`.
+    StrMap,
+    /// `[]string`.
+    StrList,
+    List(&'static [Field]),
+    Struct(&'static [Field]),
+}
+
+/// A struct field: JSON key, type, whether `omitempty` drops it when empty.
+#[derive(Clone, Copy)]
+struct Field(&'static str, Shape, bool);
+
+const RESOURCE: &[Field] = &[
+    Field("name", Shape::Str, false),
+    Field("kind", Shape::Str, false),
+    Field("version", Shape::Str, false),
+];
+
+const DESCRIPTOR: &[Field] = &[
+    Field("path", Shape::Str, false),
+    Field("displayName", Shape::Str, true),
+    Field("description", Shape::Str, true),
+    Field("x-descriptors", Shape::StrList, true),
+    Field("value", Shape::Raw, true),
+];
+
+const CRD_DESCRIPTION: &[Field] = &[
+    Field("name", Shape::Str, false),
+    Field("version", Shape::Str, false),
+    Field("kind", Shape::Str, false),
+    Field("displayName", Shape::Str, true),
+    Field("description", Shape::Str, true),
+    Field("resources", Shape::List(RESOURCE), true),
+    Field("statusDescriptors", Shape::List(DESCRIPTOR), true),
+    Field("specDescriptors", Shape::List(DESCRIPTOR), true),
+    Field("actionDescriptors", Shape::List(DESCRIPTOR), true),
+];
+
+const API_SERVICE_DESCRIPTION: &[Field] = &[
+    Field("name", Shape::Str, false),
+    Field("group", Shape::Str, false),
+    Field("version", Shape::Str, false),
+    Field("kind", Shape::Str, false),
+    Field("deploymentName", Shape::Str, true),
+    Field("containerPort", Shape::Int32, true),
+    Field("displayName", Shape::Str, true),
+    Field("description", Shape::Str, true),
+    Field("resources", Shape::List(RESOURCE), true),
+    Field("statusDescriptors", Shape::List(DESCRIPTOR), true),
+    Field("specDescriptors", Shape::List(DESCRIPTOR), true),
+    Field("actionDescriptors", Shape::List(DESCRIPTOR), true),
+];
+
+const CRDS: &[Field] = &[
+    Field("owned", Shape::List(CRD_DESCRIPTION), true),
+    Field("required", Shape::List(CRD_DESCRIPTION), true),
+];
+
+const API_SERVICES: &[Field] = &[
+    Field("owned", Shape::List(API_SERVICE_DESCRIPTION), true),
+    Field("required", Shape::List(API_SERVICE_DESCRIPTION), true),
+];
+
+const INSTALL_MODE: &[Field] = &[
+    Field("type", Shape::Str, false),
+    Field("supported", Shape::Bool, false),
+];
+
+const APP_LINK: &[Field] = &[
+    Field("name", Shape::Str, true),
+    Field("url", Shape::Str, true),
+];
+
+const MAINTAINER: &[Field] = &[
+    Field("name", Shape::Str, true),
+    Field("email", Shape::Str, true),
+];
+
+const GVK: &[Field] = &[
+    Field("group", Shape::Str, false),
+    Field("version", Shape::Str, false),
+    Field("kind", Shape::Str, false),
+];
+
+fn mismatch(found: &Value, path: &str, want: &str) -> String {
+    format!(
+        "json: cannot unmarshal {} into Go struct field {path} of type {want}",
+        found.kind()
+    )
+}
+
+/// Projects `v` onto `shape`; `None` means "empty" for omitempty purposes is decided by caller.
+fn project(v: Option<&Value>, shape: Shape, path: &str) -> Result<Value, String> {
+    let v = v.filter(|v| !matches!(v, Value::Null));
+    match shape {
+        Shape::Str => match v {
+            None => Ok(Value::str("")),
+            Some(Value::String(s)) => Ok(Value::str(s)),
+            Some(other) => Err(mismatch(other, path, "string")),
+        },
+        Shape::Bool => match v {
+            None => Ok(Value::Bool(false)),
+            Some(Value::Bool(b)) => Ok(Value::Bool(*b)),
+            Some(other) => Err(mismatch(other, path, "bool")),
+        },
+        Shape::Int32 => match v {
+            None => Ok(Value::Number("0".into())),
+            Some(Value::Number(n)) => match n.parse::<i32>() {
+                Ok(i) => Ok(Value::Number(i.to_string())),
+                Err(_) => Err(format!(
+                    "json: cannot unmarshal number {n} into Go struct field {path} of type int32"
+                )),
+            },
+            Some(other) => Err(mismatch(other, path, "int32")),
+        },
+        // Absent stays absent (omitempty on a nil RawMessage); explicit null is kept.
+        Shape::Raw => Ok(v.cloned().unwrap_or(Value::Null)),
+        Shape::StrMap => match v {
+            None => Ok(Value::Object(Object::new())),
+            Some(Value::Object(o)) => {
+                let mut out: Vec<(String, Value)> = Vec::new();
+                for (k, item) in o.iter() {
+                    match item {
+                        Value::String(s) => out.push((k.to_owned(), Value::str(s))),
+                        Value::Null => out.push((k.to_owned(), Value::str(""))),
+                        other => return Err(mismatch(other, &format!("{path}.{k}"), "string")),
+                    }
+                }
+                // Go writes maps with sorted keys; later duplicates win.
+                out.sort_by(|a, b| a.0.cmp(&b.0));
+                out.dedup_by(|later, earlier| {
+                    if later.0 == earlier.0 {
+                        earlier.1 = later.1.clone();
+                        true
+                    } else {
+                        false
+                    }
+                });
+                Ok(Value::Object(out.into_iter().collect()))
+            }
+            Some(other) => Err(mismatch(other, path, "map[string]string")),
+        },
+        Shape::StrList => match v {
+            None => Ok(Value::Array(Vec::new())),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => Ok(Value::str(s)),
+                    Value::Null => Ok(Value::str("")),
+                    other => Err(mismatch(other, path, "string")),
+                })
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Some(other) => Err(mismatch(other, path, "[]string")),
+        },
+        Shape::List(fields) => match v {
+            None => Ok(Value::Array(Vec::new())),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| project(Some(i), Shape::Struct(fields), path))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Some(other) => Err(mismatch(other, path, "[]struct")),
+        },
+        Shape::Struct(fields) => {
+            let src = match v {
+                None => None,
+                Some(Value::Object(o)) => Some(o),
+                Some(other) => return Err(mismatch(other, path, "struct")),
+            };
+            let mut out = Object::new();
+            for Field(key, shape, omit) in fields {
+                let raw = src.and_then(|o| o.get_ci(key));
+                if matches!(shape, Shape::Raw) && raw.is_none() {
+                    continue;
+                }
+                let value = project(raw, *shape, &format!("{path}.{key}"))?;
+                if *omit && value.is_empty_go() && !matches!(shape, Shape::Raw) {
+                    continue;
+                }
+                out.push(*key, value);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+}
+
+/// Builds the `olm.csv.metadata` value of a CSV (as JSON, keys sorted as upstream writes them).
+pub fn csv_metadata(csv: &Value) -> Result<Value, String> {
+    let metadata = csv.get_ci("metadata");
+    let spec = csv.get_ci("spec");
+    let from_meta = |k: &str| metadata.and_then(|m| m.get_ci(k));
+    let from_spec = |k: &str| spec.and_then(|s| s.get_ci(k));
+    let path = "ClusterServiceVersion";
+    let mut out = Object::new();
+    let mut add = |key: &str, v: Value, always: bool| {
+        if always || !v.is_empty_go() {
+            out.push(key, v);
+        }
+    };
+    add(
+        "annotations",
+        project(from_meta("annotations"), Shape::StrMap, &format!("{path}.metadata.annotations"))?,
+        false,
+    );
+    add(
+        "apiServiceDefinitions",
+        project(from_spec("apiservicedefinitions"), Shape::Struct(API_SERVICES), &format!("{path}.spec.apiservicedefinitions"))?,
+        true,
+    );
+    add(
+        "crdDescriptions",
+        project(from_spec("customresourcedefinitions"), Shape::Struct(CRDS), &format!("{path}.spec.customresourcedefinitions"))?,
+        true,
+    );
+    add("description", project(from_spec("description"), Shape::Str, &format!("{path}.spec.description"))?, false);
+    add("displayName", project(from_spec("displayName"), Shape::Str, &format!("{path}.spec.displayName"))?, false);
+    add(
+        "installModes",
+        project(from_spec("installModes"), Shape::List(INSTALL_MODE), &format!("{path}.spec.installModes"))?,
+        false,
+    );
+    add("keywords", project(from_spec("keywords"), Shape::StrList, &format!("{path}.spec.keywords"))?, false);
+    add("labels", project(from_meta("labels"), Shape::StrMap, &format!("{path}.metadata.labels"))?, false);
+    add("links", project(from_spec("links"), Shape::List(APP_LINK), &format!("{path}.spec.links"))?, false);
+    add(
+        "maintainers",
+        project(from_spec("maintainers"), Shape::List(MAINTAINER), &format!("{path}.spec.maintainers"))?,
+        false,
+    );
+    add("maturity", project(from_spec("maturity"), Shape::Str, &format!("{path}.spec.maturity"))?, false);
+    add(
+        "minKubeVersion",
+        project(from_spec("minKubeVersion"), Shape::Str, &format!("{path}.spec.minKubeVersion"))?,
+        false,
+    );
+    add(
+        "nativeAPIs",
+        project(from_spec("nativeAPIs"), Shape::List(GVK), &format!("{path}.spec.nativeAPIs"))?,
+        false,
+    );
+    add(
+        "provider",
+        project(from_spec("provider"), Shape::Struct(APP_LINK), &format!("{path}.spec.provider"))?,
+        true,
+    );
+    Ok(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{parse, to_compact};
+
+    #[test]
+    fn projection_drops_unknown_fields_and_matches_keys_case_insensitively() {
+        let csv = parse(
+            r#"{"metadata":{"annotations":{"b":"2","a":"1"},"name":"x"},
+                "spec":{"customResourceDefinitions":{"owned":[{"name":"n","Kind":"K","extra":1,
+                  "resources":[{"Kind":"Job"}],
+                  "specDescriptors":[{"path":"p","value":{"z":1,"a":null}},{"path":"q","value":null}]}]},
+                "installModes":[{"type":"AllNamespaces","supported":true},{"type":"OwnNamespace"}],
+                "provider":{},"unknown":true,"apiservicedefinitions":{"owned":[{"name":"s","containerPort":8443}]}}}"#,
+            32,
+        )
+        .unwrap();
+        assert_eq!(
+            to_compact(&csv_metadata(&csv).unwrap()),
+            concat!(
+                r#"{"annotations":{"a":"1","b":"2"},"#,
+                r#""apiServiceDefinitions":{"owned":[{"name":"s","group":"","version":"","kind":"","containerPort":8443}]},"#,
+                r#""crdDescriptions":{"owned":[{"name":"n","version":"","kind":"K","resources":[{"name":"","kind":"Job","version":""}],"#,
+                r#""specDescriptors":[{"path":"p","value":{"z":1,"a":null}},{"path":"q","value":null}]}]},"#,
+                r#""installModes":[{"type":"AllNamespaces","supported":true},{"type":"OwnNamespace","supported":false}],"#,
+                r#""provider":{}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn type_mismatches_fail_like_go() {
+        let csv = parse(r#"{"spec":{"keywords":"a,b"}}"#, 8).unwrap();
+        assert_eq!(
+            csv_metadata(&csv).unwrap_err(),
+            "json: cannot unmarshal string into Go struct field ClusterServiceVersion.spec.keywords of type []string"
+        );
+        let csv = parse(r#"{"metadata":{"annotations":{"k":1}}}"#, 8).unwrap();
+        assert!(csv_metadata(&csv).unwrap_err().contains("metadata.annotations.k of type string"));
+    }
+}
