@@ -11,6 +11,7 @@ pub mod model;
 pub mod reference;
 pub mod render;
 pub mod semver;
+pub mod template;
 pub mod validate;
 pub mod write;
 pub mod yaml_out;

@@ -256,7 +256,19 @@ pub fn render_bundle(
         .find(|(k, _)| k == ANNOTATION_PACKAGE)
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let version = spec_str(&csv, "version").to_owned();
+    // The CSV type reads spec.version tolerantly and writes it back normalised.
+    let version = match csv.get_ci("spec").and_then(|s| s.get_ci("version")) {
+        None | Some(Value::Null) => "0.0.0".to_owned(),
+        Some(Value::String(s)) => crate::semver::Version::parse_tolerant(s)
+            .map_err(|e| CatalogError::Render(format!("bundle {name:?}: get version: {e}")))?
+            .to_string(),
+        Some(other) => {
+            return Err(CatalogError::Render(format!(
+                "bundle {name:?}: {}",
+                crate::model::type_error(other, "ClusterServiceVersion.spec.version", "string")
+            )));
+        }
+    };
     let release = spec_str(&csv, "release").to_owned();
 
     let image = options

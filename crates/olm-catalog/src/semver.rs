@@ -109,6 +109,33 @@ impl Version {
         })
     }
 
+    /// blang's `ParseTolerant` (how a CSV's `spec.version` is read): surrounding spaces and a
+    /// leading `v` dropped, leading zeroes removed, missing minor/patch filled with 0.
+    pub fn parse_tolerant(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let s = s.strip_prefix('v').unwrap_or(s);
+        let mut parts: Vec<String> = s.splitn(3, '.').map(str::to_owned).collect();
+        for p in &mut parts {
+            if p.len() > 1 {
+                let trimmed = p.trim_start_matches('0');
+                *p = if trimmed.starts_with(|c: char| c.is_ascii_digit()) {
+                    trimmed.to_owned()
+                } else {
+                    format!("0{trimmed}")
+                };
+            }
+        }
+        if parts.len() < 3 {
+            if parts.last().is_some_and(|p| p.contains(['+', '-'])) {
+                return Err("Short version cannot contain PreRelease/Build meta data".into());
+            }
+            while parts.len() < 3 {
+                parts.push("0".into());
+            }
+        }
+        Self::parse(&parts.join("."))
+    }
+
     /// Precedence order (build metadata ignored).
     pub fn compare(&self, other: &Self) -> Ordering {
         (self.major, self.minor, self.patch)
@@ -346,6 +373,13 @@ mod tests {
         for (input, msg) in cases {
             assert_eq!(Version::parse(input).unwrap_err(), msg, "{input}");
         }
+    }
+
+    #[test]
+    fn tolerant_parsing() {
+        assert_eq!(Version::parse_tolerant(" v1.02").unwrap().to_string(), "1.2.0");
+        assert_eq!(Version::parse_tolerant("0.9.4").unwrap().to_string(), "0.9.4");
+        assert!(Version::parse_tolerant("1-rc").is_err());
     }
 
     #[test]
