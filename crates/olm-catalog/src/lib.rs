@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 pub mod csv;
+pub mod edit;
 pub mod error;
+pub mod graph;
 pub mod ignore;
 pub mod json;
 pub mod limits;
@@ -16,6 +18,7 @@ pub mod validate;
 pub mod write;
 pub mod yaml_out;
 
+pub use edit::{AddOptions, AddReport, Placement, add_bundle};
 pub use error::CatalogError;
 pub use json::{Object, Value};
 pub use limits::CatalogLimits;
