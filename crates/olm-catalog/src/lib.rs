@@ -5,6 +5,7 @@ pub mod edit;
 pub mod error;
 pub mod graph;
 pub mod ignore;
+pub mod layer;
 pub mod json;
 pub mod limits;
 pub mod load;
