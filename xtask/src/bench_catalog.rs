@@ -32,7 +32,9 @@ pub fn parse(stdout: &str) -> Result<Vec<Row>> {
         let [format, bytes, packages, bundles, cpu, wall, iterations] = f[..] else {
             bail!("unexpected catalog bench line {line:?}");
         };
-        let n = |s: &str| -> Result<u64> { s.parse().with_context(|| format!("bad number in {line:?}")) };
+        let n = |s: &str| -> Result<u64> {
+            s.parse().with_context(|| format!("bad number in {line:?}"))
+        };
         #[allow(clippy::cast_precision_loss)]
         rows.push(Row {
             format: format.to_owned(),
@@ -70,14 +72,26 @@ pub fn render(rows: &[Row]) -> String {
 
 pub fn run(root: &Path, out: &Path) -> Result<()> {
     let step = Step::new("bench: catalog load + validate", cargo(), root).args([
-        "bench", "-q", "-p", "olm-catalog", "--bench", "catalog",
+        "bench",
+        "-q",
+        "-p",
+        "olm-catalog",
+        "--bench",
+        "catalog",
     ]);
     println!("\n==> {}", step.title);
     let output = step.command().output().context("cannot run cargo bench")?;
-    ensure!(output.status.success(), "the catalog bench failed ({})", output.status);
+    ensure!(
+        output.status.success(),
+        "the catalog bench failed ({})",
+        output.status
+    );
     let rows = parse(&String::from_utf8(output.stdout).context("bench output is not UTF-8")?)?;
     for r in &rows {
-        println!("    {:<5} {} bundles  CPU {:.1} ms  wall {:.1} ms", r.format, r.bundles, r.cpu_ms, r.wall_ms);
+        println!(
+            "    {:<5} {} bundles  CPU {:.1} ms  wall {:.1} ms",
+            r.format, r.bundles, r.cpu_ms, r.wall_ms
+        );
         ensure!(
             r.cpu_ms < CPU_TARGET_MS,
             "loading and validating the {} catalog took {:.0} ms of CPU, over the {CPU_TARGET_MS} ms target",
@@ -100,7 +114,10 @@ mod tests {
         assert_eq!(rows[0].bundles, 3000);
         assert!((rows[0].cpu_ms - 100.93).abs() < 0.01);
         let md = render(&rows);
-        assert!(md.contains("| json | 300 | 3000 | 12291000 | 100.9 | 366.6 | 9 |"), "{md}");
+        assert!(
+            md.contains("| json | 300 | 3000 | 12291000 | 100.9 | 366.6 | 9 |"),
+            "{md}"
+        );
         assert!(parse("json 1 2").is_err());
         assert!(parse("").is_err());
         assert!(parse("json\t1\t2\t3\tx\t5\t6").is_err());

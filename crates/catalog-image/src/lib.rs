@@ -81,8 +81,9 @@ impl CatalogLayer {
         let tar = manifest_bundle::package::deterministic_tar("", &tree)
             .map_err(|e| CatalogImageError::InvalidBase(format!("cannot build the layer: {e}")))?;
         let diff_id = sha256_digest(&tar);
-        let tar_gz = manifest_bundle::package::gzip(&tar)
-            .map_err(|e| CatalogImageError::InvalidBase(format!("cannot compress the layer: {e}")))?;
+        let tar_gz = manifest_bundle::package::gzip(&tar).map_err(|e| {
+            CatalogImageError::InvalidBase(format!("cannot compress the layer: {e}"))
+        })?;
         Ok(Self {
             digest: sha256_digest(&tar_gz),
             tar_gz,
@@ -132,18 +133,31 @@ impl BuiltImage {
 }
 
 fn to_vec(v: &Json) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| CatalogImageError::InvalidBase(format!("cannot encode JSON: {e}")))
+    serde_json::to_vec(v)
+        .map_err(|e| CatalogImageError::InvalidBase(format!("cannot encode JSON: {e}")))
 }
 
 /// Puts `layer` on `base` (or on nothing: `None` is `scratch`). Same inputs, same bytes.
-pub fn compose(base: Option<&BaseImage>, layer: &CatalogLayer, options: &ImageOptions) -> Result<BuiltImage> {
+pub fn compose(
+    base: Option<&BaseImage>,
+    layer: &CatalogLayer,
+    options: &ImageOptions,
+) -> Result<BuiltImage> {
     let mut labels: BTreeMap<String, String> = options.labels.clone();
     labels.insert(CONFIGS_LABEL.into(), CONFIGS_DIR.into());
     let docker = base.is_some_and(|b| b.manifest_media_type == media_types::DOCKER_MANIFEST);
     let (config_type, layer_type, manifest_type) = if docker {
-        (media_types::DOCKER_CONFIG, media_types::DOCKER_LAYER_GZIP, media_types::DOCKER_MANIFEST)
+        (
+            media_types::DOCKER_CONFIG,
+            media_types::DOCKER_LAYER_GZIP,
+            media_types::DOCKER_MANIFEST,
+        )
     } else {
-        (media_types::OCI_CONFIG, media_types::OCI_LAYER_GZIP, media_types::OCI_MANIFEST)
+        (
+            media_types::OCI_CONFIG,
+            media_types::OCI_LAYER_GZIP,
+            media_types::OCI_MANIFEST,
+        )
     };
     let config = match base {
         None => json!({
@@ -154,20 +168,20 @@ pub fn compose(base: Option<&BaseImage>, layer: &CatalogLayer, options: &ImageOp
         }),
         Some(b) => {
             let mut c = b.config.clone();
-            let obj = c
-                .as_object_mut()
-                .ok_or_else(|| CatalogImageError::InvalidBase("config is not a JSON object".into()))?;
+            let obj = c.as_object_mut().ok_or_else(|| {
+                CatalogImageError::InvalidBase("config is not a JSON object".into())
+            })?;
             let runtime = obj.entry("config").or_insert_with(|| json!({}));
-            let runtime = runtime
-                .as_object_mut()
-                .ok_or_else(|| CatalogImageError::InvalidBase("config.config is not an object".into()))?;
+            let runtime = runtime.as_object_mut().ok_or_else(|| {
+                CatalogImageError::InvalidBase("config.config is not an object".into())
+            })?;
             let merged = runtime.entry("Labels").or_insert_with(|| json!({}));
             if merged.is_null() {
                 *merged = json!({});
             }
-            let merged = merged
-                .as_object_mut()
-                .ok_or_else(|| CatalogImageError::InvalidBase("config Labels is not an object".into()))?;
+            let merged = merged.as_object_mut().ok_or_else(|| {
+                CatalogImageError::InvalidBase("config Labels is not an object".into())
+            })?;
             for (k, v) in &labels {
                 merged.insert(k.clone(), json!(v));
             }
@@ -180,7 +194,9 @@ pub fn compose(base: Option<&BaseImage>, layer: &CatalogLayer, options: &ImageOp
             let ids = rootfs
                 .get_mut("diff_ids")
                 .and_then(Json::as_array_mut)
-                .ok_or_else(|| CatalogImageError::InvalidBase("config has no rootfs.diff_ids".into()))?;
+                .ok_or_else(|| {
+                    CatalogImageError::InvalidBase("config has no rootfs.diff_ids".into())
+                })?;
             if ids.len() != b.layers.len() {
                 return Err(CatalogImageError::InvalidBase(format!(
                     "{} layers but {} diff_ids",
@@ -198,9 +214,15 @@ pub fn compose(base: Option<&BaseImage>, layer: &CatalogLayer, options: &ImageOp
     let config_bytes = to_vec(&config)?;
     let config_digest = sha256_digest(&config_bytes);
     let mut layers: Vec<Json> = base
-        .map(|b| b.layers.iter().map(|d| json!({"mediaType": d.media_type, "digest": d.digest, "size": d.size})).collect())
+        .map(|b| {
+            b.layers
+                .iter()
+                .map(|d| json!({"mediaType": d.media_type, "digest": d.digest, "size": d.size}))
+                .collect()
+        })
         .unwrap_or_default();
-    layers.push(json!({"mediaType": layer_type, "digest": layer.digest, "size": layer.tar_gz.len()}));
+    layers
+        .push(json!({"mediaType": layer_type, "digest": layer.digest, "size": layer.tar_gz.len()}));
     let manifest = to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": manifest_type,
@@ -241,7 +263,11 @@ impl CatalogImage {
     ) -> Result<Self> {
         if base.is_empty() {
             let image = compose(None, &layer, options)?;
-            return Ok(Self { layer, images: vec![image], index: None });
+            return Ok(Self {
+                layer,
+                images: vec![image],
+                index: None,
+            });
         }
         let images = base
             .iter()
@@ -264,11 +290,17 @@ impl CatalogImage {
                         e
                     })
                     .collect();
-                let bytes = to_vec(&json!({"schemaVersion": 2, "mediaType": index_type, "manifests": entries}))?;
+                let bytes = to_vec(
+                    &json!({"schemaVersion": 2, "mediaType": index_type, "manifests": entries}),
+                )?;
                 Some(Manifest::new(index_type, bytes))
             }
         };
-        Ok(Self { layer, images, index })
+        Ok(Self {
+            layer,
+            images,
+            index,
+        })
     }
 }
 
@@ -297,7 +329,12 @@ pub struct FetchedBase {
     pub images: Vec<BaseImage>,
 }
 
-async fn fetch_image(client: &RegistryClient, repo: &str, manifest: &Manifest, platform: Option<Json>) -> Result<BaseImage> {
+async fn fetch_image(
+    client: &RegistryClient,
+    repo: &str,
+    manifest: &Manifest,
+    platform: Option<Json>,
+) -> Result<BaseImage> {
     let parsed = manifest.image()?;
     let config = client.get_blob(repo, &parsed.config.digest).await?;
     let config: Json = serde_json::from_slice(&config)
@@ -311,18 +348,34 @@ async fn fetch_image(client: &RegistryClient, repo: &str, manifest: &Manifest, p
 }
 
 /// Fetches a base image and its configs (every platform of an index).
-pub async fn fetch_base(client: &RegistryClient, repository: &str, reference: &str) -> Result<FetchedBase> {
+pub async fn fetch_base(
+    client: &RegistryClient,
+    repository: &str,
+    reference: &str,
+) -> Result<FetchedBase> {
     let top = client.get_manifest(repository, reference).await?;
     let mut images = Vec::new();
     if top.is_index() {
         let raw: Json = serde_json::from_slice(&top.bytes)
             .map_err(|e| CatalogImageError::InvalidBase(format!("index is not JSON: {e}")))?;
-        for entry in raw.get("manifests").and_then(Json::as_array).cloned().unwrap_or_default() {
+        for entry in raw
+            .get("manifests")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
             let platform = entry.get("platform").cloned();
-            if platform.as_ref().and_then(|p| p.get("os")).and_then(Json::as_str) == Some("unknown") {
+            if platform
+                .as_ref()
+                .and_then(|p| p.get("os"))
+                .and_then(Json::as_str)
+                == Some("unknown")
+            {
                 continue;
             }
-            let Some(digest) = entry.get("digest").and_then(Json::as_str) else { continue };
+            let Some(digest) = entry.get("digest").and_then(Json::as_str) else {
+                continue;
+            };
             let child = client.get_manifest(repository, digest).await?;
             if !media_types::is_image_manifest(&child.media_type) {
                 continue;
@@ -330,12 +383,17 @@ pub async fn fetch_base(client: &RegistryClient, repository: &str, reference: &s
             images.push(fetch_image(client, repository, &child, platform).await?);
         }
         if images.is_empty() {
-            return Err(CatalogImageError::InvalidBase("the index lists no usable image".into()));
+            return Err(CatalogImageError::InvalidBase(
+                "the index lists no usable image".into(),
+            ));
         }
     } else if media_types::is_image_manifest(&top.media_type) {
         images.push(fetch_image(client, repository, &top, None).await?);
     } else {
-        return Err(CatalogImageError::InvalidBase(format!("unsupported manifest type {}", top.media_type)));
+        return Err(CatalogImageError::InvalidBase(format!(
+            "unsupported manifest type {}",
+            top.media_type
+        )));
     }
     Ok(FetchedBase { top, images })
 }
@@ -365,12 +423,28 @@ pub async fn push_catalog(
     let layer = CatalogLayer::build(catalog)?;
     let image = match base {
         BaseRef::Scratch => CatalogImage::assemble(layer, &[], None, options)?,
-        BaseRef::Image { client, repository: base_repo, reference } => {
+        BaseRef::Image {
+            client,
+            repository: base_repo,
+            reference,
+        } => {
             let fetched = fetch_base(client, base_repo, reference).await?;
             // Every base blob must be in the target repository: copy the base by digest
             // (mounted on the same registry, streamed otherwise, skipped when present).
-            copy_image(client, base_repo, &fetched.top.digest, target, repository, &fetched.top.digest, &CopyOptions::default()).await?;
-            let index_type = fetched.top.is_index().then(|| fetched.top.media_type.clone());
+            copy_image(
+                client,
+                base_repo,
+                &fetched.top.digest,
+                target,
+                repository,
+                &fetched.top.digest,
+                &CopyOptions::default(),
+            )
+            .await?;
+            let index_type = fetched
+                .top
+                .is_index()
+                .then(|| fetched.top.media_type.clone());
             CatalogImage::assemble(layer, &fetched.images, index_type.as_deref(), options)?
         }
     };
@@ -385,12 +459,23 @@ pub async fn push_catalog(
 
 /// The one place that uploads a built image: layer and configs, per-platform manifests (by
 /// digest when an index follows), then the top manifest by tag. Returns the top digest.
-pub async fn push_image(client: &RegistryClient, repository: &str, tag: &str, image: &CatalogImage) -> Result<String> {
-    client.push_blob(repository, Bytes::from(image.layer.tar_gz.clone())).await?;
+pub async fn push_image(
+    client: &RegistryClient,
+    repository: &str,
+    tag: &str,
+    image: &CatalogImage,
+) -> Result<String> {
+    client
+        .push_blob(repository, Bytes::from(image.layer.tar_gz.clone()))
+        .await?;
     for built in &image.images {
-        client.push_blob(repository, Bytes::from(built.config.clone())).await?;
+        client
+            .push_blob(repository, Bytes::from(built.config.clone()))
+            .await?;
         if image.index.is_some() {
-            client.put_manifest(repository, &built.manifest.digest, &built.manifest).await?;
+            client
+                .put_manifest(repository, &built.manifest.digest, &built.manifest)
+                .await?;
         }
     }
     Ok(client.put_manifest(repository, tag, image.top()).await?)
@@ -414,7 +499,11 @@ fn labels_of(config: &Json) -> BTreeMap<String, String> {
         .get("config")
         .and_then(|c| c.get("Labels"))
         .and_then(Json::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -431,14 +520,32 @@ pub async fn pull_catalog(
         let pick = index
             .manifests
             .iter()
-            .find(|d| d.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == "amd64"))
-            .or_else(|| index.manifests.iter().find(|d| d.platform.as_ref().is_none_or(|p| p.os != "unknown")))
-            .ok_or_else(|| CatalogImageError::NotACatalog(format!("{repository}:{reference}: the index lists no image")))?;
+            .find(|d| {
+                d.platform
+                    .as_ref()
+                    .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
+            })
+            .or_else(|| {
+                index
+                    .manifests
+                    .iter()
+                    .find(|d| d.platform.as_ref().is_none_or(|p| p.os != "unknown"))
+            })
+            .ok_or_else(|| {
+                CatalogImageError::NotACatalog(format!(
+                    "{repository}:{reference}: the index lists no image"
+                ))
+            })?;
         manifest = client.get_manifest(repository, &pick.digest).await?;
     }
     let parsed = manifest.image()?;
-    let config: Json = serde_json::from_slice(&client.get_blob(repository, &parsed.config.digest).await?)
-        .map_err(|e| CatalogImageError::NotACatalog(format!("{repository}:{reference}: config is not JSON: {e}")))?;
+    let config: Json =
+        serde_json::from_slice(&client.get_blob(repository, &parsed.config.digest).await?)
+            .map_err(|e| {
+                CatalogImageError::NotACatalog(format!(
+                    "{repository}:{reference}: config is not JSON: {e}"
+                ))
+            })?;
     let labels = labels_of(&config);
     if labels.contains_key(SQLITE_LABEL) {
         return Err(CatalogImageError::NotACatalog(format!(
@@ -451,25 +558,38 @@ pub async fn pull_catalog(
         )));
     }
     let configs_dir = labels.get(CONFIGS_LABEL).cloned().ok_or_else(|| {
-        CatalogImageError::NotACatalog(format!("{repository}:{reference} has no {CONFIGS_LABEL} label"))
+        CatalogImageError::NotACatalog(format!(
+            "{repository}:{reference} has no {CONFIGS_LABEL} label"
+        ))
     })?;
     let prefix = format!("{}/", configs_dir.trim_matches('/'));
     let scratch = tempfile::tempdir()?;
     let mut all = FileSet::new();
     for (i, layer) in parsed.layers.iter().enumerate() {
         if layer.size > limits.max_layer_bytes {
-            return Err(CatalogError::Limit { what: format!("layer {} ({} bytes)", layer.digest, layer.size), limit: limits.max_layer_bytes }.into());
+            return Err(CatalogError::Limit {
+                what: format!("layer {} ({} bytes)", layer.digest, layer.size),
+                limit: limits.max_layer_bytes,
+            }
+            .into());
         }
         let path = scratch.path().join(format!("layer-{i}"));
         let mut file = tokio::fs::File::create(&path).await?;
-        client.download_blob(repository, &layer.digest, &mut file).await?;
+        client
+            .download_blob(repository, &layer.digest, &mut file)
+            .await?;
         drop(file);
         let limits = limits.clone();
         let prefix = prefix.clone();
         // Decompression and tar reading are blocking, CPU-bound work.
         all = tokio::task::spawn_blocking(move || -> Result<FileSet> {
             let f = std::fs::File::open(&path)?;
-            olm_catalog::layer::apply_layer(&mut all, std::io::BufReader::new(f), &prefix, &limits)?;
+            olm_catalog::layer::apply_layer(
+                &mut all,
+                std::io::BufReader::new(f),
+                &prefix,
+                &limits,
+            )?;
             Ok(all)
         })
         .await
@@ -501,7 +621,8 @@ mod tests {
         let a = CatalogLayer::build(&catalog()).unwrap();
         assert_eq!(a, CatalogLayer::build(&catalog()).unwrap());
         let mut files = FileSet::new();
-        olm_catalog::layer::apply_layer(&mut files, &a.tar_gz[..], "", &CatalogLimits::default()).unwrap();
+        olm_catalog::layer::apply_layer(&mut files, &a.tar_gz[..], "", &CatalogLimits::default())
+            .unwrap();
         let paths: Vec<&str> = files.iter().map(|(p, _)| p).collect();
         assert_eq!(paths, ["configs/demo/catalog.json"]);
         let text = std::str::from_utf8(files.get("configs/demo/catalog.json").unwrap()).unwrap();
@@ -526,7 +647,10 @@ mod tests {
         let base = BaseImage {
             manifest_media_type: media_types::DOCKER_MANIFEST.into(),
             config: json!({"architecture":"arm64","os":"linux","config":{"Labels":{"base":"yes"},"Env":["A=1"]},"rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"history":[{"created_by":"base"}]}),
-            layers: vec![Descriptor::for_bytes(media_types::DOCKER_LAYER_GZIP, b"base layer")],
+            layers: vec![Descriptor::for_bytes(
+                media_types::DOCKER_LAYER_GZIP,
+                b"base layer",
+            )],
             platform: None,
         };
         let mut labels = BTreeMap::new();
@@ -536,16 +660,35 @@ mod tests {
         assert_eq!(cfg["config"]["Entrypoint"], json!(["/bin/opm"]));
         assert_eq!(cfg["config"]["Cmd"], json!(["serve", "/configs"]));
         assert_eq!(cfg["config"]["Env"], json!(["A=1"]));
-        assert_eq!(cfg["config"]["Labels"], json!({"base": "yes", "team": "x", CONFIGS_LABEL: "/configs"}));
-        assert_eq!(cfg["rootfs"]["diff_ids"], json!(["sha256:aa", layer.diff_id]));
+        assert_eq!(
+            cfg["config"]["Labels"],
+            json!({"base": "yes", "team": "x", CONFIGS_LABEL: "/configs"})
+        );
+        assert_eq!(
+            cfg["rootfs"]["diff_ids"],
+            json!(["sha256:aa", layer.diff_id])
+        );
         assert_eq!(cfg["history"].as_array().unwrap().len(), 2);
         assert_eq!(built.manifest.media_type, media_types::DOCKER_MANIFEST);
         let m: Json = serde_json::from_slice(&built.manifest.bytes).unwrap();
         assert_eq!(m["layers"][1]["mediaType"], media_types::DOCKER_LAYER_GZIP);
         assert_eq!(m["layers"][0]["digest"], base.layers[0].digest.as_str());
-        let again = compose(Some(&base), &layer, &ImageOptions { labels: [("team".to_owned(), "x".to_owned())].into() }).unwrap();
+        let again = compose(
+            Some(&base),
+            &layer,
+            &ImageOptions {
+                labels: [("team".to_owned(), "x".to_owned())].into(),
+            },
+        )
+        .unwrap();
         assert_eq!(again.digest(), built.digest());
-        let broken = BaseImage { layers: vec![], ..base };
-        assert!(matches!(compose(Some(&broken), &layer, &ImageOptions::default()), Err(CatalogImageError::InvalidBase(_))));
+        let broken = BaseImage {
+            layers: vec![],
+            ..base
+        };
+        assert!(matches!(
+            compose(Some(&broken), &layer, &ImageOptions::default()),
+            Err(CatalogImageError::InvalidBase(_))
+        ));
     }
 }

@@ -8,7 +8,8 @@ mod common;
 
 use bytes::Bytes;
 use catalog_image::{
-    BaseRef, CONFIGS_LABEL, CatalogImageError, CatalogLayer, ImageOptions, compose, pull_catalog, push_catalog,
+    BaseRef, CONFIGS_LABEL, CatalogImageError, CatalogLayer, ImageOptions, compose, pull_catalog,
+    push_catalog,
 };
 use common::{Registry, skopeo};
 use olm_catalog::{Catalog, CatalogLimits, FileSet, Format, load_text, to_text};
@@ -33,7 +34,8 @@ fn layer(files: &[(&str, &[u8])]) -> Vec<u8> {
     for (p, d) in files {
         tree.insert(*p, d.to_vec());
     }
-    manifest_bundle::package::gzip(&manifest_bundle::package::deterministic_tar("", &tree).unwrap()).unwrap()
+    manifest_bundle::package::gzip(&manifest_bundle::package::deterministic_tar("", &tree).unwrap())
+        .unwrap()
 }
 
 fn diff_id(gz: &[u8]) -> String {
@@ -44,8 +46,17 @@ fn diff_id(gz: &[u8]) -> String {
 
 /// Pushes a small single-platform base image (Docker schema 2, like most registries serve
 /// opm's base) and returns its manifest digest.
-async fn push_base(c: &RegistryClient, repo: &str, tag: &str, arch: &str, extra_label: (&str, &str)) -> String {
-    let l = layer(&[("bin/opm", format!("#!/bin/sh\n# fake opm for {arch}\n").as_bytes())]);
+async fn push_base(
+    c: &RegistryClient,
+    repo: &str,
+    tag: &str,
+    arch: &str,
+    extra_label: (&str, &str),
+) -> String {
+    let l = layer(&[(
+        "bin/opm",
+        format!("#!/bin/sh\n# fake opm for {arch}\n").as_bytes(),
+    )]);
     let config = serde_json::to_vec(&json!({
         "architecture": arch, "os": "linux",
         "config": {"Labels": {extra_label.0: extra_label.1}, "Env": ["PATH=/bin"], "Entrypoint": ["/bin/sh"]},
@@ -54,14 +65,22 @@ async fn push_base(c: &RegistryClient, repo: &str, tag: &str, arch: &str, extra_
     }))
     .unwrap();
     c.push_blob(repo, Bytes::from(l.clone())).await.unwrap();
-    c.push_blob(repo, Bytes::from(config.clone())).await.unwrap();
+    c.push_blob(repo, Bytes::from(config.clone()))
+        .await
+        .unwrap();
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2, "mediaType": media_types::DOCKER_MANIFEST,
         "config": {"mediaType": media_types::DOCKER_CONFIG, "digest": sha256_digest(&config), "size": config.len()},
         "layers": [{"mediaType": media_types::DOCKER_LAYER_GZIP, "digest": sha256_digest(&l), "size": l.len()}],
     }))
     .unwrap();
-    c.put_manifest(repo, tag, &Manifest::new(media_types::DOCKER_MANIFEST, manifest)).await.unwrap()
+    c.put_manifest(
+        repo,
+        tag,
+        &Manifest::new(media_types::DOCKER_MANIFEST, manifest),
+    )
+    .await
+    .unwrap()
 }
 
 fn inspect(host: &str, image: &str, extra: &[&str]) -> Json {
@@ -77,13 +96,20 @@ fn inspect(host: &str, image: &str, extra: &[&str]) -> Json {
 fn configs_via_skopeo(host: &str, image: &str) -> FileSet {
     let out = tempfile::tempdir().unwrap();
     let target = format!("dir:{}", out.path().display());
-    skopeo(&["copy", "--src-tls-verify=false", &format!("docker://{host}/{image}"), &target]);
-    let manifest: Json = serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{host}/{image}"),
+        &target,
+    ]);
+    let manifest: Json =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
     let mut files = FileSet::new();
     for l in manifest["layers"].as_array().unwrap() {
         let hex = l["digest"].as_str().unwrap().trim_start_matches("sha256:");
         let data = std::fs::read(out.path().join(hex)).unwrap();
-        olm_catalog::layer::apply_layer(&mut files, &data[..], "", &CatalogLimits::default()).unwrap();
+        olm_catalog::layer::apply_layer(&mut files, &data[..], "", &CatalogLimits::default())
+            .unwrap();
     }
     files
 }
@@ -93,31 +119,65 @@ fn configs_via_skopeo(host: &str, image: &str) -> FileSet {
 async fn scratch_catalog_image_is_read_back_by_skopeo_and_reproducible() {
     let reg = Registry::start().await;
     let c = reg.client();
-    let report = push_catalog(&c, "catalogs/demo", "v1", &catalog(), BaseRef::Scratch, &ImageOptions::default()).await.unwrap();
+    let report = push_catalog(
+        &c,
+        "catalogs/demo",
+        "v1",
+        &catalog(),
+        BaseRef::Scratch,
+        &ImageOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.platforms, 1);
 
     let info = inspect(&reg.host(), "catalogs/demo:v1", &[]);
     assert_eq!(info["Digest"], report.digest.as_str());
     assert_eq!(info["Labels"][CONFIGS_LABEL], "/configs");
     let config = inspect(&reg.host(), "catalogs/demo:v1", &["--config"]);
-    assert!(config["config"].get("Cmd").is_none(), "scratch images carry no command");
+    assert!(
+        config["config"].get("Cmd").is_none(),
+        "scratch images carry no command"
+    );
 
     let files = configs_via_skopeo(&reg.host(), "catalogs/demo:v1");
     let paths: Vec<&str> = files.iter().map(|(p, _)| p).collect();
-    assert_eq!(paths, ["configs/demo/catalog.json", "configs/other/catalog.json"]);
+    assert_eq!(
+        paths,
+        ["configs/demo/catalog.json", "configs/other/catalog.json"]
+    );
     let demo = std::str::from_utf8(files.get("configs/demo/catalog.json").unwrap()).unwrap();
     assert_eq!(demo, to_text(&catalog().only_package("demo"), Format::Json));
 
     // Same input, same digest: pushed again under another tag, and computed offline.
-    let again = push_catalog(&c, "catalogs/demo", "v2", &catalog(), BaseRef::Scratch, &ImageOptions::default()).await.unwrap();
+    let again = push_catalog(
+        &c,
+        "catalogs/demo",
+        "v2",
+        &catalog(),
+        BaseRef::Scratch,
+        &ImageOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.digest, report.digest);
-    let offline = compose(None, &CatalogLayer::build(&catalog()).unwrap(), &ImageOptions::default()).unwrap();
+    let offline = compose(
+        None,
+        &CatalogLayer::build(&catalog()).unwrap(),
+        &ImageOptions::default(),
+    )
+    .unwrap();
     assert_eq!(offline.digest(), report.digest);
 
-    let pulled = pull_catalog(&c, "catalogs/demo", "v1", &CatalogLimits::default()).await.unwrap();
+    let pulled = pull_catalog(&c, "catalogs/demo", "v1", &CatalogLimits::default())
+        .await
+        .unwrap();
     assert_eq!(pulled.configs_dir, "/configs");
     assert_eq!(pulled.digest, report.digest);
-    assert_eq!(to_text(&pulled.catalog, Format::Json), to_text(&catalog(), Format::Json));
+    assert_eq!(
+        to_text(&pulled.catalog, Format::Json),
+        to_text(&catalog(), Format::Json)
+    );
 }
 
 #[tokio::test]
@@ -126,12 +186,36 @@ async fn catalog_on_a_base_image_from_another_registry() {
     let base_reg = Registry::start().await;
     let reg = Registry::start().await;
     let base_client = base_reg.client();
-    push_base(&base_client, "base/opm", "latest", "amd64", ("org.example.base", "opm")).await;
+    push_base(
+        &base_client,
+        "base/opm",
+        "latest",
+        "amd64",
+        ("org.example.base", "opm"),
+    )
+    .await;
     let c = reg.client();
-    let base = BaseRef::Image { client: &base_client, repository: "base/opm", reference: "latest" };
+    let base = BaseRef::Image {
+        client: &base_client,
+        repository: "base/opm",
+        reference: "latest",
+    };
     let labels = [("org.example.team".to_owned(), "catalogs".to_owned())].into();
-    let report = push_catalog(&c, "catalogs/demo", "based", &catalog(), base, &ImageOptions { labels }).await.unwrap();
-    assert_eq!(report.media_type, media_types::DOCKER_MANIFEST, "the base's manifest type is kept");
+    let report = push_catalog(
+        &c,
+        "catalogs/demo",
+        "based",
+        &catalog(),
+        base,
+        &ImageOptions { labels },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.media_type,
+        media_types::DOCKER_MANIFEST,
+        "the base's manifest type is kept"
+    );
 
     let config = inspect(&reg.host(), "catalogs/demo:based", &["--config"]);
     assert_eq!(config["config"]["Entrypoint"], json!(["/bin/opm"]));
@@ -147,10 +231,19 @@ async fn catalog_on_a_base_image_from_another_registry() {
     assert!(files.get("bin/opm").is_some(), "the base layer is there");
     assert!(files.get("configs/other/catalog.json").is_some());
 
-    let pulled = pull_catalog(&c, "catalogs/demo", "based", &CatalogLimits::default()).await.unwrap();
-    assert_eq!(to_text(&pulled.catalog, Format::Yaml), to_text(&catalog(), Format::Yaml));
+    let pulled = pull_catalog(&c, "catalogs/demo", "based", &CatalogLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        to_text(&pulled.catalog, Format::Yaml),
+        to_text(&catalog(), Format::Yaml)
+    );
     let paths: Vec<&str> = pulled.files.iter().map(|(p, _)| p).collect();
-    assert_eq!(paths, ["demo/catalog.json", "other/catalog.json"], "only the configs directory");
+    assert_eq!(
+        paths,
+        ["demo/catalog.json", "other/catalog.json"],
+        "only the configs directory"
+    );
 }
 
 #[tokio::test]
@@ -165,22 +258,58 @@ async fn multi_platform_base_gives_a_multi_platform_catalog() {
         entries.push(json!({"mediaType": m.media_type, "digest": digest, "size": m.bytes.len(), "platform": {"architecture": arch, "os": "linux"}}));
     }
     let index = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": media_types::DOCKER_MANIFEST_LIST, "manifests": entries})).unwrap();
-    c.put_manifest("base/opm", "multi", &Manifest::new(media_types::DOCKER_MANIFEST_LIST, index)).await.unwrap();
+    c.put_manifest(
+        "base/opm",
+        "multi",
+        &Manifest::new(media_types::DOCKER_MANIFEST_LIST, index),
+    )
+    .await
+    .unwrap();
 
-    let base = BaseRef::Image { client: &c, repository: "base/opm", reference: "multi" };
-    let report = push_catalog(&c, "catalogs/multi", "v1", &catalog(), base, &ImageOptions::default()).await.unwrap();
+    let base = BaseRef::Image {
+        client: &c,
+        repository: "base/opm",
+        reference: "multi",
+    };
+    let report = push_catalog(
+        &c,
+        "catalogs/multi",
+        "v1",
+        &catalog(),
+        base,
+        &ImageOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.platforms, 2);
     assert_eq!(report.media_type, media_types::DOCKER_MANIFEST_LIST);
     let raw = inspect(&reg.host(), "catalogs/multi:v1", &["--raw"]);
-    let platforms: Vec<&str> = raw["manifests"].as_array().unwrap().iter().map(|m| m["platform"]["architecture"].as_str().unwrap()).collect();
+    let platforms: Vec<&str> = raw["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
     assert_eq!(platforms, ["amd64", "arm64"]);
     for arch in ["amd64", "arm64"] {
-        let config = inspect(&reg.host(), "catalogs/multi:v1", &["--override-arch", arch, "--override-os", "linux", "--config"]);
+        let config = inspect(
+            &reg.host(),
+            "catalogs/multi:v1",
+            &[
+                "--override-arch",
+                arch,
+                "--override-os",
+                "linux",
+                "--config",
+            ],
+        );
         assert_eq!(config["architecture"], arch);
         assert_eq!(config["config"]["Labels"]["arch"], arch);
         assert_eq!(config["config"]["Labels"][CONFIGS_LABEL], "/configs");
     }
-    let pulled = pull_catalog(&c, "catalogs/multi", "v1", &CatalogLimits::default()).await.unwrap();
+    let pulled = pull_catalog(&c, "catalogs/multi", "v1", &CatalogLimits::default())
+        .await
+        .unwrap();
     assert_eq!(pulled.catalog.packages.len(), 2);
 }
 
@@ -189,11 +318,35 @@ async fn multi_platform_base_gives_a_multi_platform_catalog() {
 async fn bundle_and_sqlite_images_are_not_catalogs() {
     let reg = Registry::start().await;
     let c = reg.client();
-    push_base(&c, "x/bundle", "v1", "amd64", ("operators.operatorframework.io.bundle.package.v1", "demo")).await;
-    push_base(&c, "x/index", "v1", "amd64", ("operators.operatorframework.io.index.database.v1", "/database/index.db")).await;
+    push_base(
+        &c,
+        "x/bundle",
+        "v1",
+        "amd64",
+        ("operators.operatorframework.io.bundle.package.v1", "demo"),
+    )
+    .await;
+    push_base(
+        &c,
+        "x/index",
+        "v1",
+        "amd64",
+        (
+            "operators.operatorframework.io.index.database.v1",
+            "/database/index.db",
+        ),
+    )
+    .await;
     push_base(&c, "x/plain", "v1", "amd64", ("a", "b")).await;
     let limits = CatalogLimits::default();
-    for (repo, words) in [("x/bundle", "is a bundle image"), ("x/index", "sqlite-based index"), ("x/plain", "has no operators.operatorframework.io.index.configs.v1 label")] {
+    for (repo, words) in [
+        ("x/bundle", "is a bundle image"),
+        ("x/index", "sqlite-based index"),
+        (
+            "x/plain",
+            "has no operators.operatorframework.io.index.configs.v1 label",
+        ),
+    ] {
         let e = pull_catalog(&c, repo, "v1", &limits).await.unwrap_err();
         assert!(matches!(e, CatalogImageError::NotACatalog(_)), "{e}");
         assert!(e.to_string().contains(words), "{e}");

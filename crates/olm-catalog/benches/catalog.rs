@@ -12,8 +12,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use olm_catalog::{
-    Catalog, CatalogLimits, Channel, ChannelEntry, Format, Package, RenderOptions, Value,
-    load_dir, render_bundle_dir, validate, write_dir,
+    Catalog, CatalogLimits, Channel, ChannelEntry, Format, Package, RenderOptions, Value, load_dir,
+    render_bundle_dir, validate, write_dir,
 };
 
 const BUDGET: Duration = Duration::from_secs(3);
@@ -80,7 +80,10 @@ fn synthetic(packages: usize, per_package: usize) -> Catalog {
             if v % 2 == 0 || v + 1 == per_package {
                 stable.push(ChannelEntry {
                     replaces: String::new(),
-                    skips: stable.iter().map(|e: &ChannelEntry| e.name.clone()).collect(),
+                    skips: stable
+                        .iter()
+                        .map(|e: &ChannelEntry| e.name.clone())
+                        .collect(),
                     ..entry
                 });
             }

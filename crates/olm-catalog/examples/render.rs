@@ -20,7 +20,10 @@ fn main() {
     } else {
         olm_catalog::Format::Json
     };
-    print!("{}", olm_catalog::write::blob_text(&r.bundle.to_value(), format));
+    print!(
+        "{}",
+        olm_catalog::write::blob_text(&r.bundle.to_value(), format)
+    );
     for w in r.warnings {
         eprintln!("warning: {w}");
     }

@@ -214,48 +214,128 @@ pub fn csv_metadata(csv: &Value) -> Result<Value, String> {
     };
     add(
         "annotations",
-        project(from_meta("annotations"), Shape::StrMap, &format!("{path}.metadata.annotations"))?,
+        project(
+            from_meta("annotations"),
+            Shape::StrMap,
+            &format!("{path}.metadata.annotations"),
+        )?,
         false,
     );
     add(
         "apiServiceDefinitions",
-        project(from_spec("apiservicedefinitions"), Shape::Struct(API_SERVICES), &format!("{path}.spec.apiservicedefinitions"))?,
+        project(
+            from_spec("apiservicedefinitions"),
+            Shape::Struct(API_SERVICES),
+            &format!("{path}.spec.apiservicedefinitions"),
+        )?,
         true,
     );
     add(
         "crdDescriptions",
-        project(from_spec("customresourcedefinitions"), Shape::Struct(CRDS), &format!("{path}.spec.customresourcedefinitions"))?,
+        project(
+            from_spec("customresourcedefinitions"),
+            Shape::Struct(CRDS),
+            &format!("{path}.spec.customresourcedefinitions"),
+        )?,
         true,
     );
-    add("description", project(from_spec("description"), Shape::Str, &format!("{path}.spec.description"))?, false);
-    add("displayName", project(from_spec("displayName"), Shape::Str, &format!("{path}.spec.displayName"))?, false);
+    add(
+        "description",
+        project(
+            from_spec("description"),
+            Shape::Str,
+            &format!("{path}.spec.description"),
+        )?,
+        false,
+    );
+    add(
+        "displayName",
+        project(
+            from_spec("displayName"),
+            Shape::Str,
+            &format!("{path}.spec.displayName"),
+        )?,
+        false,
+    );
     add(
         "installModes",
-        project(from_spec("installModes"), Shape::List(INSTALL_MODE), &format!("{path}.spec.installModes"))?,
+        project(
+            from_spec("installModes"),
+            Shape::List(INSTALL_MODE),
+            &format!("{path}.spec.installModes"),
+        )?,
         false,
     );
-    add("keywords", project(from_spec("keywords"), Shape::StrList, &format!("{path}.spec.keywords"))?, false);
-    add("labels", project(from_meta("labels"), Shape::StrMap, &format!("{path}.metadata.labels"))?, false);
-    add("links", project(from_spec("links"), Shape::List(APP_LINK), &format!("{path}.spec.links"))?, false);
+    add(
+        "keywords",
+        project(
+            from_spec("keywords"),
+            Shape::StrList,
+            &format!("{path}.spec.keywords"),
+        )?,
+        false,
+    );
+    add(
+        "labels",
+        project(
+            from_meta("labels"),
+            Shape::StrMap,
+            &format!("{path}.metadata.labels"),
+        )?,
+        false,
+    );
+    add(
+        "links",
+        project(
+            from_spec("links"),
+            Shape::List(APP_LINK),
+            &format!("{path}.spec.links"),
+        )?,
+        false,
+    );
     add(
         "maintainers",
-        project(from_spec("maintainers"), Shape::List(MAINTAINER), &format!("{path}.spec.maintainers"))?,
+        project(
+            from_spec("maintainers"),
+            Shape::List(MAINTAINER),
+            &format!("{path}.spec.maintainers"),
+        )?,
         false,
     );
-    add("maturity", project(from_spec("maturity"), Shape::Str, &format!("{path}.spec.maturity"))?, false);
+    add(
+        "maturity",
+        project(
+            from_spec("maturity"),
+            Shape::Str,
+            &format!("{path}.spec.maturity"),
+        )?,
+        false,
+    );
     add(
         "minKubeVersion",
-        project(from_spec("minKubeVersion"), Shape::Str, &format!("{path}.spec.minKubeVersion"))?,
+        project(
+            from_spec("minKubeVersion"),
+            Shape::Str,
+            &format!("{path}.spec.minKubeVersion"),
+        )?,
         false,
     );
     add(
         "nativeAPIs",
-        project(from_spec("nativeAPIs"), Shape::List(GVK), &format!("{path}.spec.nativeAPIs"))?,
+        project(
+            from_spec("nativeAPIs"),
+            Shape::List(GVK),
+            &format!("{path}.spec.nativeAPIs"),
+        )?,
         false,
     );
     add(
         "provider",
-        project(from_spec("provider"), Shape::Struct(APP_LINK), &format!("{path}.spec.provider"))?,
+        project(
+            from_spec("provider"),
+            Shape::Struct(APP_LINK),
+            &format!("{path}.spec.provider"),
+        )?,
         true,
     );
     Ok(Value::Object(out))
@@ -299,6 +379,10 @@ mod tests {
             "json: cannot unmarshal string into Go struct field ClusterServiceVersion.spec.keywords of type []string"
         );
         let csv = parse(r#"{"metadata":{"annotations":{"k":1}}}"#, 8).unwrap();
-        assert!(csv_metadata(&csv).unwrap_err().contains("metadata.annotations.k of type string"));
+        assert!(
+            csv_metadata(&csv)
+                .unwrap_err()
+                .contains("metadata.annotations.k of type string")
+        );
     }
 }

@@ -118,7 +118,9 @@ pub fn add_bundle(
                     .chars()
                     .filter(|c| !c.is_whitespace())
                     .collect();
-                let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .ok()?;
                 Some(Icon {
                     data: Some(bytes),
                     media_type: csv_text(i, &["mediatype"]).to_owned(),
@@ -145,22 +147,21 @@ pub fn add_bundle(
     }
     let new_entry = entry_from_csv(rendered);
     for name in channels {
-        let idx = match catalog
+        let idx = if let Some(i) = catalog
             .channels
             .iter()
             .position(|c| c.package == bundle.package && c.name == name)
         {
-            Some(i) => i,
-            None => {
-                catalog.channels.push(Channel {
-                    name: name.clone(),
-                    package: bundle.package.clone(),
-                    entries: Vec::new(),
-                    properties: Vec::new(),
-                });
-                report.channels_created.push(name.clone());
-                catalog.channels.len() - 1
-            }
+            i
+        } else {
+            catalog.channels.push(Channel {
+                name: name.clone(),
+                package: bundle.package.clone(),
+                entries: Vec::new(),
+                properties: Vec::new(),
+            });
+            report.channels_created.push(name.clone());
+            catalog.channels.len() - 1
         };
         let ch = &mut catalog.channels[idx];
         match ch.entries.iter_mut().find(|e| e.name == bundle.name) {
@@ -206,7 +207,11 @@ fn relink_by_version(catalog: &mut Catalog, idx: usize) -> Result<(), CatalogErr
         } else {
             versioned[i - 1].1.clone()
         };
-        if let Some(e) = catalog.channels[idx].entries.iter_mut().find(|e| &e.name == name) {
+        if let Some(e) = catalog.channels[idx]
+            .entries
+            .iter_mut()
+            .find(|e| &e.name == name)
+        {
             e.replaces = previous;
         }
     }

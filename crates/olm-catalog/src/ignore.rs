@@ -33,7 +33,10 @@ impl IgnoreRules {
             }
             let (negated, body) = match line.strip_prefix('!') {
                 Some(rest) => (true, rest.to_owned()),
-                None => (false, line.strip_prefix('\\').map_or(line.clone(), str::to_owned)),
+                None => (
+                    false,
+                    line.strip_prefix('\\').map_or(line.clone(), str::to_owned),
+                ),
             };
             let dir_only = body.ends_with('/');
             let body = body.trim_end_matches('/');
@@ -51,8 +54,13 @@ impl IgnoreRules {
             });
         }
         // Keep shallower directories first so that deeper files override them.
-        self.patterns
-            .sort_by_key(|p| if p.base.is_empty() { 0 } else { p.base.matches('/').count() + 1 });
+        self.patterns.sort_by_key(|p| {
+            if p.base.is_empty() {
+                0
+            } else {
+                p.base.matches('/').count() + 1
+            }
+        });
     }
 
     /// Whether `path` (relative to the root, `/`-separated) is ignored, either itself or
@@ -147,12 +155,10 @@ fn glob_at(p: &[char], t: &[char]) -> bool {
                         continue;
                     }
                 }
-                '\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == t[ti] {
-                        pi += 2;
-                        ti += 1;
-                        continue;
-                    }
+                '\\' if pi + 1 < p.len() && p[pi + 1] == t[ti] => {
+                    pi += 2;
+                    ti += 1;
+                    continue;
                 }
                 c if c == t[ti] => {
                     pi += 1;
@@ -227,13 +233,22 @@ mod tests {
         assert!(r.is_ignored("README.md"));
         assert!(r.is_ignored("a/b/notes.md"));
         assert!(!r.is_ignored("keep.md"), "negation re-includes");
-        assert!(r.is_ignored("build/catalog.json"), "a directory pattern covers its files");
-        assert!(!r.is_ignored("x/build/catalog.json"), "anchored to the root");
+        assert!(
+            r.is_ignored("build/catalog.json"),
+            "a directory pattern covers its files"
+        );
+        assert!(
+            !r.is_ignored("x/build/catalog.json"),
+            "anchored to the root"
+        );
         assert!(r.is_ignored("docs/a/b/draft1.json"));
         assert!(r.is_ignored("docs/draft.json"));
         assert!(r.is_ignored("pkg/local.json"));
         assert!(r.is_ignored("pkg/sub/local.json"));
-        assert!(!r.is_ignored("other/local.json"), "patterns apply below their own directory");
+        assert!(
+            !r.is_ignored("other/local.json"),
+            "patterns apply below their own directory"
+        );
         assert!(!r.is_ignored("pkg/catalog.json"));
     }
 }

@@ -44,12 +44,8 @@ impl Object {
 
     /// Go struct-field matching: an exact key wins, else the first key equal under case folding.
     pub fn get_ci(&self, key: &str) -> Option<&Value> {
-        self.get(key).or_else(|| {
-            self.0
-                .iter()
-                .find(|(k, _)| fold_eq(k, key))
-                .map(|(_, v)| v)
-        })
+        self.get(key)
+            .or_else(|| self.0.iter().find(|(k, _)| fold_eq(k, key)).map(|(_, v)| v))
     }
 
     /// Sets `key`, replacing the first existing entry or appending.
@@ -105,7 +101,9 @@ impl FromIterator<(String, Value)> for Object {
 /// Case-insensitive equality as Go's JSON decoder folds field names (ASCII and simple Unicode).
 pub fn fold_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.eq_ignore_ascii_case(b)
-        || a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+        || a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 impl Value {
@@ -345,7 +343,10 @@ impl Parser<'_> {
             Some(b'f') => self.literal("false", Value::Bool(false)),
             Some(b'n') => self.literal("null", Value::Null),
             Some(c) if *c == b'-' || c.is_ascii_digit() => self.number(),
-            Some(c) => self.err(format!("invalid character {:?} looking for beginning of value", *c as char)),
+            Some(c) => self.err(format!(
+                "invalid character {:?} looking for beginning of value",
+                *c as char
+            )),
         }
     }
 
@@ -658,7 +659,16 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
         assert!(parse(&deep, 32).unwrap_err().message.contains("deeper"));
         assert!(parse(&deep, 64).is_ok());
-        for bad in ["{", "{\"a\" 1}", "[1,]", "01", "\"a", "tru", "{} x", "\"\u{1}\""] {
+        for bad in [
+            "{",
+            "{\"a\" 1}",
+            "[1,]",
+            "01",
+            "\"a",
+            "tru",
+            "{} x",
+            "\"\u{1}\"",
+        ] {
             assert!(parse(bad, 8).is_err(), "{bad}");
         }
     }

@@ -143,10 +143,16 @@ fn read_tar<R: Read>(
         }
         let size = entry.header().size().unwrap_or(0);
         if size > limits.max_file_bytes {
-            return Err(CatalogError::limit(format!("file {path} in a layer"), limits.max_file_bytes));
+            return Err(CatalogError::limit(
+                format!("file {path} in a layer"),
+                limits.max_file_bytes,
+            ));
         }
         if files.total_bytes() + added.total_bytes() + size > limits.max_total_bytes {
-            return Err(CatalogError::limit("bytes read from layers", limits.max_total_bytes));
+            return Err(CatalogError::limit(
+                "bytes read from layers",
+                limits.max_total_bytes,
+            ));
         }
         let mut data = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
         entry
@@ -170,7 +176,10 @@ fn read_tar<R: Read>(
         files.insert(p, d.to_vec());
     }
     if files.len() > limits.max_files {
-        return Err(CatalogError::limit("files read from layers", limits.max_files as u64));
+        return Err(CatalogError::limit(
+            "files read from layers",
+            limits.max_files as u64,
+        ));
     }
     Ok(())
 }
@@ -219,9 +228,26 @@ mod tests {
 
     #[test]
     fn layers_apply_in_order_with_whiteouts() {
-        let l1 = tar_of(&[("configs/a/catalog.json", b"1"), ("configs/b/catalog.json", b"2"), ("bin/opm", b"x")], true);
-        let l2 = tar_of(&[("configs/.wh.a", b""), ("./configs/c/catalog.json", b"3")], false);
-        let l3 = tar_of(&[("configs/b/.wh..wh..opq", b""), ("configs/b/new.json", b"4"), ("../evil", b"!")], true);
+        let l1 = tar_of(
+            &[
+                ("configs/a/catalog.json", b"1"),
+                ("configs/b/catalog.json", b"2"),
+                ("bin/opm", b"x"),
+            ],
+            true,
+        );
+        let l2 = tar_of(
+            &[("configs/.wh.a", b""), ("./configs/c/catalog.json", b"3")],
+            false,
+        );
+        let l3 = tar_of(
+            &[
+                ("configs/b/.wh..wh..opq", b""),
+                ("configs/b/new.json", b"4"),
+                ("../evil", b"!"),
+            ],
+            true,
+        );
         let mut files = FileSet::new();
         for l in [&l1, &l2, &l3] {
             apply_layer(&mut files, &l[..], "configs/", &CatalogLimits::default()).unwrap();
@@ -234,13 +260,25 @@ mod tests {
     fn bombs_and_garbage_are_typed_errors() {
         let big = vec![0u8; 1 << 20];
         let layer = tar_of(&[("configs/x.json", &big)], true);
-        let limits = CatalogLimits { max_layer_bytes: 64 * 1024, ..CatalogLimits::default() };
+        let limits = CatalogLimits {
+            max_layer_bytes: 64 * 1024,
+            ..CatalogLimits::default()
+        };
         let e = apply_layer(&mut FileSet::new(), &layer[..], "", &limits).unwrap_err();
         assert!(matches!(e, CatalogError::Limit { .. }), "{e}");
-        let limits = CatalogLimits { max_file_bytes: 1000, ..CatalogLimits::default() };
+        let limits = CatalogLimits {
+            max_file_bytes: 1000,
+            ..CatalogLimits::default()
+        };
         let e = apply_layer(&mut FileSet::new(), &layer[..], "", &limits).unwrap_err();
         assert!(matches!(e, CatalogError::Limit { .. }), "{e}");
-        let e = apply_layer(&mut FileSet::new(), &b"\x1f\x8bnot gzip at all"[..], "", &CatalogLimits::default()).unwrap_err();
+        let e = apply_layer(
+            &mut FileSet::new(),
+            &b"\x1f\x8bnot gzip at all"[..],
+            "",
+            &CatalogLimits::default(),
+        )
+        .unwrap_err();
         assert!(matches!(e, CatalogError::Load { .. }), "{e}");
     }
 }

@@ -5,8 +5,8 @@ pub mod edit;
 pub mod error;
 pub mod graph;
 pub mod ignore;
-pub mod layer;
 pub mod json;
+pub mod layer;
 pub mod limits;
 pub mod load;
 pub mod migrate;
@@ -24,11 +24,11 @@ pub use error::CatalogError;
 pub use json::{Object, Value};
 pub use limits::CatalogLimits;
 pub use load::{FileSet, is_bundle_dir, load_dir, load_files, load_text};
+pub use migrate::{MigrateOptions, Migrated, migrate, migrate_dir};
 pub use model::{
     Bundle, Catalog, Channel, ChannelEntry, Deprecation, DeprecationEntry, Icon, Meta, Package,
     PackageScopedReference, Property, RelatedImage,
 };
-pub use migrate::{MigrateOptions, Migrated, migrate, migrate_dir};
 pub use render::{ObjectForm, RenderOptions, Rendered, render_bundle, render_bundle_dir};
 pub use validate::{Failure, Model, ValidationTree, validate};
 pub use write::{Format, ordered_blobs, to_files, to_text, write_dir};

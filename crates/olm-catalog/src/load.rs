@@ -25,6 +25,7 @@ pub struct FileSet {
 
 impl FileSet {
     /// An empty set.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
@@ -85,6 +86,7 @@ impl FileSet {
     }
 
     /// The files under directory `dir`, with `dir/` removed from their paths.
+    #[must_use]
     pub fn subtree(&self, dir: &str) -> FileSet {
         let prefix = format!("{}/", dir.trim_matches('/'));
         let mut out = FileSet::new();
@@ -152,8 +154,8 @@ fn walk(
             continue;
         }
         // A symlink counts when it points at a regular file.
-        let meta =
-            std::fs::metadata(&path).map_err(|e| CatalogError::io(path.display().to_string(), e))?;
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| CatalogError::io(path.display().to_string(), e))?;
         if !meta.is_file() {
             continue;
         }
@@ -164,7 +166,10 @@ fn walk(
             ));
         }
         if set.len() >= limits.max_files {
-            return Err(CatalogError::limit("number of files", limits.max_files as u64));
+            return Err(CatalogError::limit(
+                "number of files",
+                limits.max_files as u64,
+            ));
         }
         let data = read_bounded(&path, limits.max_file_bytes)?;
         if set.total_bytes() + data.len() as u64 > limits.max_total_bytes {
@@ -178,16 +183,14 @@ fn walk(
 /// Reads at most `max` bytes (the file may grow after `metadata`).
 fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, CatalogError> {
     use std::io::Read as _;
-    let f = std::fs::File::open(path).map_err(|e| CatalogError::io(path.display().to_string(), e))?;
+    let f =
+        std::fs::File::open(path).map_err(|e| CatalogError::io(path.display().to_string(), e))?;
     let mut data = Vec::new();
     f.take(max + 1)
         .read_to_end(&mut data)
         .map_err(|e| CatalogError::io(path.display().to_string(), e))?;
     if data.len() as u64 > max {
-        return Err(CatalogError::limit(
-            format!("file {}", path.display()),
-            max,
-        ));
+        return Err(CatalogError::limit(format!("file {}", path.display()), max));
     }
     Ok(data)
 }
@@ -260,7 +263,10 @@ pub fn parse_blobs(
     limits: &CatalogLimits,
 ) -> Result<Vec<Value>, CatalogError> {
     if data.len() as u64 > limits.max_file_bytes {
-        return Err(CatalogError::limit(format!("file {path}"), limits.max_file_bytes));
+        return Err(CatalogError::limit(
+            format!("file {path}"),
+            limits.max_file_bytes,
+        ));
     }
     let text = std::str::from_utf8(data)
         .map_err(|e| CatalogError::load(path, format!("not UTF-8 text: {e}")))?;
@@ -403,7 +409,11 @@ pub fn bundle_object_json(value: &Value, limits: &CatalogLimits) -> Result<Value
             .map_err(|e| format!("illegal base64 data: {e}"))?,
         None | Some(Value::Null) => Vec::new(),
         Some(other) => {
-            return Err(crate::model::type_error(other, "BundleObject.data", "[]uint8"));
+            return Err(crate::model::type_error(
+                other,
+                "BundleObject.data",
+                "[]uint8",
+            ));
         }
     };
     let text = String::from_utf8(data).map_err(|_| "bundle object is not UTF-8".to_owned())?;
@@ -448,7 +458,10 @@ mod tests {
         assert_eq!(c.channels.len(), 1);
         assert_eq!(c.others.len(), 1);
         assert_eq!(c.others[0].package, "b");
-        assert_eq!(json::to_compact(&c.others[0].blob), r#"{"schema":"my.other","Package":"b","z":1,"a":2}"#);
+        assert_eq!(
+            json::to_compact(&c.others[0].blob),
+            r#"{"schema":"my.other","Package":"b","z":1,"a":2}"#
+        );
     }
 
     #[test]
@@ -470,15 +483,22 @@ mod tests {
         );
         let e = load_files(&files(&[("x.yaml", "a: [\n")]), &limits).unwrap_err();
         assert!(e.to_string().starts_with("x.yaml: invalid YAML"), "{e}");
-        let e = load_files(&files(&[("x.json", "{\"schema\":\"olm.bundle\",\"image\":5}")]), &limits)
-            .unwrap_err();
+        let e = load_files(
+            &files(&[("x.json", "{\"schema\":\"olm.bundle\",\"image\":5}")]),
+            &limits,
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "x.json: parse bundle: json: cannot unmarshal number into Go struct field Bundle.image of type string"
         );
         let bad_object = "{\"schema\":\"olm.bundle\",\"name\":\"b\",\"package\":\"p\",\"properties\":[{\"type\":\"olm.bundle.object\",\"value\":{\"data\":\"%%%\"}}]}";
         let e = load_files(&files(&[("x.json", bad_object)]), &limits).unwrap_err();
-        assert!(e.to_string().contains("bundle \"b\": parse property as bundle object at index 0"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("bundle \"b\": parse property as bundle object at index 0"),
+            "{e}"
+        );
     }
 
     #[test]

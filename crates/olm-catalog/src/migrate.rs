@@ -65,6 +65,7 @@ pub fn migrate_dir(
 }
 
 /// Migrates a package-manifest tree.
+#[allow(clippy::too_many_lines)] // discovery, rendering, channel walk and package in order
 pub fn migrate(
     files: &FileSet,
     options: &MigrateOptions,
@@ -170,7 +171,12 @@ pub fn migrate(
 
     let deprecated: BTreeSet<String> = rendered
         .iter()
-        .filter(|(_, r)| r.bundle.properties.iter().any(|p| p.kind == PROP_DEPRECATED))
+        .filter(|(_, r)| {
+            r.bundle
+                .properties
+                .iter()
+                .any(|p| p.kind == PROP_DEPRECATED)
+        })
         .map(|(n, _)| n.clone())
         .collect();
     for d in &deprecated {
@@ -248,7 +254,9 @@ pub fn migrate(
     channels.sort_by(|a, b| a.name.cmp(&b.name));
     for n in csvs.keys() {
         if !reachable_all.contains(n) && !deprecated.contains(n) {
-            warnings.push(format!("{n}: not reachable from any channel head, left out"));
+            warnings.push(format!(
+                "{n}: not reachable from any channel head, left out"
+            ));
         }
     }
 
@@ -270,7 +278,10 @@ pub fn migrate(
                 .collect();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(data.as_bytes())
-                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(data.trim_end_matches('=').as_bytes()))
+                .or_else(|_| {
+                    base64::engine::general_purpose::STANDARD_NO_PAD
+                        .decode(data.trim_end_matches('=').as_bytes())
+                })
                 .map_err(|e| CatalogError::Render(format!("package icon is not base64: {e}")))?;
             Ok::<_, CatalogError>(Icon {
                 data: Some(bytes),

@@ -240,6 +240,7 @@ impl Catalog {
     }
 
     /// The blobs of one package (package, channels, bundles, deprecations, others).
+    #[must_use]
     pub fn only_package(&self, package: &str) -> Catalog {
         Catalog {
             packages: self
@@ -448,7 +449,9 @@ impl<'a> Fields<'a> {
     }
 
     fn get(&self, key: &str) -> Option<&'a Value> {
-        self.obj.and_then(|o| o.get_ci(key)).filter(|v| !matches!(v, Value::Null))
+        self.obj
+            .and_then(|o| o.get_ci(key))
+            .filter(|v| !matches!(v, Value::Null))
     }
 
     fn path(&self, key: &str) -> String {
@@ -524,7 +527,11 @@ fn properties(f: &Fields<'_>) -> Result<Vec<Property>, String> {
     match f.get("properties") {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items.iter().map(decode_property).collect(),
-        Some(other) => Err(type_error(other, &f.path("properties"), "[]property.Property")),
+        Some(other) => Err(type_error(
+            other,
+            &f.path("properties"),
+            "[]property.Property",
+        )),
     }
 }
 
@@ -554,7 +561,8 @@ impl Package {
                 let data = match i.get("base64data") {
                     None => None,
                     Some(Value::String(s)) => {
-                        let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+                        let cleaned: String =
+                            s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
                         Some(
                             base64::engine::general_purpose::STANDARD
                                 .decode(cleaned.as_bytes())
@@ -685,7 +693,10 @@ mod tests {
         )
         .unwrap();
         let p = Package::from_value(&v).unwrap();
-        assert_eq!(p.icon.as_ref().unwrap().data.as_deref(), Some(&b"<svg>"[..]));
+        assert_eq!(
+            p.icon.as_ref().unwrap().data.as_deref(),
+            Some(&b"<svg>"[..])
+        );
         assert_eq!(
             to_compact(&p.to_value()),
             r#"{"schema":"olm.package","name":"p","defaultChannel":"","icon":{"base64data":"PHN2Zz4=","mediatype":"image/svg+xml"}}"#

@@ -81,7 +81,8 @@ fn tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 fn digest(d: &str) -> Result<(), String> {
@@ -112,7 +113,10 @@ fn digest(d: &str) -> Result<(), String> {
 
 /// Checks `s` as a (normalizable) image reference: `[domain/]path[:tag][@digest]`.
 pub fn validate(s: &str) -> Result<(), String> {
-    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+    if s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
         return Err(format!(
             "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
         ));
@@ -176,12 +180,18 @@ mod tests {
             validate(&ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
         for (bad, msg) in [
-            ("Quay.io/Org/repo", "invalid reference format: repository name must be lowercase"),
+            (
+                "Quay.io/Org/repo",
+                "invalid reference format: repository name must be lowercase",
+            ),
             ("quay.io/org/repo:", "invalid reference format"),
             ("quay.io//repo", "invalid reference format"),
             ("quay.io/org/repo@sha256:abc", "invalid reference format"),
             ("-bad.example/x", "invalid reference format"),
-            ("quay.io/a/b@md5:0123456789abcdef0123456789abcdef", "unsupported digest algorithm"),
+            (
+                "quay.io/a/b@md5:0123456789abcdef0123456789abcdef",
+                "unsupported digest algorithm",
+            ),
         ] {
             assert_eq!(validate(bad).unwrap_err(), msg, "{bad}");
         }

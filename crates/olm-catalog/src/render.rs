@@ -168,6 +168,7 @@ fn list_at<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
 }
 
 /// Renders the bundle held by `files` (`manifests/...` and `metadata/...` at its root).
+#[allow(clippy::too_many_lines)] // one pass in the order of spec §4: objects, metadata, properties, images
 pub fn render_bundle(
     files: &FileSet,
     options: &RenderOptions,
@@ -197,7 +198,12 @@ pub fn render_bundle(
     if objects.is_empty() {
         return Err(CatalogError::Render("no bundle objects found".into()));
     }
-    let kind = |v: &Value| v.get("kind").and_then(Value::as_str).unwrap_or("").to_owned();
+    let kind = |v: &Value| {
+        v.get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     let csv = objects
         .iter()
         .find(|(_, v)| kind(v) == "ClusterServiceVersion")
@@ -298,12 +304,18 @@ pub fn render_bundle(
     };
     let gvk_value = |v: &Value| -> Result<Value, String> {
         let f = crate::model::Fields::of(v, "property.GVK")?;
-        Ok(gvk(&f.string("group")?, &f.string("kind")?, &f.string("version")?))
+        Ok(gvk(
+            &f.string("group")?,
+            &f.string("kind")?,
+            &f.string("version")?,
+        ))
     };
     // Properties file first.
     let mut declared: Vec<Property> = Vec::new();
     for p in file_properties.unwrap_or_default() {
-        declared.push(crate::model::decode_property(&p).map_err(|e| bad(format!("properties file: {e}")))?);
+        declared.push(
+            crate::model::decode_property(&p).map_err(|e| bad(format!("properties file: {e}")))?,
+        );
     }
     let annotation_props = csv
         .get_ci("metadata")
@@ -381,7 +393,10 @@ pub fn render_bundle(
             props.push(Property::new(PROP_GVK, gvk(group, crd_kind, v)));
         }
     }
-    let crd_names: BTreeSet<&str> = crds.iter().map(|c| str_at(c, &["metadata", "name"])).collect();
+    let crd_names: BTreeSet<&str> = crds
+        .iter()
+        .map(|c| str_at(c, &["metadata", "name"]))
+        .collect();
     for owned in list_at(&csv, &["spec", "customresourcedefinitions", "owned"]) {
         let n = str_at(owned, &["name"]);
         if !crd_names.contains(n) {
@@ -393,7 +408,11 @@ pub fn render_bundle(
     for api in list_at(&csv, &["spec", "apiservicedefinitions", "owned"]) {
         props.push(Property::new(
             PROP_GVK,
-            gvk(str_at(api, &["group"]), str_at(api, &["kind"]), str_at(api, &["version"])),
+            gvk(
+                str_at(api, &["group"]),
+                str_at(api, &["kind"]),
+                str_at(api, &["version"]),
+            ),
         ));
     }
     // Required APIs.
@@ -408,7 +427,11 @@ pub fn render_bundle(
     for req in list_at(&csv, &["spec", "apiservicedefinitions", "required"]) {
         props.push(Property::new(
             PROP_GVK_REQUIRED,
-            gvk(str_at(req, &["group"]), str_at(req, &["kind"]), str_at(req, &["version"])),
+            gvk(
+                str_at(req, &["group"]),
+                str_at(req, &["kind"]),
+                str_at(req, &["version"]),
+            ),
         ));
     }
     for (i, dep) in dependencies.unwrap_or_default().iter().enumerate() {
@@ -422,8 +445,14 @@ pub fn render_bundle(
             PROP_PACKAGE => {
                 let f = crate::model::Fields::of(&d.value, "property.Package").map_err(&bad)?;
                 let mut o = Object::new();
-                o.push("packageName", Value::str(f.string("packageName").map_err(&bad)?));
-                o.push("versionRange", Value::str(f.string("version").map_err(&bad)?));
+                o.push(
+                    "packageName",
+                    Value::str(f.string("packageName").map_err(&bad)?),
+                );
+                o.push(
+                    "versionRange",
+                    Value::str(f.string("version").map_err(&bad)?),
+                );
                 props.push(Property::new(PROP_PACKAGE_REQUIRED, Value::Object(o)));
             }
             _ => props.push(d),
@@ -471,7 +500,10 @@ pub fn render_bundle(
     add_unlisted(&mut related, &image);
     if str_at(&csv, &["spec", "install", "strategy"]) == "deployment" {
         for dep in list_at(&csv, &["spec", "install", "spec", "deployments"]) {
-            let pod = dep.get_ci("spec").and_then(|s| s.get_ci("template")).and_then(|t| t.get_ci("spec"));
+            let pod = dep
+                .get_ci("spec")
+                .and_then(|s| s.get_ci("template"))
+                .and_then(|t| t.get_ci("spec"));
             let Some(pod) = pod else { continue };
             for key in ["containers", "initContainers"] {
                 for c in list_at(pod, &[key]) {
@@ -533,7 +565,12 @@ mod tests {
     #[test]
     fn template_expansion() {
         assert_eq!(
-            expand_image_template("r.example/{{.Package}}-bundle:{{ .Version }}@{{.Name}}", "p", "p.v1", "1.0.0"),
+            expand_image_template(
+                "r.example/{{.Package}}-bundle:{{ .Version }}@{{.Name}}",
+                "p",
+                "p.v1",
+                "1.0.0"
+            ),
             "r.example/p-bundle:1.0.0@p.v1"
         );
     }

@@ -42,7 +42,9 @@ fn number(s: &str, what: &str) -> Result<u64, String> {
     }
     if s.len() > 1 && s.starts_with('0') {
         let cap = format!("{}{}", what[..1].to_uppercase(), &what[1..]);
-        return Err(format!("{cap} number must not contain leading zeroes {s:?}"));
+        return Err(format!(
+            "{cap} number must not contain leading zeroes {s:?}"
+        ));
     }
     s.parse()
         .map_err(|_| format!("strconv.ParseUint: parsing {s:?}: invalid syntax"))
@@ -97,7 +99,9 @@ impl Version {
                 return Err("Build meta data is empty".into());
             }
             if !only(b, alnum) {
-                return Err(format!("Invalid character(s) found in build meta data {b:?}"));
+                return Err(format!(
+                    "Invalid character(s) found in build meta data {b:?}"
+                ));
             }
         }
         Ok(Self {
@@ -234,7 +238,9 @@ impl Range {
                     }
                 };
                 let version = Version::parse(v).map_err(|e| {
-                    format!("Could not parse Range {ap:?}: Could not parse version {v:?} in {ap:?}: {e}")
+                    format!(
+                        "Could not parse Range {ap:?}: Could not parse version {v:?} in {ap:?}: {e}"
+                    )
                 })?;
                 all_of.push((op_v, version));
             }
@@ -362,12 +368,27 @@ mod tests {
         let cases = [
             ("", "Version string empty"),
             ("1.2", "No Major.Minor.Patch elements found"),
-            ("v1.2.3", "Invalid character(s) found in major number \"v1\""),
-            ("01.2.3", "Major number must not contain leading zeroes \"01\""),
-            ("1.2.03", "Patch number must not contain leading zeroes \"03\""),
+            (
+                "v1.2.3",
+                "Invalid character(s) found in major number \"v1\"",
+            ),
+            (
+                "01.2.3",
+                "Major number must not contain leading zeroes \"01\"",
+            ),
+            (
+                "1.2.03",
+                "Patch number must not contain leading zeroes \"03\"",
+            ),
             ("1.2.3-", "Prerelease is empty"),
-            ("1.2.3-01", "Numeric PreRelease version must not contain leading zeroes \"01\""),
-            ("1.2.3-a_b", "Invalid character(s) found in prerelease \"a_b\""),
+            (
+                "1.2.3-01",
+                "Numeric PreRelease version must not contain leading zeroes \"01\"",
+            ),
+            (
+                "1.2.3-a_b",
+                "Invalid character(s) found in prerelease \"a_b\"",
+            ),
             ("1.2.3+", "Build meta data is empty"),
         ];
         for (input, msg) in cases {
@@ -377,21 +398,43 @@ mod tests {
 
     #[test]
     fn tolerant_parsing() {
-        assert_eq!(Version::parse_tolerant(" v1.02").unwrap().to_string(), "1.2.0");
-        assert_eq!(Version::parse_tolerant("0.9.4").unwrap().to_string(), "0.9.4");
+        assert_eq!(
+            Version::parse_tolerant(" v1.02").unwrap().to_string(),
+            "1.2.0"
+        );
+        assert_eq!(
+            Version::parse_tolerant("0.9.4").unwrap().to_string(),
+            "0.9.4"
+        );
         assert!(Version::parse_tolerant("1-rc").is_err());
     }
 
     #[test]
     fn precedence() {
-        let mut vs = ["1.0.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta", "1.0.0-1", "0.9.9", "1.0.0-alpha.beta"]
-            .map(v)
-            .to_vec();
+        let mut vs = [
+            "1.0.0",
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-beta",
+            "1.0.0-1",
+            "0.9.9",
+            "1.0.0-alpha.beta",
+        ]
+        .map(v)
+        .to_vec();
         vs.sort_by(Version::compare);
         let s: Vec<String> = vs.iter().map(ToString::to_string).collect();
         assert_eq!(
             s,
-            ["0.9.9", "1.0.0-1", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0"]
+            [
+                "0.9.9",
+                "1.0.0-1",
+                "1.0.0-alpha",
+                "1.0.0-alpha.1",
+                "1.0.0-alpha.beta",
+                "1.0.0-beta",
+                "1.0.0"
+            ]
         );
         assert_eq!(v("1.0.0+a").compare(&v("1.0.0+b")), Ordering::Equal);
     }
@@ -409,13 +452,26 @@ mod tests {
         assert!(r.contains(&v("1.9.0")) && !r.contains(&v("2.0.0")));
         let r = Range::parse("!1.2.3").unwrap();
         assert!(!r.contains(&v("1.2.3")) && r.contains(&v("1.2.4")));
-        assert_eq!(Range::parse("|| 1.0.0").unwrap_err(), "First element in range is '||'");
-        assert_eq!(Range::parse("1.0.0 ||").unwrap_err(), "Last element in range is '||'");
+        assert_eq!(
+            Range::parse("|| 1.0.0").unwrap_err(),
+            "First element in range is '||'"
+        );
+        assert_eq!(
+            Range::parse("1.0.0 ||").unwrap_err(),
+            "Last element in range is '||'"
+        );
         assert_eq!(
             Range::parse("~1.0.0").unwrap_err(),
             "Could not parse Range \"~1.0.0\": Could not parse comparator \"~\" in \"~1.0.0\""
         );
-        assert_eq!(Range::parse("abc").unwrap_err(), "Could not get version from string: \"abc\"");
-        assert!(Range::parse(">=1.0").unwrap_err().starts_with("Could not parse Range \">=1.0\": Could not parse version"));
+        assert_eq!(
+            Range::parse("abc").unwrap_err(),
+            "Could not get version from string: \"abc\""
+        );
+        assert!(
+            Range::parse(">=1.0")
+                .unwrap_err()
+                .starts_with("Could not parse Range \">=1.0\": Could not parse version")
+        );
     }
 }

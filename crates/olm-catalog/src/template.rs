@@ -47,7 +47,9 @@ fn single_doc(text: &[u8], limits: &CatalogLimits) -> Result<Value, CatalogError
     match docs.len() {
         1 => Ok(docs.swap_remove(0)),
         0 => Err(template_err("the template is empty")),
-        n => Err(template_err(format!("a template is one document, found {n}"))),
+        n => Err(template_err(format!(
+            "a template is one document, found {n}"
+        ))),
     }
 }
 
@@ -65,16 +67,22 @@ pub fn expand_basic(
         )));
     }
     let mut catalog = Catalog::default();
-    for entry in doc.get_ci("entries").and_then(Value::as_array).unwrap_or(&[]) {
+    for entry in doc
+        .get_ci("entries")
+        .and_then(Value::as_array)
+        .unwrap_or(&[])
+    {
         let is_bundle = entry.get_ci("schema").and_then(Value::as_str) == Some("olm.bundle");
         if !is_bundle {
             add_blob(&mut catalog, "template", entry.clone())?;
             continue;
         }
-        let obj = entry.as_object().map(|o| o.iter().count()).unwrap_or(0);
+        let obj = entry.as_object().map_or(0, |o| o.iter().count());
         let image = entry.get_ci("image").and_then(Value::as_str).unwrap_or("");
         if obj != 2 || image.is_empty() {
-            return Err(template_err("unexpected fields present in basic template bundle"));
+            return Err(template_err(
+                "unexpected fields present in basic template bundle",
+            ));
         }
         catalog.bundles.push(source.render(image)?.bundle);
     }
@@ -90,6 +98,7 @@ enum Stream {
 }
 
 /// Expands an `olm.semver` template.
+#[allow(clippy::too_many_lines)] // options, rendering, channels, edges, default channel in order
 pub fn expand_semver(
     text: &[u8],
     source: &mut dyn BundleSource,
@@ -106,7 +115,10 @@ pub fn expand_semver(
         match doc.get_ci(k) {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(template_err(format!("{k} must be true or false, not {}", other.kind()))),
+            Some(other) => Err(template_err(format!(
+                "{k} must be true or false, not {}",
+                other.kind()
+            ))),
         }
     };
     let major = flag("generateMajorChannels")?;
@@ -114,7 +126,10 @@ pub fn expand_semver(
     if !major && !minor {
         minor = true;
     }
-    let preference = match doc.get_ci("defaultChannelTypePreference").and_then(Value::as_str) {
+    let preference = match doc
+        .get_ci("defaultChannelTypePreference")
+        .and_then(Value::as_str)
+    {
         None | Some("") => {
             if minor {
                 Stream::Minor
@@ -133,7 +148,11 @@ pub fn expand_semver(
     if (preference == Stream::Minor && !minor) || (preference == Stream::Major && !major) {
         return Err(template_err(format!(
             "defaultChannelTypePreference is {} but those channels are not generated",
-            if preference == Stream::Minor { "minor" } else { "major" }
+            if preference == Stream::Minor {
+                "minor"
+            } else {
+                "major"
+            }
         )));
     }
 
@@ -147,7 +166,12 @@ pub fn expand_semver(
             .and_then(Value::as_array)
             .unwrap_or(&[])
             .iter()
-            .map(|b| b.get_ci("image").and_then(Value::as_str).unwrap_or("").to_owned())
+            .map(|b| {
+                b.get_ci("image")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            })
             .collect();
         for image in &images {
             if image.is_empty() {
@@ -210,7 +234,8 @@ pub fn expand_semver(
             }
         }
     }
-    let by_version = |a: &String, b: &String| versions[a].compare(&versions[b]).then_with(|| a.cmp(b));
+    let by_version =
+        |a: &String, b: &String| versions[a].compare(&versions[b]).then_with(|| a.cmp(b));
     for (_, _, _, _, members) in channels.values_mut() {
         members.sort_by(by_version);
     }
@@ -218,7 +243,9 @@ pub fn expand_semver(
     let mut edges: BTreeMap<(usize, Stream, String), (String, Vec<String>)> = BTreeMap::new();
     let mut runs: BTreeMap<(usize, Stream, u64), BTreeSet<String>> = BTreeMap::new();
     for (ai, stream, maj, _, members) in channels.values() {
-        runs.entry((*ai, *stream, *maj)).or_default().extend(members.iter().cloned());
+        runs.entry((*ai, *stream, *maj))
+            .or_default()
+            .extend(members.iter().cloned());
     }
     for ((ai, stream, _), members) in &runs {
         let mut ordered: Vec<String> = members.iter().cloned().collect();

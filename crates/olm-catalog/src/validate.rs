@@ -7,8 +7,8 @@ use std::fmt;
 use crate::error::CatalogError;
 use crate::json::Value;
 use crate::model::{
-    Catalog, PROP_BUNDLE_OBJECT, PROP_GVK, PROP_GVK_REQUIRED, PROP_PACKAGE,
-    PROP_PACKAGE_REQUIRED, Property, SCHEMA_BUNDLE, SCHEMA_CHANNEL, SCHEMA_PACKAGE,
+    Catalog, PROP_BUNDLE_OBJECT, PROP_GVK, PROP_GVK_REQUIRED, PROP_PACKAGE, PROP_PACKAGE_REQUIRED,
+    Property, SCHEMA_BUNDLE, SCHEMA_CHANNEL, SCHEMA_PACKAGE,
 };
 use crate::reference;
 use crate::semver::{Range, Version};
@@ -94,12 +94,15 @@ impl ValidationTree {
     /// Every leaf with its package, channel and bundle.
     pub fn failures(&self) -> Vec<Failure> {
         let mut out = Vec::new();
-        self.collect(&mut out, &Failure {
-            package: None,
-            channel: None,
-            bundle: None,
-            message: String::new(),
-        });
+        self.collect(
+            &mut out,
+            &Failure {
+                package: None,
+                channel: None,
+                bundle: None,
+                message: String::new(),
+            },
+        );
         out
     }
 
@@ -237,7 +240,11 @@ fn parse_property(p: &Property) -> Result<(), String> {
             let f = Fields::of(&p.value, "property.BundleObject")?;
             match f.raw("data") {
                 None | Some(Value::Null | Value::String(_)) => Ok(()),
-                Some(other) => Err(crate::model::type_error(other, "BundleObject.data", "[]uint8")),
+                Some(other) => Err(crate::model::type_error(
+                    other,
+                    "BundleObject.data",
+                    "[]uint8",
+                )),
             }
         }
         "olm.skips" | "olm.skipRange" => match &p.value {
@@ -271,6 +278,7 @@ fn package_prop(p: &Property) -> (String, String, String) {
 }
 
 /// Builds the model (rules M1–M18). The first failure is returned, as upstream does.
+#[allow(clippy::too_many_lines)] // the rules in upstream's order, one after the other
 pub fn build_model(catalog: &Catalog) -> Result<Model, CatalogError> {
     let fail = |m: String| Err(CatalogError::Model(m));
     let mut packages: BTreeMap<String, ModelPackage> = BTreeMap::new();
@@ -284,7 +292,11 @@ pub fn build_model(catalog: &Catalog) -> Result<Model, CatalogError> {
         }
         let errs = dns1123_label_errors(&p.name);
         if !errs.is_empty() {
-            return fail(format!("invalid package name {:?}: [{}]", p.name, errs.join(" ")));
+            return fail(format!(
+                "invalid package name {:?}: [{}]",
+                p.name,
+                errs.join(" ")
+            ));
         }
         default_channels.insert(p.name.clone(), p.default_channel.clone());
         packages.insert(
@@ -302,10 +314,16 @@ pub fn build_model(catalog: &Catalog) -> Result<Model, CatalogError> {
     let mut unmatched: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for c in &catalog.channels {
         let Some(mpkg) = packages.get_mut(&c.package) else {
-            return fail(format!("unknown package {:?} for channel {:?}", c.package, c.name));
+            return fail(format!(
+                "unknown package {:?} for channel {:?}",
+                c.package, c.name
+            ));
         };
         if c.name.is_empty() {
-            return fail(format!("package {:?} contains channel with no name", c.package));
+            return fail(format!(
+                "package {:?} contains channel with no name",
+                c.package
+            ));
         }
         if mpkg.channels.contains_key(&c.name) {
             return fail(format!(
@@ -360,7 +378,10 @@ pub fn build_model(catalog: &Catalog) -> Result<Model, CatalogError> {
             return fail(format!("package name must be set for bundle {:?}", b.name));
         }
         let Some(mpkg) = packages.get_mut(&b.package) else {
-            return fail(format!("unknown package {:?} for bundle {:?}", b.package, b.name));
+            return fail(format!(
+                "unknown package {:?} for bundle {:?}",
+                b.package, b.name
+            ));
         };
         let seen = package_bundles.entry(b.package.clone()).or_default();
         if !seen.insert(b.name.clone()) {
@@ -427,9 +448,9 @@ pub fn build_model(catalog: &Catalog) -> Result<Model, CatalogError> {
         for ch in mpkg.channels.values_mut() {
             if let Some(mb) = ch.bundles.get_mut(&b.name) {
                 found = true;
-                mb.image = b.image.clone();
+                mb.image.clone_from(&b.image);
                 mb.version = Some(version.clone());
-                mb.release = release.clone();
+                mb.release.clone_from(&release);
                 mb.package_properties = pkg_props.len();
                 mb.has_objects = b.properties_of(PROP_BUNDLE_OBJECT).next().is_some();
             }
@@ -453,7 +474,10 @@ pub fn build_model(catalog: &Catalog) -> Result<Model, CatalogError> {
         }
     }
     for mpkg in packages.values_mut() {
-        let wanted = default_channels.get(&mpkg.name).cloned().unwrap_or_default();
+        let wanted = default_channels
+            .get(&mpkg.name)
+            .cloned()
+            .unwrap_or_default();
         if !wanted.is_empty() && mpkg.default_channel.is_none() {
             // A default channel naming no channel becomes an empty channel (it then fails C1).
             mpkg.channels.insert(
@@ -725,8 +749,10 @@ fn duplicate_versions(p: &ModelPackage) -> Option<String> {
                 .insert(b.name.clone());
         }
     }
-    let mut dups: Vec<(&String, &(Version, BTreeSet<String>))> =
-        by_version.iter().filter(|(_, (_, n))| n.len() > 1).collect();
+    let mut dups: Vec<(&String, &(Version, BTreeSet<String>))> = by_version
+        .iter()
+        .filter(|(_, (_, n))| n.len() > 1)
+        .collect();
     if dups.is_empty() {
         return None;
     }

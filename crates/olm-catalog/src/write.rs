@@ -41,13 +41,18 @@ pub fn ordered_blobs(catalog: &Catalog) -> Vec<Value> {
 }
 
 fn push_package(out: &mut Vec<Value>, c: &Catalog, name: &str) {
-    out.extend(c.packages.iter().filter(|p| p.name == name).map(|p| p.to_value()));
+    out.extend(
+        c.packages
+            .iter()
+            .filter(|p| p.name == name)
+            .map(crate::model::Package::to_value),
+    );
     let mut channels: Vec<_> = c.channels.iter().filter(|x| x.package == name).collect();
     channels.sort_by(|a, b| a.name.cmp(&b.name));
-    out.extend(channels.into_iter().map(|x| x.to_value()));
+    out.extend(channels.into_iter().map(crate::model::Channel::to_value));
     let mut bundles: Vec<_> = c.bundles.iter().filter(|x| x.package == name).collect();
     bundles.sort_by(|a, b| a.name.cmp(&b.name));
-    out.extend(bundles.into_iter().map(|x| x.to_value()));
+    out.extend(bundles.into_iter().map(crate::model::Bundle::to_value));
     let mut others: Vec<_> = c.others.iter().filter(|x| x.package == name).collect();
     others.sort_by(|a, b| a.schema.cmp(&b.schema));
     out.extend(others.into_iter().map(|x| x.blob.clone()));
@@ -55,7 +60,7 @@ fn push_package(out: &mut Vec<Value>, c: &Catalog, name: &str) {
         c.deprecations
             .iter()
             .filter(|x| x.package == name)
-            .map(|x| x.to_value()),
+            .map(crate::model::Deprecation::to_value),
     );
 }
 
@@ -81,11 +86,7 @@ pub fn to_text(catalog: &Catalog, format: Format) -> String {
 
 /// Checks that a package name can be a directory name.
 pub fn check_package_dir_name(name: &str) -> Result<(), CatalogError> {
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains(['/', '\\', '\0'])
-    {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
         return Err(CatalogError::InvalidArgument(format!(
             "package name {name:?} cannot be used as a directory name"
         )));
@@ -125,8 +126,8 @@ pub fn write_dir(catalog: &Catalog, dir: &Path, format: Format) -> Result<(), Ca
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::load_text;
     use crate::limits::CatalogLimits;
+    use crate::load::load_text;
 
     #[test]
     fn order_and_layout() {

@@ -8,8 +8,8 @@
 //! quotes, YAML 1.1 resolution deciding what must be quoted. Parsing still goes through
 //! manifest-bundle; this module only writes.
 
-use std::cmp::Ordering;
 use crate::json::Value;
+use std::cmp::Ordering;
 
 /// go-yaml's default line width (`best_width`).
 const BEST_WIDTH: usize = 80;
@@ -47,7 +47,11 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
             return ar[i].cmp(&br[i]);
         }
         if al || bl {
-            return if bl { Ordering::Less } else { Ordering::Greater };
+            return if bl {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         let mut an: i64 = 0;
         let mut bn: i64 = 0;
@@ -64,12 +68,16 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.wrapping_mul(10).wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.wrapping_mul(10).wrapping_add(i64::from(br[bi] as u8 - b'0'));
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -329,10 +337,8 @@ impl Emitter {
 /// go-yaml writes JSON numbers after reading them back as YAML: integers as they are, floats
 /// through Go's `%g`-style shortest formatting.
 fn yaml_number(n: &str) -> String {
-    if !n.contains(['.', 'e', 'E']) {
-        if n.parse::<i64>().is_ok() || n.parse::<u64>().is_ok() {
-            return n.to_owned();
-        }
+    if !n.contains(['.', 'e', 'E']) && (n.parse::<i64>().is_ok() || n.parse::<u64>().is_ok()) {
+        return n.to_owned();
     }
     match n.parse::<f64>() {
         Ok(f) => go_format_g(f),
@@ -343,17 +349,21 @@ fn yaml_number(n: &str) -> String {
 /// `strconv.FormatFloat(f, 'g', -1, 64)`.
 pub fn go_format_g(f: f64) -> String {
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let e = format!("{f:e}");
     let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     // Shortest formatting switches to an exponent from 1e6 on (Go uses precision 6 here).
-    if !(-4..6).contains(&exp) {
+    if (-4..6).contains(&exp) {
+        format!("{f}")
+    } else {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exp.abs())
-    } else {
-        format!("{f}")
     }
 }
 
@@ -411,7 +421,8 @@ fn analyze(s: &str) -> Analysis {
         };
     }
     let chars: Vec<char> = s.chars().collect();
-    let blankz = |i: usize| i >= chars.len() || matches!(chars[i], ' ' | '\t' | '\0') || is_break(chars[i]);
+    let blankz =
+        |i: usize| i >= chars.len() || matches!(chars[i], ' ' | '\t' | '\0') || is_break(chars[i]);
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
         (false, false, false, false);
@@ -630,6 +641,7 @@ fn is_base60_float(s: &str) -> bool {
 
 /// go-yaml v2's timestamp formats: `YYYY-M-D`, with `T`/`t`/space and `H:M:S[.frac]`, a zone
 /// (`Z` or `±hh:mm`) only after `T`/`t`.
+#[allow(clippy::many_single_char_names)] // y-m-d h:m:s read like the format
 fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
@@ -678,7 +690,13 @@ fn is_timestamp(s: &str) -> bool {
     };
     if let Some(z) = zone.filter(|z| !z.is_empty()) {
         let zb = z.as_bytes();
-        if zb.len() != 6 || zb[3] != b':' || !z[1..3].bytes().chain(z[4..].bytes()).all(|c| c.is_ascii_digit()) {
+        if zb.len() != 6
+            || zb[3] != b':'
+            || !z[1..3]
+                .bytes()
+                .chain(z[4..].bytes())
+                .all(|c| c.is_ascii_digit())
+        {
             return false;
         }
     }
@@ -738,7 +756,10 @@ mod tests {
             ("image/svg+xml", "image/svg+xml"),
         ];
         for (input, want) in cases {
-            let got = y(&format!("{{\"k\":{}}}", crate::json::to_compact(&Value::str(input))));
+            let got = y(&format!(
+                "{{\"k\":{}}}",
+                crate::json::to_compact(&Value::str(input))
+            ));
             assert_eq!(got, format!("k: {want}\n"), "{input:?}");
         }
     }
@@ -784,7 +805,10 @@ mod tests {
     fn natural_key_order() {
         let mut keys = vec!["b", "a10", "a2", "a-b", "ab", "A", "a_1", "a.b", "a"];
         keys.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(keys, ["A", "a", "a-b", "a.b", "a_1", "a2", "a10", "ab", "b"]);
+        assert_eq!(
+            keys,
+            ["A", "a", "a-b", "a.b", "a_1", "a2", "a10", "ab", "b"]
+        );
     }
 
     #[test]

@@ -55,13 +55,16 @@ schema: olm.channel
 ";
 
 fn first_icon_of_094() -> String {
-    let text =
-        std::fs::read_to_string(fixture("etcd/0.9.4/etcdoperator.v0.9.4.clusterserviceversion.yaml"))
-            .unwrap();
+    let text = std::fs::read_to_string(fixture(
+        "etcd/0.9.4/etcdoperator.v0.9.4.clusterserviceversion.yaml",
+    ))
+    .unwrap();
     let after = &text[text.find("base64data:").unwrap() + "base64data:".len()..];
     let raw: String = after.lines().next().unwrap().trim().to_owned();
     // Re-encoded canonically, as upstream decodes and re-encodes it.
-    let bytes = base64::engine::general_purpose::STANDARD.decode(raw.as_bytes()).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw.as_bytes())
+        .unwrap();
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
@@ -70,10 +73,18 @@ fn worked_example_a_etcd() {
     let m = migrate_dir(&fixture("etcd"), &MigrateOptions::default(), &limits()).unwrap();
     let yaml = to_text(&m.catalog, Format::Yaml);
     let head = ETCD_HEAD.replace("ICON", &first_icon_of_094());
-    assert!(yaml.starts_with(&head), "{}", &yaml[..head.len().min(yaml.len())]);
+    assert!(
+        yaml.starts_with(&head),
+        "{}",
+        &yaml[..head.len().min(yaml.len())]
+    );
 
     let names: Vec<&str> = m.catalog.bundles.iter().map(|b| b.name.as_str()).collect();
-    assert_eq!(names.len(), 6, "0.9.0 appears once although it is in two channels");
+    assert_eq!(
+        names.len(),
+        6,
+        "0.9.0 appears once although it is in two channels"
+    );
     let b = m
         .catalog
         .bundles
@@ -110,7 +121,14 @@ fn worked_example_a_etcd() {
         .iter()
         .find(|b| b.name == "etcdoperator-community.v0.6.1")
         .unwrap();
-    assert_eq!(community.properties.iter().filter(|p| p.kind == "olm.gvk").count(), 1);
+    assert_eq!(
+        community
+            .properties
+            .iter()
+            .filter(|p| p.kind == "olm.gvk")
+            .count(),
+        1
+    );
     // Without an image the bundle-object form keeps the catalog valid (rule B7).
     validate(&m.catalog).unwrap();
     // Written and read back, the catalog is the same.
@@ -161,19 +179,34 @@ fn every_package_manifest_fixture_migrates_and_validates() {
 
 #[test]
 fn owned_crd_without_its_file_fails_the_migration() {
-    let e = migrate_dir(&fixture("flagsmith-owned-crd-mismatch"), &MigrateOptions::default(), &limits())
-        .unwrap_err();
-    assert!(e.to_string().contains("flagsmith.charts.flagsmith.com"), "{e}");
+    let e = migrate_dir(
+        &fixture("flagsmith-owned-crd-mismatch"),
+        &MigrateOptions::default(),
+        &limits(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("flagsmith.charts.flagsmith.com"),
+        "{e}"
+    );
 }
 
 #[test]
 fn bundles_and_catalogs_are_refused_with_a_clear_message() {
-    let e = migrate_dir(&fixture("sosreport-operator/0.0.2"), &MigrateOptions::default(), &limits())
-        .unwrap_err();
+    let e = migrate_dir(
+        &fixture("sosreport-operator/0.0.2"),
+        &MigrateOptions::default(),
+        &limits(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("is a bundle directory"), "{e}");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("p")).unwrap();
-    std::fs::write(dir.path().join("p/catalog.json"), "{\"schema\":\"olm.package\",\"name\":\"p\"}").unwrap();
+    std::fs::write(
+        dir.path().join("p/catalog.json"),
+        "{\"schema\":\"olm.package\",\"name\":\"p\"}",
+    )
+    .unwrap();
     let e = migrate_dir(dir.path(), &MigrateOptions::default(), &limits()).unwrap_err();
     assert!(e.to_string().contains("no package manifest"), "{e}");
 }
@@ -194,8 +227,16 @@ fn unreachable_and_deprecated_bundles_are_left_out_with_warnings() {
     };
     for (v, extra, replaces) in [
         ("1.0.0", "", ""),
-        ("2.0.0", "    olm.properties: '[{\"type\":\"olm.deprecated\",\"value\":{}}]'\n", "  replaces: demo.v1.0.0\n"),
-        ("3.0.0", "", "  replaces: demo.v2.0.0\n  skips:\n  - demo.v1.0.0\n"),
+        (
+            "2.0.0",
+            "    olm.properties: '[{\"type\":\"olm.deprecated\",\"value\":{}}]'\n",
+            "  replaces: demo.v1.0.0\n",
+        ),
+        (
+            "3.0.0",
+            "",
+            "  replaces: demo.v2.0.0\n  skips:\n  - demo.v1.0.0\n",
+        ),
         ("9.0.0", "", ""),
     ] {
         std::fs::create_dir(root.join(v)).unwrap();
@@ -203,15 +244,33 @@ fn unreachable_and_deprecated_bundles_are_left_out_with_warnings() {
         std::fs::write(root.join(v).join("csv.yaml"), text).unwrap();
     }
     let m = migrate_dir(root, &MigrateOptions::default(), &limits()).unwrap();
-    assert_eq!(m.catalog.packages[0].default_channel, "stable", "the only channel");
+    assert_eq!(
+        m.catalog.packages[0].default_channel, "stable",
+        "the only channel"
+    );
     let entries = &m.catalog.channels[0].entries;
     let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["demo.v1.0.0", "demo.v3.0.0"]);
-    assert_eq!(entries[1].replaces, "demo.v2.0.0", "kept verbatim though absent");
+    assert_eq!(
+        entries[1].replaces, "demo.v2.0.0",
+        "kept verbatim though absent"
+    );
     assert_eq!(entries[1].skips, ["demo.v1.0.0"]);
     assert_eq!(entries[1].skip_range, ">=0.1.0 <3.0.0");
-    assert!(m.warnings.iter().any(|w| w.contains("demo.v2.0.0: deprecated")), "{:?}", m.warnings);
-    assert!(m.warnings.iter().any(|w| w.contains("demo.v9.0.0: not reachable")), "{:?}", m.warnings);
+    assert!(
+        m.warnings
+            .iter()
+            .any(|w| w.contains("demo.v2.0.0: deprecated")),
+        "{:?}",
+        m.warnings
+    );
+    assert!(
+        m.warnings
+            .iter()
+            .any(|w| w.contains("demo.v9.0.0: not reachable")),
+        "{:?}",
+        m.warnings
+    );
     let b: Vec<&str> = m.catalog.bundles.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(b, ["demo.v1.0.0", "demo.v3.0.0"]);
     let v = m.catalog.bundles[0].to_value();

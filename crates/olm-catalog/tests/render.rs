@@ -21,8 +21,12 @@ fn fixture(rel: &str) -> PathBuf {
 }
 
 fn data(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
+    .unwrap()
 }
 
 fn render(rel: &str, image: Option<&str>, form: ObjectForm) -> olm_catalog::Rendered {
@@ -42,8 +46,14 @@ fn worked_example_b_json_and_yaml_are_byte_identical() {
         ObjectForm::CsvMetadata,
     );
     let v = r.bundle.to_value();
-    assert_eq!(blob_text(&v, Format::Json), data("sosreport-operator.v0.0.2.json"));
-    assert_eq!(blob_text(&v, Format::Yaml), data("sosreport-operator.v0.0.2.yaml"));
+    assert_eq!(
+        blob_text(&v, Format::Json),
+        data("sosreport-operator.v0.0.2.json")
+    );
+    assert_eq!(
+        blob_text(&v, Format::Yaml),
+        data("sosreport-operator.v0.0.2.yaml")
+    );
     assert_eq!(r.channels(), ["alpha"]);
     assert_eq!(r.default_channel(), Some("alpha"));
     assert_eq!(r.version(), "0.0.2");
@@ -53,20 +63,33 @@ fn worked_example_b_json_and_yaml_are_byte_identical() {
 fn vault_helm_yaml_matches_real_opm_output() {
     let r = render(
         "vault-helm/0.0.2",
-        Some("quay.io/operatorhubio/vault-helm@sha256:d8032324d9197167d8d911f42bcdc9a8d2f97fafa5d3687eba48e47f35d5dc94"),
+        Some(
+            "quay.io/operatorhubio/vault-helm@sha256:d8032324d9197167d8d911f42bcdc9a8d2f97fafa5d3687eba48e47f35d5dc94",
+        ),
         ObjectForm::CsvMetadata,
     );
-    assert_eq!(blob_text(&r.bundle.to_value(), Format::Yaml), data("vault-helm.v0.0.2.yaml"));
+    assert_eq!(
+        blob_text(&r.bundle.to_value(), Format::Yaml),
+        data("vault-helm.v0.0.2.yaml")
+    );
 }
 
 #[test]
 fn without_an_image_the_bundle_image_is_not_a_related_image() {
     let r = render("sosreport-operator/0.0.2", None, ObjectForm::CsvMetadata);
     assert_eq!(r.bundle.image, "");
-    let images: Vec<&str> = r.bundle.related_images.iter().map(|i| i.image.as_str()).collect();
+    let images: Vec<&str> = r
+        .bundle
+        .related_images
+        .iter()
+        .map(|i| i.image.as_str())
+        .collect();
     assert_eq!(
         images,
-        ["gcr.io/kubebuilder/kube-rbac-proxy:v0.5.0", "quay.io/akaris/sosreport-operator:0.0.2"]
+        [
+            "gcr.io/kubebuilder/kube-rbac-proxy:v0.5.0",
+            "quay.io/akaris/sosreport-operator:0.0.2"
+        ]
     );
 }
 
@@ -80,7 +103,9 @@ fn bundle_objects_form_holds_every_manifest_ordered_by_data() {
         .filter(|p| p.kind == "olm.bundle.object")
         .map(|p| {
             let data = p.value.get("data").and_then(Value::as_str).unwrap();
-            let decoded = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap();
             let obj = json::parse(std::str::from_utf8(&decoded).unwrap(), 64).unwrap();
             // Compact JSON with sorted keys, as upstream marshals the objects.
             assert_eq!(json::to_compact(&obj).as_bytes(), &decoded[..]);
@@ -89,10 +114,25 @@ fn bundle_objects_form_holds_every_manifest_ordered_by_data() {
         .collect();
     assert_eq!(
         kinds,
-        ["CustomResourceDefinition", "ClusterServiceVersion", "ClusterRole", "Service"]
+        [
+            "CustomResourceDefinition",
+            "ClusterServiceVersion",
+            "ClusterRole",
+            "Service"
+        ]
     );
-    assert!(r.bundle.properties.iter().all(|p| p.kind != "olm.csv.metadata"));
-    let types: Vec<&str> = r.bundle.properties.iter().map(|p| p.kind.as_str()).collect();
+    assert!(
+        r.bundle
+            .properties
+            .iter()
+            .all(|p| p.kind != "olm.csv.metadata")
+    );
+    let types: Vec<&str> = r
+        .bundle
+        .properties
+        .iter()
+        .map(|p| p.kind.as_str())
+        .collect();
     assert_eq!(&types[..2], ["olm.gvk", "olm.package"]);
 }
 
@@ -109,7 +149,12 @@ fn every_bundle_fixture_renders() {
         }
         assert!(!r.bundle.name.is_empty(), "{rel}");
         assert_eq!(r.bundle.package, rel.split('/').next().unwrap());
-        let n = r.bundle.properties.iter().filter(|p| p.kind == "olm.gvk").count();
+        let n = r
+            .bundle
+            .properties
+            .iter()
+            .filter(|p| p.kind == "olm.gvk")
+            .count();
         if gvks > 0 {
             assert_eq!(n, gvks, "{rel}");
         }
@@ -181,8 +226,11 @@ fn render_failures_say_what_is_missing() {
     ]))
     .unwrap_err();
     assert_eq!(e.to_string(), "no csv in bundle");
-    let e = render_files(&files(&[("manifests/csv.yaml", CSV), ("metadata/x.yaml", "a: 1\n")]))
-        .unwrap_err();
+    let e = render_files(&files(&[
+        ("manifests/csv.yaml", CSV),
+        ("metadata/x.yaml", "a: 1\n"),
+    ]))
+    .unwrap_err();
     assert_eq!(e.to_string(), "Could not find annotations file");
     let owned = CSV.replace(
         "    required:\n",
@@ -193,7 +241,10 @@ fn render_failures_say_what_is_missing() {
         ("metadata/annotations.yaml", ANNOTATIONS),
     ]))
     .unwrap_err();
-    assert!(e.to_string().contains("owns CRD \"widgets.demo.io\""), "{e}");
+    assert!(
+        e.to_string().contains("owns CRD \"widgets.demo.io\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -201,7 +252,10 @@ fn broken_and_hidden_manifests_are_skipped_with_warnings() {
     let r = render_files(&files(&[
         ("manifests/.hidden.yaml", "kind: ["),
         ("manifests/a-broken.yaml", "kind: [\n"),
-        ("manifests/b-multi.yaml", "kind: ConfigMap\napiVersion: v1\n---\nkind: Secret\n"),
+        (
+            "manifests/b-multi.yaml",
+            "kind: ConfigMap\napiVersion: v1\n---\nkind: Secret\n",
+        ),
         ("manifests/csv.yaml", CSV),
         ("metadata/annotations.yaml", ANNOTATIONS),
     ]))

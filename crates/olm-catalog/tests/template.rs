@@ -18,18 +18,24 @@ fn bundle_files(pkg: &str, version: &str) -> FileSet {
     );
     f.insert(
         "metadata/annotations.yaml",
-        format!("annotations:\n  operators.operatorframework.io.bundle.package.v1: {pkg}\n").into_bytes(),
+        format!("annotations:\n  operators.operatorframework.io.bundle.package.v1: {pkg}\n")
+            .into_bytes(),
     );
     f
 }
 
 /// Resolves `quay.io/<pkg>/bundle:<version>` to a rendered bundle.
 fn source(image: &str) -> Result<Rendered, CatalogError> {
-    let rest = image.strip_prefix("quay.io/").ok_or_else(|| CatalogError::InvalidArgument(image.into()))?;
+    let rest = image
+        .strip_prefix("quay.io/")
+        .ok_or_else(|| CatalogError::InvalidArgument(image.into()))?;
     let (pkg, version) = rest.split_once("/bundle:").unwrap();
     render_bundle(
         &bundle_files(pkg, version),
-        &RenderOptions { image: Some(image.to_owned()), ..RenderOptions::default() },
+        &RenderOptions {
+            image: Some(image.to_owned()),
+            ..RenderOptions::default()
+        },
         &CatalogLimits::default(),
     )
 }
@@ -78,8 +84,11 @@ fn major_channels_example_from_the_spec() {
 
 #[test]
 fn minor_channels_example_from_the_spec() {
-    let c = semver(&format!("schema: olm.semver\n{}", images("stable", &["1.1.0", "1.1.1", "1.2.0", "1.2.1"])))
-        .unwrap();
+    let c = semver(&format!(
+        "schema: olm.semver\n{}",
+        images("stable", &["1.1.0", "1.1.1", "1.2.0", "1.2.1"])
+    ))
+    .unwrap();
     assert_eq!(
         graph(&c),
         [
@@ -89,8 +98,14 @@ fn minor_channels_example_from_the_spec() {
     );
     let p = &c.packages[0];
     assert_eq!(p.default_channel, "stable-v1.2");
-    assert_eq!(p.description, "op at 1.2.1", "from the default channel's last entry");
-    assert_eq!(p.icon.as_ref().unwrap().data.as_deref(), Some(&b"<svg>"[..]));
+    assert_eq!(
+        p.description, "op at 1.2.1",
+        "from the default channel's last entry"
+    );
+    assert_eq!(
+        p.icon.as_ref().unwrap().data.as_deref(),
+        Some(&b"<svg>"[..])
+    );
     validate(&c).unwrap();
 }
 
@@ -105,10 +120,25 @@ fn archetypes_streams_and_default_preference() {
     let names: Vec<&str> = c.channels.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["candidate-v1", "candidate-v1.0", "candidate-v1.1", "candidate-v2", "candidate-v2.0", "stable-v1", "stable-v1.0"]
+        [
+            "candidate-v1",
+            "candidate-v1.0",
+            "candidate-v1.1",
+            "candidate-v2",
+            "candidate-v2.0",
+            "stable-v1",
+            "stable-v1.0"
+        ]
     );
-    assert_eq!(c.packages[0].default_channel, "stable-v1", "most stable archetype, preferred kind");
-    assert_eq!(c.bundles.len(), 3, "a bundle in two archetypes is rendered once");
+    assert_eq!(
+        c.packages[0].default_channel, "stable-v1",
+        "most stable archetype, preferred kind"
+    );
+    assert_eq!(
+        c.bundles.len(),
+        3,
+        "a bundle in two archetypes is rendered once"
+    );
     validate(&c).unwrap();
 }
 
@@ -125,11 +155,27 @@ fn semver_errors() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("more than one package"), "{e}");
-    let e = semver(&format!("schema: olm.semver\n{}", images("stable", &["1.0.0-01"]))).unwrap_err();
-    assert!(e.to_string().contains("must not contain leading zeroes"), "{e}");
-    let e = semver(&format!("schema: olm.semver\n{}", images("stable", &["1.0"]))).unwrap_err();
+    let e = semver(&format!(
+        "schema: olm.semver\n{}",
+        images("stable", &["1.0.0-01"])
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("must not contain leading zeroes"),
+        "{e}"
+    );
+    let e = semver(&format!(
+        "schema: olm.semver\n{}",
+        images("stable", &["1.0"])
+    ))
+    .unwrap_err();
     assert!(e.to_string().contains("cannot unmarshal number"), "{e}");
-    assert!(semver("schema: olm.semver\n").unwrap_err().to_string().contains("no bundles"));
+    assert!(
+        semver("schema: olm.semver\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no bundles")
+    );
 }
 
 #[test]
@@ -139,13 +185,25 @@ fn basic_template_replaces_bundle_entries_by_rendered_bundles() {
     assert_eq!(c.bundles.len(), 1);
     assert_eq!(c.bundles[0].name, "op.v1.0.0");
     assert_eq!(c.bundles[0].image, "quay.io/op/bundle:1.0.0");
-    assert_eq!(c.bundles[0].properties.last().unwrap().kind, "olm.csv.metadata");
-    assert_eq!(json::to_compact(&c.packages[0].to_value()), r#"{"schema":"olm.package","name":"op","defaultChannel":"stable"}"#);
+    assert_eq!(
+        c.bundles[0].properties.last().unwrap().kind,
+        "olm.csv.metadata"
+    );
+    assert_eq!(
+        json::to_compact(&c.packages[0].to_value()),
+        r#"{"schema":"olm.package","name":"op","defaultChannel":"stable"}"#
+    );
     validate(&c).unwrap();
 
     let extra = "schema: olm.template.basic\nentries:\n- schema: olm.bundle\n  image: quay.io/op/bundle:1.0.0\n  name: op.v1.0.0\n";
     let e = expand_basic(extra.as_bytes(), &mut source, &CatalogLimits::default()).unwrap_err();
-    assert_eq!(e.to_string(), "unexpected fields present in basic template bundle");
+    assert_eq!(
+        e.to_string(),
+        "unexpected fields present in basic template bundle"
+    );
     let e = expand(b"schema: other\n", &mut source, &CatalogLimits::default()).unwrap_err();
-    assert!(e.to_string().contains("unknown template schema \"other\""), "{e}");
+    assert!(
+        e.to_string().contains("unknown template schema \"other\""),
+        "{e}"
+    );
 }

@@ -21,14 +21,23 @@ fn pkg_prop(pkg: &str, version: &str) -> String {
 }
 
 fn bundle(pkg: &str, name: &str, version: &str) -> String {
-    bundle_with(pkg, name, &format!("quay.io/x/{pkg}:{version}"), &pkg_prop(pkg, version))
+    bundle_with(
+        pkg,
+        name,
+        &format!("quay.io/x/{pkg}:{version}"),
+        &pkg_prop(pkg, version),
+    )
 }
 
 /// A valid two-bundle package `p`.
 fn valid() -> Vec<String> {
     vec![
         pkg("p", "stable"),
-        channel("p", "stable", r#"{"name":"p.v1"},{"name":"p.v2","replaces":"p.v1"}"#),
+        channel(
+            "p",
+            "stable",
+            r#"{"name":"p.v1"},{"name":"p.v2","replaces":"p.v1"}"#,
+        ),
         bundle("p", "p.v1", "1.0.0"),
         bundle("p", "p.v2", "2.0.0"),
     ]
@@ -36,8 +45,8 @@ fn valid() -> Vec<String> {
 
 fn check(blobs: &[String]) -> Result<(), String> {
     let text = blobs.join("\n");
-    let catalog =
-        load_text("catalog.json", text.as_bytes(), &CatalogLimits::default()).map_err(|e| e.to_string())?;
+    let catalog = load_text("catalog.json", text.as_bytes(), &CatalogLimits::default())
+        .map_err(|e| e.to_string())?;
     validate(&catalog).map(drop).map_err(|e| e.to_string())
 }
 
@@ -62,7 +71,9 @@ fn the_base_catalog_and_an_empty_catalog_are_valid() {
 
 #[test]
 fn l1_to_l4_loading() {
-    assert!(fails(&[r#"{"schema":"olm.package""#.to_owned()]).starts_with("catalog.json: invalid JSON"));
+    assert!(
+        fails(&[r#"{"schema":"olm.package""#.to_owned()]).starts_with("catalog.json: invalid JSON")
+    );
     assert_eq!(
         fails(&[r#"{"name":"x"}"#.to_owned()]),
         "catalog.json: object '{\"name\":\"x\"}' is missing root schema field"
@@ -75,7 +86,11 @@ fn l1_to_l4_loading() {
         "p",
         "p.v1",
         "",
-        &format!("{},{}", pkg_prop("p", "1.0.0"), r#"{"type":"olm.bundle.object","value":{"data":"!!"}}"#),
+        &format!(
+            "{},{}",
+            pkg_prop("p", "1.0.0"),
+            r#"{"type":"olm.bundle.object","value":{"data":"!!"}}"#
+        ),
     );
     assert!(fails(&replace(valid(), 2, bad_object)).starts_with(
         "package \"p\", bundle \"p.v1\": parse property as bundle object at index 1: illegal base64"
@@ -84,10 +99,19 @@ fn l1_to_l4_loading() {
 
 #[test]
 fn m1_to_m3_packages() {
-    assert_eq!(fails(&[pkg("", "x")]), "config contains package with no name");
-    assert_eq!(fails(&[pkg("a", "x"), pkg("a", "x")]), "duplicate package \"a\"");
+    assert_eq!(
+        fails(&[pkg("", "x")]),
+        "config contains package with no name"
+    );
+    assert_eq!(
+        fails(&[pkg("a", "x"), pkg("a", "x")]),
+        "duplicate package \"a\""
+    );
     let e = fails(&[pkg("Bad_Name", "x")]);
-    assert!(e.starts_with("invalid package name \"Bad_Name\": [a lowercase RFC 1123 label"), "{e}");
+    assert!(
+        e.starts_with("invalid package name \"Bad_Name\": [a lowercase RFC 1123 label"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -103,7 +127,11 @@ fn m4_to_m7_channels() {
     v.push(channel("p", "stable", ""));
     assert_eq!(fails(&v), "package \"p\" has duplicate channel \"stable\"");
     assert_eq!(
-        fails(&replace(valid(), 1, channel("p", "stable", r#"{"name":"p.v1"},{"name":"p.v1"}"#))),
+        fails(&replace(
+            valid(),
+            1,
+            channel("p", "stable", r#"{"name":"p.v1"},{"name":"p.v1"}"#)
+        )),
         "invalid package \"p\", channel \"stable\": duplicate entry \"p.v1\""
     );
 }
@@ -124,7 +152,12 @@ fn m8_to_m13_bundles() {
     let e = fails(&replace(
         valid(),
         2,
-        bundle_with("p", "p.v1", "quay.io/x/y:1", r#"{"type":"olm.package","value":{"packageName":1}}"#),
+        bundle_with(
+            "p",
+            "p.v1",
+            "quay.io/x/y:1",
+            r#"{"type":"olm.package","value":{"packageName":1}}"#,
+        ),
     ));
     assert_eq!(
         e,
@@ -132,11 +165,19 @@ fn m8_to_m13_bundles() {
          json: cannot unmarshal number into Go struct field Package.packageName of type string"
     );
     assert_eq!(
-        fails(&replace(valid(), 2, bundle_with("p", "p.v1", "quay.io/x/y:1", ""))),
+        fails(&replace(
+            valid(),
+            2,
+            bundle_with("p", "p.v1", "quay.io/x/y:1", "")
+        )),
         "package \"p\" bundle \"p.v1\" must have exactly 1 \"olm.package\" property, found 0"
     );
     assert_eq!(
-        fails(&replace(valid(), 2, bundle_with("p", "p.v1", "quay.io/x/y:1", &pkg_prop("other", "1.0.0")))),
+        fails(&replace(
+            valid(),
+            2,
+            bundle_with("p", "p.v1", "quay.io/x/y:1", &pkg_prop("other", "1.0.0"))
+        )),
         "package \"p\" does not match \"olm.package\" property \"other\""
     );
 }
@@ -144,7 +185,11 @@ fn m8_to_m13_bundles() {
 #[test]
 fn m14_image_references() {
     assert_eq!(
-        fails(&replace(valid(), 2, bundle_with("p", "p.v1", "Quay.io/X:1", &pkg_prop("p", "1.0.0")))),
+        fails(&replace(
+            valid(),
+            2,
+            bundle_with("p", "p.v1", "Quay.io/X:1", &pkg_prop("p", "1.0.0"))
+        )),
         "package \"p\" bundle \"p.v1\": invalid image reference \"Quay.io/X:1\": invalid reference format: repository name must be lowercase"
     );
     let b = bundle("p", "p.v1", "1.0.0").replace(
@@ -165,7 +210,10 @@ fn m15_to_m17_versions_and_channel_membership() {
     );
     let mut v = valid();
     v.push(bundle("p", "p.v3", "3.0.0"));
-    assert_eq!(fails(&v), "package \"p\", bundle \"p.v3\" not found in any channel entries");
+    assert_eq!(
+        fails(&v),
+        "package \"p\", bundle \"p.v3\" not found in any channel entries"
+    );
     // The missing bundle is named by the first channel read; upstream would only look at the last.
     let mut v = valid();
     v.insert(1, channel("p", "fast", r#"{"name":"p.v9"}"#));
@@ -185,17 +233,26 @@ fn m18_deprecations() {
         v.push(d);
         v
     };
-    check(&with(dep(r#"{"reference":{"schema":"olm.bundle","name":"p.v1"},"message":"old"}"#))).unwrap();
+    check(&with(dep(
+        r#"{"reference":{"schema":"olm.bundle","name":"p.v1"},"message":"old"}"#,
+    )))
+    .unwrap();
     assert_eq!(
-        fails(&with(dep(r#"{"reference":{"schema":"olm.bundle","name":"p.v9"},"message":"m"}"#))),
+        fails(&with(dep(
+            r#"{"reference":{"schema":"olm.bundle","name":"p.v9"},"message":"m"}"#
+        ))),
         "cannot deprecate bundle \"p.v9\" for package \"p\": bundle not found"
     );
     assert_eq!(
-        fails(&with(dep(r#"{"reference":{"schema":"olm.channel","name":"nope"},"message":"m"}"#))),
+        fails(&with(dep(
+            r#"{"reference":{"schema":"olm.channel","name":"nope"},"message":"m"}"#
+        ))),
         "cannot deprecate channel \"nope\" for package \"p\": channel not found"
     );
     assert_eq!(
-        fails(&with(dep(r#"{"reference":{"schema":"olm.package","name":"p"},"message":"m"}"#))),
+        fails(&with(dep(
+            r#"{"reference":{"schema":"olm.package","name":"p"},"message":"m"}"#
+        ))),
         "package name must be empty for deprecated package \"p\" (specified \"p\")"
     );
     let twice = r#"{"reference":{"schema":"olm.package"},"message":"a"},{"reference":{"schema":"olm.package"},"message":"b"}"#;
@@ -205,7 +262,10 @@ fn m18_deprecations() {
     );
     let mut v = with(dep(""));
     v.push(dep(""));
-    assert_eq!(fails(&v), "expected a maximum of one deprecation per package: \"p\"");
+    assert_eq!(
+        fails(&v),
+        "expected a maximum of one deprecation per package: \"p\""
+    );
 }
 
 #[test]
@@ -229,14 +289,24 @@ fn p1_to_p3_packages() {
     );
     assert_eq!(
         fails(&[pkg("p", "")]),
-        tree("p", "    ├── default channel must be set\n    └── package must contain at least one channel")
+        tree(
+            "p",
+            "    ├── default channel must be set\n    └── package must contain at least one channel"
+        )
     );
     let mut v = valid();
-    v[1] = channel("p", "stable", r#"{"name":"p.v1"},{"name":"p.v2","replaces":"p.v1"},{"name":"p.v2b","replaces":"p.v2"}"#);
+    v[1] = channel(
+        "p",
+        "stable",
+        r#"{"name":"p.v1"},{"name":"p.v2","replaces":"p.v1"},{"name":"p.v2b","replaces":"p.v2"}"#,
+    );
     v.push(bundle("p", "p.v2b", "2.0.0"));
     assert_eq!(
         fails(&v),
-        tree("p", "    └── duplicate versions found in bundles: [{2.0.0: [p.v2, p.v2b]}]")
+        tree(
+            "p",
+            "    └── duplicate versions found in bundles: [{2.0.0: [p.v2, p.v2b]}]"
+        )
     );
 }
 
@@ -244,23 +314,40 @@ fn p1_to_p3_packages() {
 fn c1_empty_channel_including_a_missing_default_channel() {
     assert_eq!(
         fails(&replace(valid(), 0, pkg("p", "fast"))),
-        tree("p", "    └── invalid channel \"fast\":\n        └── channel must contain at least one bundle")
+        tree(
+            "p",
+            "    └── invalid channel \"fast\":\n        └── channel must contain at least one bundle"
+        )
     );
 }
 
 #[test]
 fn c2_channel_heads() {
     assert_eq!(
-        fails(&replace(valid(), 1, channel("p", "stable", r#"{"name":"p.v1"},{"name":"p.v2"}"#))),
-        tree("p", "    └── invalid channel \"stable\":\n        └── multiple channel heads found in graph: p.v1, p.v2")
+        fails(&replace(
+            valid(),
+            1,
+            channel("p", "stable", r#"{"name":"p.v1"},{"name":"p.v2"}"#)
+        )),
+        tree(
+            "p",
+            "    └── invalid channel \"stable\":\n        └── multiple channel heads found in graph: p.v1, p.v2"
+        )
     );
     assert_eq!(
         fails(&replace(
             valid(),
             1,
-            channel("p", "stable", r#"{"name":"p.v1","replaces":"p.v2"},{"name":"p.v2","replaces":"p.v1"}"#)
+            channel(
+                "p",
+                "stable",
+                r#"{"name":"p.v1","replaces":"p.v2"},{"name":"p.v2","replaces":"p.v1"}"#
+            )
         )),
-        tree("p", "    └── invalid channel \"stable\":\n        └── no channel head found in graph")
+        tree(
+            "p",
+            "    └── invalid channel \"stable\":\n        └── no channel head found in graph"
+        )
     );
 }
 
@@ -290,7 +377,10 @@ fn c3_cycles_and_stranded_bundles() {
     v.push(bundle("p", "p.v0", "0.1.0"));
     // A bundle whose replaces target is missing is a second head, not stranded.
     let e = fails(&v);
-    assert!(e.contains("multiple channel heads found in graph: p.v0, p.v3"), "{e}");
+    assert!(
+        e.contains("multiple channel heads found in graph: p.v0, p.v3"),
+        "{e}"
+    );
     let mut v = valid();
     v[1] = channel(
         "p",
@@ -324,7 +414,12 @@ fn c3_cycles_and_stranded_bundles() {
         "stable",
         r#"{"name":"p.v1"},{"name":"p.v0","replaces":"p.v9"},{"name":"p.v2","replaces":"p.v0"},{"name":"p.v3","replaces":"p.v2","skips":["p.v1"]},{"name":"p.v4","replaces":"p.v3","skips":["p.v5"]},{"name":"p.v5"}"#,
     );
-    for (n, ver) in [("p.v3", "3.0.0"), ("p.v0", "0.1.0"), ("p.v4", "4.0.0"), ("p.v5", "5.0.0")] {
+    for (n, ver) in [
+        ("p.v3", "3.0.0"),
+        ("p.v0", "0.1.0"),
+        ("p.v4", "4.0.0"),
+        ("p.v5", "5.0.0"),
+    ] {
         v.push(bundle("p", n, ver));
     }
     check(&v).unwrap();
@@ -339,7 +434,10 @@ fn c3_cycles_and_stranded_bundles() {
     // The walk stops at p.v2 (skipped), so p.v1 is stranded.
     assert_eq!(
         fails(&v),
-        tree("p", "    └── invalid channel \"stable\":\n        └── channel contains one or more stranded bundles: p.v1")
+        tree(
+            "p",
+            "    └── invalid channel \"stable\":\n        └── channel contains one or more stranded bundles: p.v1"
+        )
     );
 }
 
@@ -368,7 +466,9 @@ fn b5_b6_release_versions() {
             "p",
             name,
             "quay.io/x/p:1",
-            &format!(r#"{{"type":"olm.package","value":{{"packageName":"p","version":"{version}","release":"2"}}}}"#),
+            &format!(
+                r#"{{"type":"olm.package","value":{{"packageName":"p","version":"{version}","release":"2"}}}}"#
+            ),
         )
     };
     let mut v = valid();

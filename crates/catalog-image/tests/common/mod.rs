@@ -36,7 +36,11 @@ impl Registry {
     pub async fn start() -> Self {
         let bin = env_path("OMPS_DOCKER_REGISTRY");
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let config = format!(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
@@ -56,7 +60,8 @@ impl Registry {
         let deadline = Instant::now() + Duration::from_secs(30);
         while client.ping().await.is_err() {
             if Instant::now() > deadline {
-                let log = std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(reg.dir.path().join("registry.log"))
+                    .unwrap_or_default();
                 panic!("docker-registry did not answer within 30 s; log:\n{log}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -90,6 +95,10 @@ pub fn skopeo(args: &[&str]) -> Vec<u8> {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-    assert!(out.status.success(), "skopeo {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "skopeo {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
