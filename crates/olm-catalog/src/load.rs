@@ -98,6 +98,16 @@ impl FileSet {
         out
     }
 
+    /// The files of a manifest tree (e.g. a zip read by `ManifestTree::from_zip_bytes`, which
+    /// applies its own archive limits).
+    pub fn from_manifest_tree(tree: &manifest_bundle::ManifestTree) -> Self {
+        let mut set = FileSet::new();
+        for (path, data) in tree.iter() {
+            set.insert(path, data.to_vec());
+        }
+        set
+    }
+
     /// Reads a directory tree under `limits` (symbolic links to directories are not followed).
     pub fn from_dir(root: &Path, limits: &CatalogLimits) -> Result<Self, CatalogError> {
         let mut set = FileSet::new();

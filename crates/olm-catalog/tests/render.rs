@@ -264,3 +264,35 @@ fn broken_and_hidden_manifests_are_skipped_with_warnings() {
     assert!(r.warnings[0].starts_with("manifests/a-broken.yaml: cannot be decoded"));
     assert!(r.warnings[1].contains("only the first document"));
 }
+
+#[test]
+fn a_bundle_image_layer_and_a_zip_render_like_the_directory() {
+    use manifest_bundle::{Limits, ManifestTree, to_bundles, validate_tree};
+    let dir = fixture("sosreport-operator/0.0.2");
+    let options = RenderOptions {
+        image: Some("registry.example/sosreport-bundle:0.0.2".into()),
+        ..RenderOptions::default()
+    };
+    let limits = CatalogLimits::default();
+    let from_dir = render_bundle_dir(&dir, &options, &limits).unwrap();
+
+    // The layer of the bundle image manifest-bundle builds for `omps bundle push`.
+    let tree = ManifestTree::from_dir(&dir, &Limits::default()).unwrap();
+    let (manifests, _) = validate_tree(&tree, None, &Limits::default().yaml).unwrap();
+    let bundle = to_bundles(&manifests, &tree).unwrap().remove(0);
+    let image = manifest_bundle::image::build_image(&bundle).unwrap();
+    let files = olm_catalog::layer::bundle_files_from_layers([&image.layer[..]], &limits).unwrap();
+    let from_layer = render_bundle(&files, &options, &limits).unwrap();
+    assert_eq!(from_layer.bundle, from_dir.bundle);
+
+    // A zip of the bundle directory, read with manifest-bundle's bounded zip intake.
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, data) in tree.iter() {
+        zip.start_file(path, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut zip, data).unwrap();
+    }
+    let bytes = zip.finish().unwrap().into_inner();
+    let zip_tree = ManifestTree::from_zip_bytes(&bytes, &Limits::default()).unwrap();
+    let from_zip = render_bundle(&FileSet::from_manifest_tree(&zip_tree), &options, &limits).unwrap();
+    assert_eq!(from_zip.bundle, from_dir.bundle);
+}
