@@ -1,21 +1,28 @@
-//! Catalog images against the real Debian `docker-registry`, checked with `skopeo`.
+//! Catalog images against the real Debian `docker-registry`, checked with `skopeo` (the shared
+//! peer harness of `test-support`).
 //!
 //! Ignored by default; `cargo xtask ci` runs them with `--run-ignored all` and the peer paths in
 //! `OMPS_DOCKER_REGISTRY` and `OMPS_SKOPEO`. Base images are built here and pushed to the local
 //! registry: nothing leaves 127.0.0.1.
-
-mod common;
 
 use bytes::Bytes;
 use catalog_image::{
     BaseRef, CONFIGS_LABEL, CatalogImageError, CatalogLayer, ImageOptions, compose, pull_catalog,
     push_catalog,
 };
-use common::{Registry, skopeo};
 use olm_catalog::{Catalog, CatalogLimits, FileSet, Format, load_text, to_text};
 use quay_client::RegistryClient;
 use quay_client::oci::{Manifest, media_types, sha256_digest};
 use serde_json::{Value as Json, json};
+use test_support::registry::Registry;
+use test_support::skopeo;
+
+fn client(reg: &Registry) -> RegistryClient {
+    RegistryClient::builder(reg.url())
+        .chunk_size(64 * 1024)
+        .build()
+        .unwrap()
+}
 
 fn catalog() -> Catalog {
     let text = br#"{"schema":"olm.package","name":"demo","defaultChannel":"stable"}
@@ -88,7 +95,7 @@ fn inspect(host: &str, image: &str, extra: &[&str]) -> Json {
     let mut args = vec!["inspect", "--tls-verify=false"];
     args.extend_from_slice(extra);
     args.push(&reference);
-    serde_json::from_slice(&skopeo(&args)).unwrap()
+    serde_json::from_slice(&skopeo::run(&args)).unwrap()
 }
 
 /// Copies the image with skopeo into a `dir:` layout and returns the files of its layers under
@@ -96,7 +103,7 @@ fn inspect(host: &str, image: &str, extra: &[&str]) -> Json {
 fn configs_via_skopeo(host: &str, image: &str) -> FileSet {
     let out = tempfile::tempdir().unwrap();
     let target = format!("dir:{}", out.path().display());
-    skopeo(&[
+    skopeo::run(&[
         "copy",
         "--src-tls-verify=false",
         &format!("docker://{host}/{image}"),
@@ -117,8 +124,8 @@ fn configs_via_skopeo(host: &str, image: &str) -> FileSet {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn scratch_catalog_image_is_read_back_by_skopeo_and_reproducible() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     let report = push_catalog(
         &c,
         "catalogs/demo",
@@ -183,9 +190,9 @@ async fn scratch_catalog_image_is_read_back_by_skopeo_and_reproducible() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn catalog_on_a_base_image_from_another_registry() {
-    let base_reg = Registry::start().await;
-    let reg = Registry::start().await;
-    let base_client = base_reg.client();
+    let base_reg = Registry::start();
+    let reg = Registry::start();
+    let base_client = client(&base_reg);
     push_base(
         &base_client,
         "base/opm",
@@ -194,7 +201,7 @@ async fn catalog_on_a_base_image_from_another_registry() {
         ("org.example.base", "opm"),
     )
     .await;
-    let c = reg.client();
+    let c = client(&reg);
     let base = BaseRef::Image {
         client: &base_client,
         repository: "base/opm",
@@ -249,8 +256,8 @@ async fn catalog_on_a_base_image_from_another_registry() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn multi_platform_base_gives_a_multi_platform_catalog() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     let mut entries = Vec::new();
     for arch in ["amd64", "arm64"] {
         let digest = push_base(&c, "base/opm", arch, arch, ("arch", arch)).await;
@@ -316,8 +323,8 @@ async fn multi_platform_base_gives_a_multi_platform_catalog() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn bundle_and_sqlite_images_are_not_catalogs() {
-    let reg = Registry::start().await;
-    let c = reg.client();
+    let reg = Registry::start();
+    let c = client(&reg);
     push_base(
         &c,
         "x/bundle",

@@ -288,11 +288,13 @@ fn a_bundle_image_layer_and_a_zip_render_like_the_directory() {
     // A zip of the bundle directory, read with manifest-bundle's bounded zip intake.
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (path, data) in tree.iter() {
-        zip.start_file(path, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.start_file(path, zip::write::SimpleFileOptions::default())
+            .unwrap();
         std::io::Write::write_all(&mut zip, data).unwrap();
     }
     let bytes = zip.finish().unwrap().into_inner();
     let zip_tree = ManifestTree::from_zip_bytes(&bytes, &Limits::default()).unwrap();
-    let from_zip = render_bundle(&FileSet::from_manifest_tree(&zip_tree), &options, &limits).unwrap();
+    let from_zip =
+        render_bundle(&FileSet::from_manifest_tree(&zip_tree), &options, &limits).unwrap();
     assert_eq!(from_zip.bundle, from_dir.bundle);
 }
