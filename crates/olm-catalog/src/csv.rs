@@ -199,145 +199,81 @@ fn project(v: Option<&Value>, shape: Shape, path: &str) -> Result<Value, String>
     }
 }
 
-/// Builds the `olm.csv.metadata` value of a CSV (as JSON, keys sorted as upstream writes them).
-pub fn csv_metadata(csv: &Value) -> Result<Value, String> {
-    let metadata = csv.get_ci("metadata");
-    let spec = csv.get_ci("spec");
-    let from_meta = |k: &str| metadata.and_then(|m| m.get_ci(k));
-    let from_spec = |k: &str| spec.and_then(|s| s.get_ci(k));
-    let path = "ClusterServiceVersion";
-    let mut out = Object::new();
-    let mut add = |key: &str, v: Value, always: bool| {
-        if always || !v.is_empty_go() {
-            out.push(key, v);
-        }
-    };
-    add(
+/// Where a key of `olm.csv.metadata` comes from: (output key, `metadata`/`spec`, source key,
+/// type, written even when empty). Already in upstream's (alphabetical) output order.
+const CSV_METADATA: &[(&str, &str, &str, Shape, bool)] = &[
+    (
         "annotations",
-        project(
-            from_meta("annotations"),
-            Shape::StrMap,
-            &format!("{path}.metadata.annotations"),
-        )?,
+        "metadata",
+        "annotations",
+        Shape::StrMap,
         false,
-    );
-    add(
+    ),
+    (
         "apiServiceDefinitions",
-        project(
-            from_spec("apiservicedefinitions"),
-            Shape::Struct(API_SERVICES),
-            &format!("{path}.spec.apiservicedefinitions"),
-        )?,
+        "spec",
+        "apiservicedefinitions",
+        Shape::Struct(API_SERVICES),
         true,
-    );
-    add(
+    ),
+    (
         "crdDescriptions",
-        project(
-            from_spec("customresourcedefinitions"),
-            Shape::Struct(CRDS),
-            &format!("{path}.spec.customresourcedefinitions"),
-        )?,
+        "spec",
+        "customresourcedefinitions",
+        Shape::Struct(CRDS),
         true,
-    );
-    add(
-        "description",
-        project(
-            from_spec("description"),
-            Shape::Str,
-            &format!("{path}.spec.description"),
-        )?,
-        false,
-    );
-    add(
-        "displayName",
-        project(
-            from_spec("displayName"),
-            Shape::Str,
-            &format!("{path}.spec.displayName"),
-        )?,
-        false,
-    );
-    add(
+    ),
+    ("description", "spec", "description", Shape::Str, false),
+    ("displayName", "spec", "displayName", Shape::Str, false),
+    (
         "installModes",
-        project(
-            from_spec("installModes"),
-            Shape::List(INSTALL_MODE),
-            &format!("{path}.spec.installModes"),
-        )?,
+        "spec",
+        "installModes",
+        Shape::List(INSTALL_MODE),
         false,
-    );
-    add(
-        "keywords",
-        project(
-            from_spec("keywords"),
-            Shape::StrList,
-            &format!("{path}.spec.keywords"),
-        )?,
-        false,
-    );
-    add(
-        "labels",
-        project(
-            from_meta("labels"),
-            Shape::StrMap,
-            &format!("{path}.metadata.labels"),
-        )?,
-        false,
-    );
-    add(
-        "links",
-        project(
-            from_spec("links"),
-            Shape::List(APP_LINK),
-            &format!("{path}.spec.links"),
-        )?,
-        false,
-    );
-    add(
+    ),
+    ("keywords", "spec", "keywords", Shape::StrList, false),
+    ("labels", "metadata", "labels", Shape::StrMap, false),
+    ("links", "spec", "links", Shape::List(APP_LINK), false),
+    (
         "maintainers",
-        project(
-            from_spec("maintainers"),
-            Shape::List(MAINTAINER),
-            &format!("{path}.spec.maintainers"),
-        )?,
+        "spec",
+        "maintainers",
+        Shape::List(MAINTAINER),
         false,
-    );
-    add(
-        "maturity",
-        project(
-            from_spec("maturity"),
-            Shape::Str,
-            &format!("{path}.spec.maturity"),
-        )?,
-        false,
-    );
-    add(
+    ),
+    ("maturity", "spec", "maturity", Shape::Str, false),
+    (
         "minKubeVersion",
-        project(
-            from_spec("minKubeVersion"),
-            Shape::Str,
-            &format!("{path}.spec.minKubeVersion"),
-        )?,
+        "spec",
+        "minKubeVersion",
+        Shape::Str,
         false,
-    );
-    add(
-        "nativeAPIs",
-        project(
-            from_spec("nativeAPIs"),
-            Shape::List(GVK),
-            &format!("{path}.spec.nativeAPIs"),
-        )?,
-        false,
-    );
-    add(
+    ),
+    ("nativeAPIs", "spec", "nativeAPIs", Shape::List(GVK), false),
+    (
         "provider",
-        project(
-            from_spec("provider"),
-            Shape::Struct(APP_LINK),
-            &format!("{path}.spec.provider"),
-        )?,
+        "spec",
+        "provider",
+        Shape::Struct(APP_LINK),
         true,
-    );
+    ),
+];
+
+/// Builds the `olm.csv.metadata` value of a CSV (as JSON, keys as upstream writes them).
+pub fn csv_metadata(csv: &Value) -> Result<Value, String> {
+    let mut out = Object::new();
+    for (key, section, source, shape, always) in CSV_METADATA {
+        let raw = csv.get_ci(section).and_then(|s| s.get_ci(source));
+        let v = project(
+            raw,
+            *shape,
+            &format!("ClusterServiceVersion.{section}.{source}"),
+        )?;
+        if *always || !v.is_empty_go() {
+            out.push(*key, v);
+        }
+    }
     Ok(Value::Object(out))
 }
 
