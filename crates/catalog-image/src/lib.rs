@@ -481,6 +481,122 @@ pub async fn push_image(
     Ok(client.put_manifest(repository, tag, image.top()).await?)
 }
 
+/// Downloads `repository:reference`'s layers into temporary files and applies them in order on
+/// a blocking thread, keeping files under `prefix`. Returns the manifest digest, config and
+/// files.
+async fn read_layers(
+    client: &RegistryClient,
+    repository: &str,
+    manifest: &Manifest,
+    prefix: &str,
+    limits: &CatalogLimits,
+) -> Result<(Json, FileSet)> {
+    let parsed = manifest.image()?;
+    let config: Json =
+        serde_json::from_slice(&client.get_blob(repository, &parsed.config.digest).await?)
+            .map_err(|e| {
+                CatalogImageError::NotACatalog(format!(
+                    "{repository}: image config is not JSON: {e}"
+                ))
+            })?;
+    let scratch = tempfile::tempdir()?;
+    let mut all = FileSet::new();
+    for (i, layer) in parsed.layers.iter().enumerate() {
+        if layer.size > limits.max_layer_bytes {
+            return Err(CatalogError::Limit {
+                what: format!("layer {} ({} bytes)", layer.digest, layer.size),
+                limit: limits.max_layer_bytes,
+            }
+            .into());
+        }
+        let path = scratch.path().join(format!("layer-{i}"));
+        let mut file = tokio::fs::File::create(&path).await?;
+        client
+            .download_blob(repository, &layer.digest, &mut file)
+            .await?;
+        drop(file);
+        let limits = limits.clone();
+        let prefix = prefix.to_owned();
+        // Decompression and tar reading are blocking, CPU-bound work.
+        all = tokio::task::spawn_blocking(move || -> Result<FileSet> {
+            let f = std::fs::File::open(&path)?;
+            olm_catalog::layer::apply_layer(
+                &mut all,
+                std::io::BufReader::new(f),
+                &prefix,
+                &limits,
+            )?;
+            Ok(all)
+        })
+        .await
+        .map_err(|e| CatalogImageError::Io(std::io::Error::other(e)))??;
+    }
+    Ok((config, all))
+}
+
+/// The image manifest of `reference` (linux/amd64 of an index, else its first real image).
+async fn image_manifest(
+    client: &RegistryClient,
+    repository: &str,
+    reference: &str,
+) -> Result<Manifest> {
+    let manifest = client.get_manifest(repository, reference).await?;
+    if !manifest.is_index() {
+        return Ok(manifest);
+    }
+    let index = manifest.index()?;
+    let pick = index
+        .manifests
+        .iter()
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
+        })
+        .or_else(|| {
+            index
+                .manifests
+                .iter()
+                .find(|d| d.platform.as_ref().is_none_or(|p| p.os != "unknown"))
+        })
+        .ok_or_else(|| {
+            CatalogImageError::NotACatalog(format!(
+                "{repository}:{reference}: the index lists no image"
+            ))
+        })?;
+    Ok(client.get_manifest(repository, &pick.digest).await?)
+}
+
+/// The files of a bundle image (`manifests/` and `metadata/`), ready for
+/// [`olm_catalog::render_bundle`]. Refuses catalog images.
+pub async fn pull_bundle(
+    client: &RegistryClient,
+    repository: &str,
+    reference: &str,
+    limits: &CatalogLimits,
+) -> Result<FileSet> {
+    let manifest = image_manifest(client, repository, reference).await?;
+    let (config, files) = read_layers(client, repository, &manifest, "", limits).await?;
+    let labels = labels_of(&config);
+    if labels.contains_key(CONFIGS_LABEL) || labels.contains_key(SQLITE_LABEL) {
+        return Err(CatalogImageError::NotACatalog(format!(
+            "{repository}:{reference} is a catalog image, not a bundle image"
+        )));
+    }
+    let mut out = FileSet::new();
+    for (p, d) in files.iter() {
+        if p.starts_with("manifests/") || p.starts_with("metadata/") {
+            out.insert(p, d.to_vec());
+        }
+    }
+    if !olm_catalog::load::is_bundle_files(&out) {
+        return Err(CatalogImageError::NotACatalog(format!(
+            "{repository}:{reference} holds no manifests/ and metadata/: not a bundle image"
+        )));
+    }
+    Ok(out)
+}
+
 /// A catalog read back from an image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PulledCatalog {
@@ -514,30 +630,7 @@ pub async fn pull_catalog(
     reference: &str,
     limits: &CatalogLimits,
 ) -> Result<PulledCatalog> {
-    let mut manifest = client.get_manifest(repository, reference).await?;
-    if manifest.is_index() {
-        let index = manifest.index()?;
-        let pick = index
-            .manifests
-            .iter()
-            .find(|d| {
-                d.platform
-                    .as_ref()
-                    .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
-            })
-            .or_else(|| {
-                index
-                    .manifests
-                    .iter()
-                    .find(|d| d.platform.as_ref().is_none_or(|p| p.os != "unknown"))
-            })
-            .ok_or_else(|| {
-                CatalogImageError::NotACatalog(format!(
-                    "{repository}:{reference}: the index lists no image"
-                ))
-            })?;
-        manifest = client.get_manifest(repository, &pick.digest).await?;
-    }
+    let manifest = image_manifest(client, repository, reference).await?;
     let parsed = manifest.image()?;
     let config: Json =
         serde_json::from_slice(&client.get_blob(repository, &parsed.config.digest).await?)
@@ -563,38 +656,7 @@ pub async fn pull_catalog(
         ))
     })?;
     let prefix = format!("{}/", configs_dir.trim_matches('/'));
-    let scratch = tempfile::tempdir()?;
-    let mut all = FileSet::new();
-    for (i, layer) in parsed.layers.iter().enumerate() {
-        if layer.size > limits.max_layer_bytes {
-            return Err(CatalogError::Limit {
-                what: format!("layer {} ({} bytes)", layer.digest, layer.size),
-                limit: limits.max_layer_bytes,
-            }
-            .into());
-        }
-        let path = scratch.path().join(format!("layer-{i}"));
-        let mut file = tokio::fs::File::create(&path).await?;
-        client
-            .download_blob(repository, &layer.digest, &mut file)
-            .await?;
-        drop(file);
-        let limits = limits.clone();
-        let prefix = prefix.clone();
-        // Decompression and tar reading are blocking, CPU-bound work.
-        all = tokio::task::spawn_blocking(move || -> Result<FileSet> {
-            let f = std::fs::File::open(&path)?;
-            olm_catalog::layer::apply_layer(
-                &mut all,
-                std::io::BufReader::new(f),
-                &prefix,
-                &limits,
-            )?;
-            Ok(all)
-        })
-        .await
-        .map_err(|e| CatalogImageError::Io(std::io::Error::other(e)))??;
-    }
+    let (_, all) = read_layers(client, repository, &manifest, &prefix, limits).await?;
     let files = all.subtree(&prefix);
     let catalog = olm_catalog::load_files(&files, limits)?;
     Ok(PulledCatalog {

@@ -7,8 +7,8 @@
 
 use bytes::Bytes;
 use catalog_image::{
-    BaseRef, CONFIGS_LABEL, CatalogImageError, CatalogLayer, ImageOptions, compose, pull_catalog,
-    push_catalog,
+    BaseRef, CONFIGS_LABEL, CatalogImageError, CatalogLayer, ImageOptions, compose, pull_bundle,
+    pull_catalog, push_catalog,
 };
 use olm_catalog::{Catalog, CatalogLimits, FileSet, Format, load_text, to_text};
 use quay_client::RegistryClient;
@@ -360,4 +360,62 @@ async fn bundle_and_sqlite_images_are_not_catalogs() {
     }
     let e = pull_catalog(&c, "x/none", "v1", &limits).await.unwrap_err();
     assert!(matches!(e, CatalogImageError::Registry(_)), "{e}");
+}
+
+#[tokio::test]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn a_pushed_bundle_image_renders_like_its_directory() {
+    use manifest_bundle::{Limits, ManifestTree, to_bundles, validate_tree};
+    let reg = Registry::start();
+    let c = client(&reg);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/operators/sosreport-operator/0.0.2");
+    let tree = ManifestTree::from_dir(&dir, &Limits::default()).unwrap();
+    let (manifests, _) = validate_tree(&tree, None, &Limits::default().yaml).unwrap();
+    let image =
+        manifest_bundle::image::build_image(&to_bundles(&manifests, &tree).unwrap()[0]).unwrap();
+    c.push_blob("bundles/sos", Bytes::from(image.layer.clone()))
+        .await
+        .unwrap();
+    c.push_blob("bundles/sos", Bytes::from(image.config.clone()))
+        .await
+        .unwrap();
+    c.put_manifest(
+        "bundles/sos",
+        "0.0.2",
+        &Manifest::new(media_types::OCI_MANIFEST, image.manifest.clone()),
+    )
+    .await
+    .unwrap();
+
+    let limits = CatalogLimits::default();
+    let files = pull_bundle(&c, "bundles/sos", "0.0.2", &limits)
+        .await
+        .unwrap();
+    let options = olm_catalog::RenderOptions {
+        image: Some(format!("{}/bundles/sos:0.0.2", reg.host())),
+        ..Default::default()
+    };
+    let pulled = olm_catalog::render_bundle(&files, &options, &limits).unwrap();
+    let local = olm_catalog::render_bundle_dir(&dir, &options, &limits).unwrap();
+    assert_eq!(pulled.bundle, local.bundle);
+
+    push_catalog(
+        &c,
+        "catalogs/demo",
+        "v1",
+        &catalog(),
+        BaseRef::Scratch,
+        &ImageOptions::default(),
+    )
+    .await
+    .unwrap();
+    let e = pull_bundle(&c, "catalogs/demo", "v1", &limits)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("is a catalog image, not a bundle image"),
+        "{e}"
+    );
 }

@@ -53,6 +53,51 @@ fn single_doc(text: &[u8], limits: &CatalogLimits) -> Result<Value, CatalogError
     }
 }
 
+/// Every bundle image a template names, in order, without duplicates: what a caller must pull
+/// and render before expanding it.
+pub fn referenced_images(text: &[u8], limits: &CatalogLimits) -> Result<Vec<String>, CatalogError> {
+    let doc = single_doc(text, limits)?;
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |image: Option<&str>| {
+        if let Some(i) = image.filter(|i| !i.is_empty()) {
+            if !out.iter().any(|o| o == i) {
+                out.push(i.to_owned());
+            }
+        }
+    };
+    match doc.get_ci("schema").and_then(Value::as_str).unwrap_or("") {
+        "olm.template.basic" => {
+            for e in doc
+                .get_ci("entries")
+                .and_then(Value::as_array)
+                .unwrap_or(&[])
+            {
+                if e.get_ci("schema").and_then(Value::as_str) == Some("olm.bundle") {
+                    push(e.get_ci("image").and_then(Value::as_str));
+                }
+            }
+        }
+        "olm.semver" => {
+            for arch in ARCHETYPES {
+                let bundles = doc
+                    .get_ci(arch)
+                    .and_then(|a| a.get_ci("bundles"))
+                    .and_then(Value::as_array)
+                    .unwrap_or(&[]);
+                for b in bundles {
+                    push(b.get_ci("image").and_then(Value::as_str));
+                }
+            }
+        }
+        other => {
+            return Err(template_err(format!(
+                "unknown template schema {other:?} (olm.template.basic or olm.semver)"
+            )));
+        }
+    }
+    Ok(out)
+}
+
 /// Expands an `olm.template.basic` template.
 pub fn expand_basic(
     text: &[u8],

@@ -1,6 +1,6 @@
 //! Template expansion (spec §8) with bundles rendered from files in memory.
 
-use olm_catalog::template::{expand, expand_basic, expand_semver};
+use olm_catalog::template::{expand, expand_basic, expand_semver, referenced_images};
 use olm_catalog::{
     Catalog, CatalogError, CatalogLimits, FileSet, RenderOptions, Rendered, json, render_bundle,
     validate,
@@ -206,4 +206,24 @@ fn basic_template_replaces_bundle_entries_by_rendered_bundles() {
         e.to_string().contains("unknown template schema \"other\""),
         "{e}"
     );
+}
+
+#[test]
+fn referenced_images_lists_what_to_pull() {
+    let limits = CatalogLimits::default();
+    let semver_text = format!(
+        "schema: olm.semver\n{}{}",
+        images("candidate", &["1.0.0", "1.1.0"]),
+        images("stable", &["1.0.0"])
+    );
+    assert_eq!(
+        referenced_images(semver_text.as_bytes(), &limits).unwrap(),
+        ["quay.io/op/bundle:1.0.0", "quay.io/op/bundle:1.1.0"]
+    );
+    let basic = "schema: olm.template.basic\nentries:\n- schema: olm.package\n  name: op\n- schema: olm.bundle\n  image: quay.io/op/bundle:2.0.0\n";
+    assert_eq!(
+        referenced_images(basic.as_bytes(), &limits).unwrap(),
+        ["quay.io/op/bundle:2.0.0"]
+    );
+    assert!(referenced_images(b"schema: x\n", &limits).is_err());
 }
