@@ -282,16 +282,39 @@ pub fn parse_blobs(
         .map_err(|e| CatalogError::load(path, format!("not UTF-8 text: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with('{') {
-        return json::parse_stream(text, limits.max_json_depth)
-            .map_err(|e| CatalogError::load(path, format!("invalid JSON: {e}")));
+        return json::parse_stream(text, limits.max_json_depth).map_err(|e| {
+            if e.message.contains("nesting deeper") {
+                CatalogError::limit(
+                    format!("JSON nesting in {path}"),
+                    limits.max_json_depth as u64,
+                )
+            } else {
+                CatalogError::load(path, format!("invalid JSON: {e}"))
+            }
+        });
     }
     let mut out = Vec::new();
     for (line, doc) in yaml_documents(text) {
         let parsed = manifest_bundle::yaml::parse(doc, &limits.yaml).map_err(|e| {
-            CatalogError::load(
-                path,
-                format!("invalid YAML in the document starting at line {line}: {e}"),
-            )
+            use manifest_bundle::yaml::YamlError;
+            let y = &limits.yaml;
+            match e {
+                YamlError::TooLarge { .. } => CatalogError::limit(
+                    format!("YAML document bytes in {path}"),
+                    y.max_bytes as u64,
+                ),
+                YamlError::TooDeep { .. } => {
+                    CatalogError::limit(format!("YAML nesting in {path}"), y.max_depth as u64)
+                }
+                YamlError::TooManyNodes { .. } => CatalogError::limit(
+                    format!("YAML nodes (aliases expanded) in {path}"),
+                    y.max_nodes as u64,
+                ),
+                other => CatalogError::load(
+                    path,
+                    format!("invalid YAML in the document starting at line {line}: {other}"),
+                ),
+            }
         })?;
         if let Some(y) = parsed {
             out.push(Value::from_yaml(&y));
@@ -509,6 +532,29 @@ mod tests {
                 .contains("bundle \"b\": parse property as bundle object at index 0"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn hostile_documents_hit_typed_limits_fast() {
+        let limits = CatalogLimits::default();
+        let deep = format!("{{\"schema\":{}1{}}}", "[".repeat(300), "]".repeat(300));
+        assert!(matches!(
+            load_text("deep.json", deep.as_bytes(), &limits),
+            Err(CatalogError::Limit { .. })
+        ));
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            load_text("bomb.yaml", bomb.as_bytes(), &limits),
+            Err(CatalogError::Limit { .. })
+        ));
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]
