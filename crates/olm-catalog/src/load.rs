@@ -536,6 +536,7 @@ mod tests {
 
     #[test]
     fn hostile_documents_hit_typed_limits_fast() {
+        use std::fmt::Write as _;
         let limits = CatalogLimits::default();
         let deep = format!("{{\"schema\":{}1{}}}", "[".repeat(300), "]".repeat(300));
         assert!(matches!(
@@ -545,9 +546,10 @@ mod tests {
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
             let p = i - 1;
-            bomb.push_str(&format!(
-                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-            ));
+            let _ = writeln!(
+                bomb,
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]"
+            );
         }
         let start = std::time::Instant::now();
         assert!(matches!(
