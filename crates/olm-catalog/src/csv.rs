@@ -2,7 +2,10 @@
 //! vanish, keys match case-insensitively at every level, and key order and `omitempty` follow
 //! the struct definitions.
 
+use base64::Engine as _;
+
 use crate::json::{Object, Value};
+use crate::model::{ChannelEntry, Icon};
 
 /// How a Go field is typed.
 #[derive(Clone, Copy)]
@@ -275,6 +278,60 @@ pub fn csv_metadata(csv: &Value) -> Result<Value, String> {
         }
     }
     Ok(Value::Object(out))
+}
+
+/// The channel entry a CSV describes: its name, `spec.replaces`, `spec.skips` and the
+/// `olm.skipRange` annotation, verbatim.
+pub fn channel_entry(csv: &Value) -> ChannelEntry {
+    ChannelEntry {
+        name: csv.str_at(&["metadata", "name"]).to_owned(),
+        replaces: csv.str_at(&["spec", "replaces"]).to_owned(),
+        skips: csv
+            .get_ci("spec")
+            .and_then(|s| s.get_ci("skips"))
+            .and_then(Value::as_array)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        skip_range: csv
+            .get_ci("metadata")
+            .and_then(|m| m.get_ci("annotations"))
+            .and_then(|a| a.get("olm.skipRange"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+    }
+}
+
+/// The CSV's first `spec.icon`, decoded (base64 with embedded whitespace tolerated) so that it
+/// is written back canonically.
+pub fn first_icon(csv: &Value) -> Result<Option<Icon>, String> {
+    let Some(icon) = csv
+        .get_ci("spec")
+        .and_then(|s| s.get_ci("icon"))
+        .and_then(Value::as_array)
+        .and_then(|i| i.first())
+    else {
+        return Ok(None);
+    };
+    let data: String = icon
+        .str_at(&["base64data"])
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.as_bytes())
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD
+                .decode(data.trim_end_matches('=').as_bytes())
+        })
+        .map_err(|e| format!("the CSV icon is not base64: {e}"))?;
+    Ok(Some(Icon {
+        data: Some(bytes),
+        media_type: icon.str_at(&["mediatype"]).to_owned(),
+    }))
 }
 
 #[cfg(test)]

@@ -2,12 +2,9 @@
 //! and its place in each channel.
 
 use crate::error::CatalogError;
-use crate::json::Value;
-use crate::model::{Catalog, Channel, ChannelEntry, Icon, Package};
+use crate::model::{Catalog, Channel, ChannelEntry, Package};
 use crate::render::Rendered;
 use crate::semver::Version;
-
-use base64::Engine as _;
 
 /// How the new channel entry is linked into the upgrade graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,35 +42,10 @@ pub struct AddReport {
     pub channels: Vec<String>,
 }
 
-fn csv_text<'a>(csv: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = Some(csv);
-    for p in path {
-        cur = cur.and_then(|c| c.get_ci(p));
-    }
-    cur.and_then(Value::as_str).unwrap_or("")
-}
-
 fn entry_from_csv(r: &Rendered) -> ChannelEntry {
-    let csv = &r.csv;
     ChannelEntry {
         name: r.bundle.name.clone(),
-        replaces: csv_text(csv, &["spec", "replaces"]).to_owned(),
-        skips: csv
-            .get_ci("spec")
-            .and_then(|s| s.get_ci("skips"))
-            .and_then(Value::as_array)
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        skip_range: csv
-            .get_ci("metadata")
-            .and_then(|m| m.get_ci("annotations"))
-            .and_then(|a| a.get("olm.skipRange"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
+        ..crate::csv::channel_entry(&r.csv)
     }
 }
 
@@ -107,25 +79,8 @@ pub fn add_bundle(
             .default_channel()
             .filter(|d| channels.iter().any(|c| c == d))
             .map_or_else(|| channels[0].clone(), str::to_owned);
-        let icon = rendered
-            .csv
-            .get_ci("spec")
-            .and_then(|s| s.get_ci("icon"))
-            .and_then(Value::as_array)
-            .and_then(|i| i.first())
-            .and_then(|i| {
-                let data: String = csv_text(i, &["base64data"])
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .collect();
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .ok()?;
-                Some(Icon {
-                    data: Some(bytes),
-                    media_type: csv_text(i, &["mediatype"]).to_owned(),
-                })
-            });
+        // An undecodable icon is left out rather than failing the push.
+        let icon = crate::csv::first_icon(&rendered.csv).ok().flatten();
         catalog.packages.push(Package {
             name: bundle.package.clone(),
             default_channel,

@@ -141,6 +141,15 @@ impl Value {
         self.as_object().and_then(|o| o.get_ci(key))
     }
 
+    /// The string at a path of case-insensitive fields, `""` when absent or not a string.
+    pub fn str_at(&self, path: &[&str]) -> &str {
+        let mut cur = Some(self);
+        for p in path {
+            cur = cur.and_then(|c| c.get_ci(p));
+        }
+        cur.and_then(Value::as_str).unwrap_or("")
+    }
+
     /// Exact field of an object.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.as_object().and_then(|o| o.get(key))

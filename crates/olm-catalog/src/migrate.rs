@@ -4,13 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use base64::Engine as _;
-
 use crate::error::CatalogError;
 use crate::json::Value;
 use crate::limits::CatalogLimits;
 use crate::load::FileSet;
-use crate::model::{Catalog, Channel, ChannelEntry, Icon, PROP_DEPRECATED, Package};
+use crate::model::{Catalog, Channel, ChannelEntry, PROP_DEPRECATED, Package};
 use crate::render::{ANNOTATION_PACKAGE, ObjectForm, RenderOptions, render_bundle};
 
 /// Options of [`migrate`].
@@ -33,14 +31,6 @@ pub struct Migrated {
 struct CsvInfo {
     dir: String,
     value: Value,
-}
-
-fn text_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = Some(v);
-    for p in path {
-        cur = cur.and_then(|c| c.get_ci(p));
-    }
-    cur.and_then(Value::as_str).unwrap_or("")
 }
 
 fn first_doc(path: &str, data: &[u8], limits: &CatalogLimits) -> Option<Value> {
@@ -87,7 +77,7 @@ pub fn migrate(
             continue;
         }
         if doc.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion") {
-            let name = text_at(&doc, &["metadata", "name"]).to_owned();
+            let name = doc.str_at(&["metadata", "name"]).to_owned();
             let dir = path.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
             if csvs.contains_key(&name) {
                 warnings.push(format!("{path}: a second CSV named {name:?} is ignored"));
@@ -103,7 +93,7 @@ pub fn migrate(
                 .into(),
         )
     })?;
-    let package_name = text_at(&pkg, &["packageName"]).to_owned();
+    let package_name = pkg.str_at(&["packageName"]).to_owned();
     crate::write::check_package_dir_name(&package_name)?;
     let channels_in: Vec<(String, String)> = pkg
         .get_ci("channels")
@@ -112,12 +102,12 @@ pub fn migrate(
         .iter()
         .map(|c| {
             (
-                text_at(c, &["name"]).to_owned(),
-                text_at(c, &["currentCSV"]).to_owned(),
+                c.str_at(&["name"]).to_owned(),
+                c.str_at(&["currentCSV"]).to_owned(),
             )
         })
         .collect();
-    let default_channel = match text_at(&pkg, &["defaultChannel"]) {
+    let default_channel = match pkg.str_at(&["defaultChannel"]) {
         "" if channels_in.len() == 1 => channels_in[0].0.clone(),
         d => d.to_owned(),
     };
@@ -184,21 +174,10 @@ pub fn migrate(
     }
 
     let edges = |name: &str| -> Vec<String> {
-        let Some(c) = csvs.get(name) else {
-            return Vec::new();
-        };
-        let mut out = vec![text_at(&c.value, &["spec", "replaces"]).to_owned()];
-        out.extend(
-            c.value
-                .get_ci("spec")
-                .and_then(|s| s.get_ci("skips"))
-                .and_then(Value::as_array)
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned),
-        );
-        out
+        csvs.get(name).map_or_else(Vec::new, |c| {
+            let e = crate::csv::channel_entry(&c.value);
+            std::iter::once(e.replaces).chain(e.skips).collect()
+        })
     };
     let mut channels = Vec::new();
     let mut reachable_all: BTreeSet<String> = BTreeSet::new();
@@ -218,29 +197,9 @@ pub fn migrate(
         }
         let entries = seen
             .iter()
-            .map(|n| {
-                let v = &csvs[n].value;
-                let skips = v
-                    .get_ci("spec")
-                    .and_then(|s| s.get_ci("skips"))
-                    .and_then(Value::as_array)
-                    .unwrap_or(&[])
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect();
-                ChannelEntry {
-                    name: n.clone(),
-                    replaces: text_at(v, &["spec", "replaces"]).to_owned(),
-                    skips,
-                    skip_range: v
-                        .get_ci("metadata")
-                        .and_then(|m| m.get_ci("annotations"))
-                        .and_then(|a| a.get("olm.skipRange"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned(),
-                }
+            .map(|n| ChannelEntry {
+                name: n.clone(),
+                ..crate::csv::channel_entry(&csvs[n].value)
             })
             .collect();
         reachable_all.extend(seen);
@@ -264,31 +223,10 @@ pub fn migrate(
         .iter()
         .find(|(c, _)| *c == default_channel)
         .and_then(|(_, head)| csvs.get(head))
-        .and_then(|c| {
-            c.value
-                .get_ci("spec")
-                .and_then(|s| s.get_ci("icon"))
-                .and_then(Value::as_array)
-                .and_then(|icons| icons.first().cloned())
-        })
-        .map(|i| {
-            let data: String = text_at(&i, &["base64data"])
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(data.as_bytes())
-                .or_else(|_| {
-                    base64::engine::general_purpose::STANDARD_NO_PAD
-                        .decode(data.trim_end_matches('=').as_bytes())
-                })
-                .map_err(|e| CatalogError::Render(format!("package icon is not base64: {e}")))?;
-            Ok::<_, CatalogError>(Icon {
-                data: Some(bytes),
-                media_type: text_at(&i, &["mediatype"]).to_owned(),
-            })
-        })
-        .transpose()?;
+        .map(|c| crate::csv::first_icon(&c.value))
+        .transpose()
+        .map_err(|e| CatalogError::Render(format!("package {package_name:?}: {e}")))?
+        .flatten();
 
     let bundles = rendered
         .into_iter()

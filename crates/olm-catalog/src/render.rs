@@ -151,14 +151,6 @@ fn gvk(group: &str, kind: &str, version: &str) -> Value {
     Value::Object(o)
 }
 
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = Some(v);
-    for p in path {
-        cur = cur.and_then(|c| c.get_ci(p));
-    }
-    cur.and_then(Value::as_str).unwrap_or("")
-}
-
 fn list_at<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
     let mut cur = Some(v);
     for p in path {
@@ -209,7 +201,7 @@ pub fn render_bundle(
         .find(|(_, v)| kind(v) == "ClusterServiceVersion")
         .map(|(_, v)| v.clone())
         .ok_or_else(|| CatalogError::Render("no csv in bundle".into()))?;
-    let name = str_at(&csv, &["metadata", "name"]).to_owned();
+    let name = csv.str_at(&["metadata", "name"]).to_owned();
 
     // metadata/: the first non-empty annotations, dependencies and properties files.
     let mut annotations: Option<Vec<(String, String)>> = None;
@@ -377,14 +369,14 @@ pub fn render_bundle(
         .filter(|v| kind(v) == "CustomResourceDefinition")
         .collect();
     for crd in &crds {
-        let group = str_at(crd, &["spec", "group"]);
-        let crd_kind = str_at(crd, &["spec", "names", "kind"]);
+        let group = crd.str_at(&["spec", "group"]);
+        let crd_kind = crd.str_at(&["spec", "names", "kind"]);
         let mut versions: Vec<&str> = list_at(crd, &["spec", "versions"])
             .iter()
-            .map(|v| str_at(v, &["name"]))
+            .map(|v| v.str_at(&["name"]))
             .collect();
         if crd.get("apiVersion").and_then(Value::as_str) == Some("apiextensions.k8s.io/v1beta1") {
-            let v = str_at(crd, &["spec", "version"]);
+            let v = crd.str_at(&["spec", "version"]);
             if !v.is_empty() {
                 versions.push(v);
             }
@@ -395,10 +387,10 @@ pub fn render_bundle(
     }
     let crd_names: BTreeSet<&str> = crds
         .iter()
-        .map(|c| str_at(c, &["metadata", "name"]))
+        .map(|c| c.str_at(&["metadata", "name"]))
         .collect();
     for owned in list_at(&csv, &["spec", "customresourcedefinitions", "owned"]) {
-        let n = str_at(owned, &["name"]);
+        let n = owned.str_at(&["name"]);
         if !crd_names.contains(n) {
             return Err(bad(format!(
                 "get provided apis: the CSV owns CRD {n:?} but the bundle has no such CustomResourceDefinition"
@@ -409,28 +401,28 @@ pub fn render_bundle(
         props.push(Property::new(
             PROP_GVK,
             gvk(
-                str_at(api, &["group"]),
-                str_at(api, &["kind"]),
-                str_at(api, &["version"]),
+                api.str_at(&["group"]),
+                api.str_at(&["kind"]),
+                api.str_at(&["version"]),
             ),
         ));
     }
     // Required APIs.
     for req in list_at(&csv, &["spec", "customresourcedefinitions", "required"]) {
-        let n = str_at(req, &["name"]);
+        let n = req.str_at(&["name"]);
         let group = n.split_once('.').map_or("", |(_, g)| g);
         props.push(Property::new(
             PROP_GVK_REQUIRED,
-            gvk(group, str_at(req, &["kind"]), str_at(req, &["version"])),
+            gvk(group, req.str_at(&["kind"]), req.str_at(&["version"])),
         ));
     }
     for req in list_at(&csv, &["spec", "apiservicedefinitions", "required"]) {
         props.push(Property::new(
             PROP_GVK_REQUIRED,
             gvk(
-                str_at(req, &["group"]),
-                str_at(req, &["kind"]),
-                str_at(req, &["version"]),
+                req.str_at(&["group"]),
+                req.str_at(&["kind"]),
+                req.str_at(&["version"]),
             ),
         ));
     }
@@ -485,8 +477,8 @@ pub fn render_bundle(
     let mut related: Vec<RelatedImage> = list_at(&csv, &["spec", "relatedImages"])
         .iter()
         .map(|r| RelatedImage {
-            name: str_at(r, &["name"]).to_owned(),
-            image: str_at(r, &["image"]).to_owned(),
+            name: r.str_at(&["name"]).to_owned(),
+            image: r.str_at(&["image"]).to_owned(),
         })
         .collect();
     let add_unlisted = |related: &mut Vec<RelatedImage>, image: &str| {
@@ -498,7 +490,7 @@ pub fn render_bundle(
         }
     };
     add_unlisted(&mut related, &image);
-    if str_at(&csv, &["spec", "install", "strategy"]) == "deployment" {
+    if csv.str_at(&["spec", "install", "strategy"]) == "deployment" {
         for dep in list_at(&csv, &["spec", "install", "spec", "deployments"]) {
             let pod = dep
                 .get_ci("spec")
@@ -507,7 +499,7 @@ pub fn render_bundle(
             let Some(pod) = pod else { continue };
             for key in ["containers", "initContainers"] {
                 for c in list_at(pod, &[key]) {
-                    add_unlisted(&mut related, str_at(c, &["image"]));
+                    add_unlisted(&mut related, c.str_at(&["image"]));
                 }
             }
         }

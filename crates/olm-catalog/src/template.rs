@@ -5,13 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use base64::Engine as _;
-
 use crate::error::CatalogError;
 use crate::json::Value;
 use crate::limits::CatalogLimits;
 use crate::load::{add_blob, parse_blobs};
-use crate::model::{Catalog, Channel, ChannelEntry, Icon, Package};
+use crate::model::{Catalog, Channel, ChannelEntry, Package};
 use crate::render::Rendered;
 use crate::semver::Version;
 
@@ -374,35 +372,10 @@ pub fn expand_semver(
             .to_owned()
     });
     let icon = last
-        .and_then(|r| {
-            r.csv
-                .get_ci("spec")
-                .and_then(|s| s.get_ci("icon"))
-                .and_then(Value::as_array)
-                .and_then(|i| i.first().cloned())
-        })
-        .map(|i| {
-            let data: String = i
-                .get_ci("base64data")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            Ok::<_, CatalogError>(Icon {
-                data: Some(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(data.as_bytes())
-                        .map_err(|e| template_err(format!("icon is not base64: {e}")))?,
-                ),
-                media_type: i
-                    .get_ci("mediatype")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-            })
-        })
-        .transpose()?;
+        .map(|r| crate::csv::first_icon(&r.csv))
+        .transpose()
+        .map_err(template_err)?
+        .flatten();
     Ok(Catalog {
         packages: vec![Package {
             name: package,
