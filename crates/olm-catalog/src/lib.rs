@@ -23,7 +23,7 @@ pub use edit::{AddOptions, AddReport, Placement, add_bundle};
 pub use error::CatalogError;
 pub use json::{Object, Value};
 pub use limits::CatalogLimits;
-pub use load::{FileSet, is_bundle_dir, load_dir, load_files, load_text};
+pub use load::{DirKind, FileSet, classify_dir, is_bundle_dir, load_dir, load_files, load_text};
 pub use migrate::{MigrateOptions, Migrated, migrate, migrate_dir};
 pub use model::{
     Bundle, Catalog, Channel, ChannelEntry, Deprecation, DeprecationEntry, Icon, Meta, Package,

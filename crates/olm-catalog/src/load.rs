@@ -217,7 +217,53 @@ pub fn is_bundle_files(files: &FileSet) -> bool {
     has("manifests/") && has("metadata/")
 }
 
-/// Loads the catalog in a directory.
+/// What a directory holds, so that each command can say "that is a bundle, not a catalog".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DirKind {
+    /// `manifests/` and `metadata/`: a bundle.
+    Bundle,
+    /// A top-level YAML file with `packageName`: package manifests (flat or nested).
+    PackageManifests,
+    /// Anything else: read as a file-based catalog.
+    Catalog,
+}
+
+/// Tells a bundle, a package-manifest directory and a catalog apart (only top-level files are
+/// looked at; a bundle is what upstream calls one).
+pub fn classify_dir(dir: &Path, limits: &CatalogLimits) -> Result<DirKind, CatalogError> {
+    if is_bundle_dir(dir) {
+        return Ok(DirKind::Bundle);
+    }
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| CatalogError::io(dir.display().to_string(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| CatalogError::io(dir.display().to_string(), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() || meta.len() > limits.max_file_bytes {
+            continue;
+        }
+        let Ok(data) = read_bounded(&path, limits.max_file_bytes) else {
+            continue;
+        };
+        if let Ok(docs) = parse_blobs(&name, &data, limits) {
+            if docs.first().is_some_and(|d| d.get("packageName").is_some()) {
+                return Ok(DirKind::PackageManifests);
+            }
+        }
+    }
+    Ok(DirKind::Catalog)
+}
+
+/// Loads the catalog in a directory; a bundle or package-manifest directory is refused with a
+/// message that says what it is.
 pub fn load_dir(root: &Path, limits: &CatalogLimits) -> Result<Catalog, CatalogError> {
     if !root.is_dir() {
         return Err(CatalogError::InvalidArgument(format!(
@@ -225,7 +271,17 @@ pub fn load_dir(root: &Path, limits: &CatalogLimits) -> Result<Catalog, CatalogE
             root.display()
         )));
     }
-    load_files(&FileSet::from_dir(root, limits)?, limits)
+    match classify_dir(root, limits)? {
+        DirKind::Bundle => Err(CatalogError::InvalidArgument(format!(
+            "{} is a bundle directory (manifests/ and metadata/), not a catalog; render it into one",
+            root.display()
+        ))),
+        DirKind::PackageManifests => Err(CatalogError::InvalidArgument(format!(
+            "{} holds package manifests (a *.package.yaml), not a catalog; migrate it into one",
+            root.display()
+        ))),
+        DirKind::Catalog => load_files(&FileSet::from_dir(root, limits)?, limits),
+    }
 }
 
 /// Loads the catalog held by `files` (every file except `.indexignore`d ones).

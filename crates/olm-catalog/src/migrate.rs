@@ -45,11 +45,21 @@ pub fn migrate_dir(
     options: &MigrateOptions,
     limits: &CatalogLimits,
 ) -> Result<Migrated, CatalogError> {
-    if crate::load::is_bundle_dir(dir) {
-        return Err(CatalogError::InvalidArgument(format!(
-            "{} is a bundle directory, not a package-manifest directory; render it instead",
-            dir.display()
-        )));
+    match crate::load::classify_dir(dir, limits)? {
+        crate::load::DirKind::Bundle => {
+            return Err(CatalogError::InvalidArgument(format!(
+                "{} is a bundle directory, not a package-manifest directory; render it instead",
+                dir.display()
+            )));
+        }
+        crate::load::DirKind::Catalog => {
+            return Err(CatalogError::InvalidArgument(format!(
+                "{}: no package manifest (a YAML file with packageName) at the top of the directory; \
+                 a catalog needs no migration, a bundle is rendered",
+                dir.display()
+            )));
+        }
+        _ => {}
     }
     migrate(&FileSet::from_dir(dir, limits)?, options, limits)
 }

@@ -541,11 +541,20 @@ pub fn render_bundle_dir(
     options: &RenderOptions,
     limits: &CatalogLimits,
 ) -> Result<Rendered, CatalogError> {
-    if !crate::load::is_bundle_dir(dir) {
-        return Err(CatalogError::InvalidArgument(format!(
-            "{} is not a bundle directory (it needs manifests/ and metadata/)",
-            dir.display()
-        )));
+    match crate::load::classify_dir(dir, limits)? {
+        crate::load::DirKind::Bundle => {}
+        crate::load::DirKind::PackageManifests => {
+            return Err(CatalogError::InvalidArgument(format!(
+                "{} holds package manifests, not a bundle; migrate it instead",
+                dir.display()
+            )));
+        }
+        _ => {
+            return Err(CatalogError::InvalidArgument(format!(
+                "{} is not a bundle directory (it needs manifests/ and metadata/); a catalog is loaded, not rendered",
+                dir.display()
+            )));
+        }
     }
     render_bundle(&FileSet::from_dir(dir, limits)?, options, limits)
 }

@@ -276,3 +276,50 @@ fn unreachable_and_deprecated_bundles_are_left_out_with_warnings() {
     let v = m.catalog.bundles[0].to_value();
     assert_eq!(v.get("image"), Some(&Value::str("")));
 }
+
+#[test]
+fn each_kind_of_directory_is_named_when_given_to_the_wrong_command() {
+    use olm_catalog::{DirKind, RenderOptions, classify_dir, load_dir, render_bundle_dir};
+    let l = limits();
+    assert_eq!(
+        classify_dir(&fixture("etcd"), &l).unwrap(),
+        DirKind::PackageManifests
+    );
+    assert_eq!(
+        classify_dir(&fixture("ext-postgres-operator-flat"), &l).unwrap(),
+        DirKind::PackageManifests
+    );
+    assert_eq!(
+        classify_dir(&fixture("sosreport-operator/0.0.2"), &l).unwrap(),
+        DirKind::Bundle
+    );
+    let e = load_dir(&fixture("etcd"), &l).unwrap_err().to_string();
+    assert!(
+        e.contains("holds package manifests") && e.contains("migrate"),
+        "{e}"
+    );
+    let e = load_dir(&fixture("sosreport-operator/0.0.2"), &l)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("is a bundle directory") && e.contains("render"),
+        "{e}"
+    );
+    let e = render_bundle_dir(&fixture("etcd"), &RenderOptions::default(), &l)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("migrate it instead"), "{e}");
+    let catalog = tempfile::tempdir().unwrap();
+    std::fs::create_dir(catalog.path().join("p")).unwrap();
+    std::fs::write(
+        catalog.path().join("p/catalog.yaml"),
+        "schema: olm.package\nname: p\n",
+    )
+    .unwrap();
+    assert_eq!(classify_dir(catalog.path(), &l).unwrap(), DirKind::Catalog);
+    let e = render_bundle_dir(catalog.path(), &RenderOptions::default(), &l)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a catalog is loaded, not rendered"), "{e}");
+    assert_eq!(load_dir(catalog.path(), &l).unwrap().packages.len(), 1);
+}
