@@ -240,7 +240,7 @@ pub fn classify_dir(dir: &Path, limits: &CatalogLimits) -> Result<DirKind, Catal
     for entry in entries {
         let entry = entry.map_err(|e| CatalogError::io(dir.display().to_string(), e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+        if !manifest_bundle::layout::is_yaml_name(&name) {
             continue;
         }
         let path = entry.path();
