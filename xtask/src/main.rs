@@ -4,11 +4,12 @@
 //! ```text
 //! cargo xtask ci [--no-install]     peers, fmt check, clippy -D warnings, all tests, doctests
 //! cargo xtask e2e [--no-install]    peers, then only the tests that need them, and a bounded fuzz run
-//! cargo xtask bench [options]       omps vs operator-courier timings, service benchmarks -> docs/benchmarks.md
+//! cargo xtask bench [options]       omps vs operator-courier timings, catalog and service benchmarks -> docs/benchmarks.md
 //! cargo xtask openapi               regenerate docs/openapi.json
 //! ```
 
 mod bench;
+mod bench_catalog;
 mod bench_services;
 mod ci;
 mod openapi;
@@ -31,7 +32,8 @@ commands:
   e2e     install the test peers if missing, then run only the tests that need them and a
           bounded fuzz run (fuzz/ regressions plus 10 s of random inputs per target)
   bench   time `omps validate` against `operator-courier verify` on every fixture and on
-          synthetic packages of growing size, then the service benchmarks (push load at
+          synthetic packages of growing size, a catalog of 300 packages loaded and validated,
+          then the service benchmarks (push load at
           concurrency 1/16/64, large uploads, mirror vs skopeo); writes docs/benchmarks.md
   openapi regenerate docs/openapi.json from the server's route table
   help    print this text
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
                     .out
                     .clone()
                     .unwrap_or_else(|| root.join("docs/benchmarks.md"));
+                bench_catalog::run(&root, &out)?;
                 bench_services::run(&root, &peers, &out)
             }),
             Cmd::Openapi => openapi::openapi(&root),
