@@ -4,6 +4,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
+use serde::Deserialize as _;
 use serde::Serialize;
 use serde::de::{DeserializeOwned, Deserializer};
 
@@ -210,6 +211,18 @@ pub fn from_toml_str<T: DeserializeOwned>(origin: &str, text: &str) -> Result<T,
     })
 }
 
+/// Deserialize `T` from an already parsed TOML value (for example a file merged with
+/// environment overrides). Errors name key paths but no line, since the value has no text.
+pub fn from_toml_value<T: DeserializeOwned>(
+    origin: &str,
+    value: toml::Value,
+) -> Result<T, ConfigError> {
+    from_deserializer(origin, value, |e| FormatError {
+        message: e.message().trim_end().to_owned(),
+        location: None,
+    })
+}
+
 /// Read a TOML file (at most [`MAX_FILE_SIZE`] bytes) and deserialize `T` from it.
 pub fn from_toml_file<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let origin = path.display().to_string();
@@ -263,6 +276,53 @@ pub fn redact_option<T, S: serde::Serializer>(
         Some(_) => serializer.serialize_some(REDACTED),
         None => serializer.serialize_none(),
     }
+}
+
+/// A value that must be written as a table (map). serde's derived structs also accept a
+/// sequence (`oci = []` would load as "all defaults"); wrapping the struct in `Table` refuses
+/// anything but a table, with the key path. Use it through [`table`], [`option_table`] or
+/// [`map_of_tables`] in `#[serde(deserialize_with = ...)]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Table<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Table<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Only<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Only<T> {
+            type Value = Table<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Table<T>, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Table)
+            }
+        }
+        deserializer.deserialize_map(Only(std::marker::PhantomData))
+    }
+}
+
+/// `deserialize_with` for a struct that must be a table.
+pub fn table<'de, D: Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Table::<T>::deserialize(d).map(|t| t.0)
+}
+
+/// `deserialize_with` for an optional struct that must be a table when present (pair it with
+/// `#[serde(default)]`).
+pub fn option_table<'de, D: Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<Table<T>>::deserialize(d).map(|o| o.map(|t| t.0))
+}
+
+/// `deserialize_with` for a map whose values must be tables (`[organizations.<name>]`).
+pub fn map_of_tables<'de, D, K, T>(d: D) -> Result<std::collections::BTreeMap<K, T>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: serde::Deserialize<'de> + Ord,
+    T: serde::Deserialize<'de>,
+{
+    let map = std::collections::BTreeMap::<K, Table<T>>::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
 }
 
 /// The path as `a.b[0].c`; the root is the empty string, not serde_path_to_error's `.`.

@@ -10,8 +10,16 @@ use strict_config::{ConfigError, Location};
 struct Config {
     #[serde(default)]
     port: u16,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_config::table")]
     server: Server,
+    #[serde(
+        default,
+        deserialize_with = "strict_config::option_table",
+        skip_serializing_if = "Option::is_none"
+    )]
+    extra: Option<Server>,
+    #[serde(default, deserialize_with = "strict_config::map_of_tables")]
+    named: std::collections::BTreeMap<String, Server>,
     #[serde(default)]
     organizations: Vec<Organization>,
 }
@@ -217,5 +225,26 @@ fn validation_errors_share_the_shape() {
     assert_eq!(
         err.to_string(),
         "omps.toml: `organizations[2].registry`: needs a token"
+    );
+}
+
+#[test]
+fn tables_refuse_sequences_that_serde_would_take_as_structs() {
+    // Without `Table`, `server = []` would load as a `Server` of defaults.
+    for (text, key) in [
+        ("server = []", "server"),
+        ("extra = []", "extra"),
+        ("named = { a = [] }", "named.a"),
+    ] {
+        let err = load(text).unwrap_err();
+        assert_eq!(err.key_path(), Some(key), "{text}: {err}");
+        assert!(err.to_string().contains("expected a table"), "{err}");
+    }
+    let ok = load("extra = { workers = 2 }\n[named.a]\nworkers = 3\n").unwrap();
+    assert_eq!(ok.extra.unwrap().workers, 2);
+    assert_eq!(ok.named["a"].workers, 3);
+    assert_eq!(
+        load("[named.a]\nworker = 1\n").unwrap_err().key_path(),
+        Some("named.a.worker")
     );
 }
