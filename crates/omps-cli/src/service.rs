@@ -209,6 +209,7 @@ async fn send_direct(
         config: c.config.clone(),
         listen: None,
         data_dir: c.data_dir.clone(),
+        check_config: false,
     };
     let (config, _warnings) =
         omps_server::serve::load_config(&args).map_err(|e| CliError::usage(e.to_string()))?;

@@ -1,24 +1,21 @@
 //! Configuration: an optional TOML file, `OMPS_*` environment overrides and command-line flags,
-//! validated once at start-up with errors that name the key.
+//! deserialized into typed structs (unknown keys refused at every level, see `strict-config`) and
+//! checked once by [`Config::validate`] for the rules that span keys.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use manifest_bundle::{CsvAnnotation, RegistryRule, RewriteConfig};
 use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 
-/// A configuration error; the message names the offending key.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration error: {0}")]
-pub struct ConfigError(pub String);
+pub use strict_config::ConfigError;
 
-fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError(message.into()))
-}
+use crate::names;
 
 /// Where releases are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum StoreKind {
     /// The embedded filesystem store under `data_dir`.
     Local,
@@ -29,17 +26,6 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
-    fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
-        match value {
-            "local" => Ok(StoreKind::Local),
-            "app-registry" => Ok(StoreKind::AppRegistry),
-            "oci" => Ok(StoreKind::Oci),
-            other => err(format!(
-                "{key}: unknown store {other:?} (expected \"local\", \"app-registry\" or \"oci\")"
-            )),
-        }
-    }
-
     /// The configuration spelling.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -52,7 +38,8 @@ impl StoreKind {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -60,23 +47,300 @@ pub enum LogFormat {
     Json,
 }
 
+/// How the OCI store tags images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagPolicy {
+    /// Tag = the bundle's CSV version (`+` becomes `_`); the registry's tags are the releases.
+    CsvVersion,
+    /// Tag = the OMPS release version; `<release>-<csv version>` when a release holds several
+    /// bundles.
+    Release,
+}
+
+/// One `replace_registry` item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryRuleConfig {
+    /// Text (or pattern, with `regexp`) to replace.
+    pub old: String,
+    /// Replacement.
+    pub new: String,
+    /// Whether `old` is a regular expression.
+    #[serde(default)]
+    pub regexp: bool,
+}
+
+/// One `csv_annotations` item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvAnnotationConfig {
+    /// Annotation key.
+    pub name: String,
+    /// Template; `{package_name}` is the suffixed package name.
+    pub value: String,
+}
+
+/// OCI store settings as written in one table (`[oci]` or `[organizations.<org>.oci]`); unset
+/// keys of an organization's table fall back to the global table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OciConfig {
+    /// `https://host[:port]` of the registry (required when the store is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_url: Option<String>,
+    /// Registry namespace; default the organization name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Repository template with one `{repo}`; default `{repo}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// How images are tagged; default `csv-version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_policy: Option<TagPolicy>,
+    /// Basic / robot user name (with `password`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Basic / robot password (never logged).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "strict_config::redact_option"
+    )]
+    pub password: Option<SecretString>,
+    /// A registry bearer token (never logged).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "strict_config::redact_option"
+    )]
+    pub token: Option<SecretString>,
+    /// The registry is Quay: `public = true` changes visibility through Quay's REST API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quay: Option<bool>,
+}
+
+impl OciConfig {
+    /// `self` with unset keys taken from `base`. Credentials are taken as a whole, never mixed
+    /// between tables.
+    #[must_use]
+    pub fn over(&self, base: &OciConfig) -> OciConfig {
+        let own_credentials = self.username.is_some() || self.token.is_some();
+        let credentials = if own_credentials { self } else { base };
+        OciConfig {
+            registry_url: self
+                .registry_url
+                .clone()
+                .or_else(|| base.registry_url.clone()),
+            namespace: self.namespace.clone().or_else(|| base.namespace.clone()),
+            repository: self.repository.clone().or_else(|| base.repository.clone()),
+            tag_policy: self.tag_policy.or(base.tag_policy),
+            username: credentials.username.clone(),
+            password: credentials.password.clone(),
+            token: credentials.token.clone(),
+            quay: self.quay.or(base.quay),
+        }
+    }
+
+    fn validate(&mut self, origin: &str, at: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| {
+            ConfigError::invalid(origin, format!("{at}.{key}"), message)
+        };
+        if let Some(url) = &self.registry_url {
+            match url::Url::parse(url) {
+                Ok(u)
+                    if matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some()
+                        && u.query().is_none() => {}
+                _ => {
+                    return Err(invalid(
+                        "registry_url",
+                        format!("{url:?} is not an http(s) URL"),
+                    ));
+                }
+            }
+            self.registry_url = Some(url.trim_end_matches('/').to_owned());
+        }
+        if let Some(ns) = &self.namespace {
+            if !valid_repository_path(ns) {
+                return Err(invalid(
+                    "namespace",
+                    format!(
+                        "{ns:?} is not a valid registry namespace (lowercase letters, digits, '.', '_', '-', '/')"
+                    ),
+                ));
+            }
+        }
+        if let Some(template) = &self.repository {
+            if template.matches("{repo}").count() != 1 {
+                return Err(invalid(
+                    "repository",
+                    format!("{template:?} must contain \"{{repo}}\" exactly once"),
+                ));
+            }
+            if !valid_repository_path(&template.replace("{repo}", "x")) {
+                return Err(invalid(
+                    "repository",
+                    format!("{template:?} does not give valid repository names"),
+                ));
+            }
+        }
+        if self.username.is_some() != self.password.is_some() {
+            let missing = if self.username.is_some() {
+                "password"
+            } else {
+                "username"
+            };
+            return Err(invalid(missing, "username and password go together".into()));
+        }
+        if self.token.is_some() && self.username.is_some() {
+            return Err(invalid(
+                "token",
+                "give either token or username and password, not both".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A registry namespace or repository path: lowercase components of the distribution grammar.
+fn valid_repository_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.split('/').all(|c| {
+            let b = c.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || b"._-".contains(ch))
+        })
+}
+
 /// Per-organization settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrgConfig {
     /// Make repositories public after every push.
+    #[serde(default)]
     pub public: bool,
     /// Quay OAuth token for the visibility change (never logged).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "strict_config::redact_option"
+    )]
     pub oauth_token: Option<SecretString>,
-    /// Rewrites applied to the manifests.
-    pub rewrites: RewriteConfig,
+    /// A file holding the token (first line), e.g. a mounted Kubernetes Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_token_file: Option<PathBuf>,
+    /// The token read from `oauth_token_file` by [`Config::validate`].
+    #[serde(skip)]
+    token_from_file: Option<SecretString>,
+    /// Appended to the package name unless it already ends with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_name_suffix: Option<String>,
+    /// Applied in order to every YAML file.
+    #[serde(default)]
+    pub replace_registry: Vec<RegistryRuleConfig>,
+    /// Set on every CSV.
+    #[serde(default)]
+    pub csv_annotations: Vec<CsvAnnotationConfig>,
     /// Store override for this organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreKind>,
     /// OCI store settings overriding the global `[oci]` table.
-    pub oci: Option<crate::oci_store::OciConfig>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict_config::option_table"
+    )]
+    pub oci: Option<OciConfig>,
+}
+
+impl OrgConfig {
+    /// The OAuth token, given inline or read from `oauth_token_file`.
+    #[must_use]
+    pub fn oauth_token(&self) -> Option<&SecretString> {
+        self.oauth_token.as_ref().or(self.token_from_file.as_ref())
+    }
+
+    /// This organization's cross-key rules; reads `oauth_token_file`.
+    fn validate(&mut self, origin: &str, name: &str) -> Result<(), ConfigError> {
+        let at = format!("organizations.{name}");
+        if let Err(reason) = names::check_organization(name) {
+            return Err(ConfigError::invalid(origin, at, reason));
+        }
+        if let Some(oci) = &mut self.oci {
+            oci.validate(origin, &format!("{at}.oci"))?;
+        }
+        if let Some(path) = &self.oauth_token_file {
+            if self.oauth_token.is_some() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    format!("{at}.oauth_token_file"),
+                    "give either oauth_token or oauth_token_file, not both",
+                ));
+            }
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::invalid(
+                    origin,
+                    format!("{at}.oauth_token_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let token = text.lines().next().unwrap_or_default().trim().to_owned();
+            if token.is_empty() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    format!("{at}.oauth_token_file"),
+                    format!("{} is empty", path.display()),
+                ));
+            }
+            self.token_from_file = Some(SecretString::from(token));
+        }
+        if self.public && self.oauth_token().is_none() {
+            return Err(ConfigError::invalid(
+                origin,
+                format!("{at}.oauth_token"),
+                "required when public = true",
+            ));
+        }
+        // Compile now so bad patterns and templates stop the start-up.
+        manifest_bundle::Rewrites::compile(name, &self.rewrites())
+            .map_err(|e| ConfigError::invalid(origin, at.clone(), e.to_string()))?;
+        Ok(())
+    }
+
+    /// The rewrite settings in manifest-bundle's terms.
+    #[must_use]
+    pub fn rewrites(&self) -> RewriteConfig {
+        RewriteConfig {
+            package_name_suffix: self.package_name_suffix.clone(),
+            replace_registry: self
+                .replace_registry
+                .iter()
+                .map(|r| RegistryRule {
+                    old: r.old.clone(),
+                    new: r.new.clone(),
+                    regexp: r.regexp,
+                })
+                .collect(),
+            csv_annotations: self
+                .csv_annotations
+                .iter()
+                .map(|a| CsvAnnotation {
+                    name: a.name.clone(),
+                    value: a.value.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Greenwave gate settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GreenwaveConfig {
     /// Base URL.
     pub url: String,
@@ -86,26 +350,52 @@ pub struct GreenwaveConfig {
     pub product_version: String,
 }
 
+impl GreenwaveConfig {
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("url", &self.url),
+            ("context", &self.context),
+            ("product_version", &self.product_version),
+        ] {
+            if value.is_empty() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    format!("greenwave.{key}"),
+                    "must not be empty",
+                ));
+            }
+        }
+        check_url(origin, "greenwave.url", &self.url)
+    }
+}
+
 /// The effective configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`.
+    /// `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` (case-insensitive when read).
     pub log_level: String,
     /// Log format.
     pub log_format: LogFormat,
     /// Request body limit in bytes.
+    #[serde(deserialize_with = "positive::u64")]
     pub max_content_length: u64,
     /// Uncompressed zip limit in bytes (actual bytes).
+    #[serde(deserialize_with = "positive::u64")]
     pub zipfile_max_uncompressed_size: u64,
     /// Zip entry limit.
+    #[serde(deserialize_with = "positive::usize")]
     pub zipfile_max_entries: usize,
     /// Cap on the Koji archive download.
+    #[serde(deserialize_with = "positive::u64")]
     pub koji_archive_max_size: u64,
     /// Version used when a package has no valid release.
     pub default_release_version: String,
     /// Koji hub (Koji disabled when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kojihub_url: Option<String>,
     /// Koji file root.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kojiroot_url: Option<String>,
     /// Default store.
     pub store: StoreKind,
@@ -113,26 +403,48 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Quay base URL for `/cnr` and `/api/v1`.
     pub quay_url: String,
-    /// Organizations.
-    pub organizations: BTreeMap<String, OrgConfig>,
-    /// Greenwave gate (disabled when absent).
-    pub greenwave: Option<GreenwaveConfig>,
-    /// OCI store defaults (`[oci]`).
-    pub oci: Option<crate::oci_store::OciConfig>,
     /// Seconds for every API call.
+    #[serde(deserialize_with = "positive::u64")]
     pub request_timeout: u64,
     /// Seconds for pushes and downloads.
+    #[serde(deserialize_with = "positive::u64")]
     pub transfer_timeout: u64,
     /// Seconds to connect.
+    #[serde(deserialize_with = "positive::u64")]
     pub connect_timeout: u64,
     /// Extra PEM roots for outbound TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<PathBuf>,
     /// Listen address.
     pub listen: String,
     /// Concurrent CPU-bound push work.
+    #[serde(deserialize_with = "positive::usize")]
     pub max_concurrent_pushes: usize,
     /// Attempts for an automatic version when the store reports "release exists".
+    #[serde(deserialize_with = "positive::u32")]
     pub max_version_attempts: u32,
+    /// Organizations.
+    #[serde(deserialize_with = "strict_config::map_of_tables")]
+    pub organizations: BTreeMap<String, OrgConfig>,
+    /// Greenwave gate (disabled when absent).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict_config::option_table"
+    )]
+    pub greenwave: Option<GreenwaveConfig>,
+    /// OCI store defaults (`[oci]`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict_config::option_table"
+    )]
+    pub oci: Option<OciConfig>,
+    /// Upstream keys with no meaning here; accepted so upstream files load, and warned about.
+    #[serde(skip_serializing)]
+    debug: Option<serde::de::IgnoredAny>,
+    #[serde(skip_serializing)]
+    testing: Option<serde::de::IgnoredAny>,
+    #[serde(skip_serializing)]
+    secret_key: Option<serde::de::IgnoredAny>,
 }
 
 impl Default for Config {
@@ -150,9 +462,6 @@ impl Default for Config {
             store: StoreKind::Local,
             data_dir: PathBuf::from("./omps-data"),
             quay_url: "https://quay.io".into(),
-            organizations: BTreeMap::new(),
-            greenwave: None,
-            oci: None,
             request_timeout: 30,
             transfer_timeout: 120,
             connect_timeout: 10,
@@ -160,11 +469,76 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             max_concurrent_pushes: 8,
             max_version_attempts: 10,
+            organizations: BTreeMap::new(),
+            greenwave: None,
+            oci: None,
+            debug: None,
+            testing: None,
+            secret_key: None,
         }
     }
 }
 
-/// Scalar keys that `OMPS_<KEY>` environment variables may override.
+/// Integers that must be greater than zero. Environment overrides arrive as strings, so a
+/// decimal string is accepted too.
+mod positive {
+    use serde::Deserializer;
+    use serde::de::{Error, Unexpected, Visitor};
+
+    struct Positive;
+
+    impl Visitor<'_> for Positive {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an integer greater than 0")
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<u64, E> {
+            if v == 0 {
+                Err(E::invalid_value(Unexpected::Unsigned(v), &self))
+            } else {
+                Ok(v)
+            }
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<u64, E> {
+            match v.trim().parse::<i64>() {
+                Ok(n) => self.visit_i64(n),
+                Err(_) => Err(E::invalid_value(Unexpected::Str(v), &self)),
+            }
+        }
+    }
+
+    fn of<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
+        let n = d.deserialize_any(Positive)?;
+        T::try_from(n).map_err(|_| D::Error::custom(format!("{n} is too large")))
+    }
+
+    pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        of(d)
+    }
+
+    pub fn usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        of(d)
+    }
+
+    pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        of(d)
+    }
+}
+
+/// Top-level keys whose value is a table; their `OMPS_<KEY>` override is a TOML inline table.
+pub const TABLE_KEYS: &[&str] = &["organizations", "greenwave", "oci"];
+
+/// Scalar keys that `OMPS_<KEY>` environment variables may override (the value as a string).
 pub const SCALAR_KEYS: &[&str] = &[
     "log_level",
     "log_format",
@@ -186,8 +560,6 @@ pub const SCALAR_KEYS: &[&str] = &[
     "max_concurrent_pushes",
     "max_version_attempts",
 ];
-
-const IGNORED_UPSTREAM_KEYS: &[&str] = &["debug", "testing", "secret_key"];
 
 /// Values given on the command line; they win over everything.
 #[derive(Debug, Clone, Default)]
@@ -211,138 +583,200 @@ pub fn is_strict_version(v: &str) -> bool {
         })
 }
 
+fn check_url(origin: &str, key: &str, value: &str) -> Result<(), ConfigError> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        _ => Err(ConfigError::invalid(
+            origin,
+            key,
+            format!("{value:?} is not an http(s) URL"),
+        )),
+    }
+}
+
 impl Config {
-    /// Loads `file` (TOML) if given, then applies `env` (`OMPS_*` variables) and `overrides`.
-    /// Returns the config and warnings (unknown keys).
+    /// Loads `file` (TOML) if given, then applies `env` (`OMPS_*` variables) and `overrides`,
+    /// and validates the result. Returns the config and warnings (ignored upstream keys).
     pub fn load(
-        file: Option<&std::path::Path>,
+        file: Option<&Path>,
         env: &BTreeMap<String, String>,
         overrides: &Overrides,
     ) -> Result<(Self, Vec<String>), ConfigError> {
-        let mut table = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
-            }
-            None => toml::Table::new(),
+        let origin = file.map_or_else(|| "configuration".to_owned(), |p| p.display().to_string());
+        let text = match file {
+            Some(path) => strict_config::read_limited(path, &origin)?,
+            None => String::new(),
+        };
+        let mut sources = Vec::new();
+        let mut table: Option<toml::Table> = None;
+        let mut set = |key: &str, value: toml::Value, source: String| -> Result<(), ConfigError> {
+            let table = match &mut table {
+                Some(t) => t,
+                None => table.insert(strict_config::from_toml_str::<toml::Table>(&origin, &text)?),
+            };
+            table.insert(key.to_owned(), value);
+            sources.push(source);
+            Ok(())
         };
         for key in SCALAR_KEYS {
-            if let Some(value) = env.get(&format!("OMPS_{}", key.to_ascii_uppercase())) {
-                table.insert((*key).to_owned(), toml::Value::String(value.clone()));
+            let var = format!("OMPS_{}", key.to_ascii_uppercase());
+            if let Some(value) = env.get(&var) {
+                set(key, toml::Value::String(value.clone()), var)?;
+            }
+        }
+        for key in TABLE_KEYS {
+            let var = format!("OMPS_{}", key.to_ascii_uppercase());
+            if let Some(value) = env.get(&var) {
+                let parsed: toml::Table =
+                    strict_config::from_toml_str(&var, &format!("value = {value}"))?;
+                let value = parsed
+                    .get("value")
+                    .cloned()
+                    .unwrap_or(toml::Value::Integer(0));
+                if !value.is_table() {
+                    return Err(ConfigError::invalid(
+                        var,
+                        "",
+                        "expected a TOML inline table, e.g. { key = \"value\" }",
+                    ));
+                }
+                set(key, value, var)?;
             }
         }
         if let Some(listen) = &overrides.listen {
-            table.insert("listen".into(), toml::Value::String(listen.clone()));
+            set(
+                "listen",
+                toml::Value::String(listen.clone()),
+                "--listen".into(),
+            )?;
         }
         if let Some(dir) = &overrides.data_dir {
-            table.insert(
-                "data_dir".into(),
+            set(
+                "data_dir",
                 toml::Value::String(dir.display().to_string()),
-            );
+                "--data-dir".into(),
+            )?;
         }
-        Self::from_table(&table)
+        let (config, origin): (Config, String) = match table {
+            // Without overrides the file is read as text, so errors carry line and column.
+            None => (strict_config::from_toml_str(&origin, &text)?, origin),
+            Some(table) => {
+                let origin = format!("{origin} with {}", sources.join(", "));
+                (
+                    strict_config::from_toml_value(&origin, toml::Value::Table(table))?,
+                    origin,
+                )
+            }
+        };
+        config.validate(&origin)
     }
 
-    /// Builds and validates a configuration from a parsed table (environment values arrive as
-    /// strings and are converted).
-    pub fn from_table(table: &toml::Table) -> Result<(Self, Vec<String>), ConfigError> {
-        let mut c = Config::default();
+    /// Parses and validates TOML text (tests and tools; the server uses [`Config::load`]).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Self::parse_toml("configuration", text).map(|(c, _)| c)
+    }
+
+    /// Parses and validates TOML text from `origin`, with the warnings.
+    pub fn parse_toml(origin: &str, text: &str) -> Result<(Self, Vec<String>), ConfigError> {
+        let config: Config = strict_config::from_toml_str(origin, text)?;
+        config.validate(origin)
+    }
+
+    /// The cross-key rules, in one pass: URLs, versions, names, credentials that go together,
+    /// rewrite templates, and a registry for every organization on the OCI store. Reads
+    /// `oauth_token_file`s. Returns warnings for accepted-but-ignored upstream keys.
+    pub fn validate(mut self, origin: &str) -> Result<(Self, Vec<String>), ConfigError> {
         let mut warnings = Vec::new();
-        for (key, value) in table {
-            match key.as_str() {
-                "log_level" => {
-                    let v = string(key, value)?.to_ascii_uppercase();
-                    if !["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"].contains(&v.as_str()) {
-                        return err(format!(
-                            "log_level: {v:?} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
-                        ));
-                    }
-                    c.log_level = v;
-                }
-                "log_format" => {
-                    c.log_format = match string(key, value)?.as_str() {
-                        "text" => LogFormat::Text,
-                        "json" => LogFormat::Json,
-                        other => {
-                            return err(format!(
-                                "log_format: {other:?} is not \"text\" or \"json\""
-                            ));
-                        }
-                    }
-                }
-                "max_content_length" => c.max_content_length = positive(key, value)?,
-                "zipfile_max_uncompressed_size" => {
-                    c.zipfile_max_uncompressed_size = positive(key, value)?;
-                }
-                "zipfile_max_entries" => {
-                    c.zipfile_max_entries = usize_of(key, positive(key, value)?)?;
-                }
-                "koji_archive_max_size" => c.koji_archive_max_size = positive(key, value)?,
-                "default_release_version" => {
-                    let v = string(key, value)?;
-                    if !is_strict_version(&v) {
-                        return err(format!(
-                            "default_release_version: {v:?} must be in format '<int>.<int>.<int>'"
-                        ));
-                    }
-                    c.default_release_version = v;
-                }
-                "kojihub_url" => c.kojihub_url = Some(url_string(key, value)?),
-                "kojiroot_url" => c.kojiroot_url = Some(url_string(key, value)?),
-                "store" => c.store = StoreKind::parse(key, &string(key, value)?)?,
-                "data_dir" => c.data_dir = PathBuf::from(string(key, value)?),
-                "quay_url" => c.quay_url = url_string(key, value)?,
-                "request_timeout" => c.request_timeout = positive(key, value)?,
-                "transfer_timeout" => c.transfer_timeout = positive(key, value)?,
-                "connect_timeout" => c.connect_timeout = positive(key, value)?,
-                "ca_bundle" => c.ca_bundle = Some(PathBuf::from(string(key, value)?)),
-                "listen" => {
-                    let v = string(key, value)?;
-                    if v.parse::<std::net::SocketAddr>().is_err() {
-                        return err(format!("listen: {v:?} is not an ADDRESS:PORT"));
-                    }
-                    c.listen = v;
-                }
-                "max_concurrent_pushes" => {
-                    c.max_concurrent_pushes = usize_of(key, positive(key, value)?)?;
-                }
-                "max_version_attempts" => {
-                    c.max_version_attempts = u32::try_from(positive(key, value)?)
-                        .map_err(|_| ConfigError(format!("{key}: too large")))?;
-                }
-                "organizations" => c.organizations = organizations(value)?,
-                "greenwave" => c.greenwave = Some(greenwave(value)?),
-                "oci" => c.oci = Some(crate::oci_store::OciConfig::parse("oci", value)?),
-                k if IGNORED_UPSTREAM_KEYS.contains(&k) => {
-                    warnings.push(format!("{k}: upstream option has no meaning here; ignored"));
-                }
-                other => warnings.push(format!("{other}: unknown configuration key; ignored")),
+        for (key, present) in [
+            ("debug", self.debug.is_some()),
+            ("testing", self.testing.is_some()),
+            ("secret_key", self.secret_key.is_some()),
+        ] {
+            if present {
+                warnings.push(format!(
+                    "{key}: upstream option has no meaning here; ignored"
+                ));
             }
         }
-        if c.kojihub_url.is_some() && c.kojiroot_url.is_none() {
-            return err("kojiroot_url: required when kojihub_url is set");
+        let level = self.log_level.to_ascii_uppercase();
+        if !["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"].contains(&level.as_str()) {
+            return Err(ConfigError::invalid(
+                origin,
+                "log_level",
+                format!("{level:?} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+            ));
         }
-        c.check_oci()?;
-        Ok((c, warnings))
-    }
-
-    /// Every organization (and the default) that uses the OCI store has a registry URL.
-    fn check_oci(&self) -> Result<(), ConfigError> {
+        self.log_level = level;
+        if !is_strict_version(&self.default_release_version) {
+            return Err(ConfigError::invalid(
+                origin,
+                "default_release_version",
+                format!(
+                    "{:?} must be in format '<int>.<int>.<int>'",
+                    self.default_release_version
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("kojihub_url", self.kojihub_url.as_deref()),
+            ("kojiroot_url", self.kojiroot_url.as_deref()),
+            ("quay_url", Some(self.quay_url.as_str())),
+        ] {
+            if let Some(v) = value {
+                check_url(origin, key, v)?;
+            }
+        }
+        if self.kojihub_url.is_some() && self.kojiroot_url.is_none() {
+            return Err(ConfigError::invalid(
+                origin,
+                "kojiroot_url",
+                "required when kojihub_url is set",
+            ));
+        }
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::invalid(
+                origin,
+                "listen",
+                format!("{:?} is not an ADDRESS:PORT", self.listen),
+            ));
+        }
+        if let Some(path) = &self.ca_bundle {
+            if let Err(e) = std::fs::File::open(path) {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "ca_bundle",
+                    format!("cannot read {}: {e}", path.display()),
+                ));
+            }
+        }
+        if let Some(g) = &self.greenwave {
+            g.validate(origin)?;
+        }
+        if let Some(oci) = &mut self.oci {
+            oci.validate(origin, "oci")?;
+        }
+        for (name, org) in &mut self.organizations {
+            org.validate(origin, name)?;
+        }
         let global_url = self.oci.as_ref().and_then(|o| o.registry_url.as_ref());
         if self.store == StoreKind::Oci && global_url.is_none() {
-            return err("oci.registry_url: required when store = \"oci\"");
+            return Err(ConfigError::invalid(
+                origin,
+                "oci.registry_url",
+                "required when store = \"oci\"",
+            ));
         }
         for (name, org) in &self.organizations {
             let own_url = org.oci.as_ref().and_then(|o| o.registry_url.as_ref());
             if self.store_for(name) == StoreKind::Oci && own_url.or(global_url).is_none() {
-                return err(format!(
-                    "organizations.{name}.oci.registry_url: required when the organization uses store = \"oci\" (or set oci.registry_url)"
+                return Err(ConfigError::invalid(
+                    origin,
+                    format!("organizations.{name}.oci.registry_url"),
+                    "required when the organization uses store = \"oci\" (or set oci.registry_url)",
                 ));
             }
         }
-        Ok(())
+        Ok((self, warnings))
     }
 
     /// The store an organization uses.
@@ -354,274 +788,11 @@ impl Config {
             .unwrap_or(self.store)
     }
 
-    /// The effective configuration as TOML-like text with secrets redacted, for the start-up log.
-    pub fn redacted(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "log_level = {:?}\nlog_format = {:?}",
-            self.log_level,
-            format!("{:?}", self.log_format).to_lowercase()
-        );
-        let _ = writeln!(
-            out,
-            "max_content_length = {}\nzipfile_max_uncompressed_size = {}",
-            self.max_content_length, self.zipfile_max_uncompressed_size
-        );
-        let _ = writeln!(
-            out,
-            "zipfile_max_entries = {}\nkoji_archive_max_size = {}",
-            self.zipfile_max_entries, self.koji_archive_max_size
-        );
-        let _ = writeln!(
-            out,
-            "default_release_version = {:?}",
-            self.default_release_version
-        );
-        let _ = writeln!(
-            out,
-            "kojihub_url = {:?}\nkojiroot_url = {:?}",
-            self.kojihub_url, self.kojiroot_url
-        );
-        let _ = writeln!(
-            out,
-            "store = {:?}\ndata_dir = {:?}\nquay_url = {:?}",
-            self.store.as_str(),
-            self.data_dir.display().to_string(),
-            self.quay_url
-        );
-        let _ = writeln!(
-            out,
-            "request_timeout = {}\ntransfer_timeout = {}\nconnect_timeout = {}",
-            self.request_timeout, self.transfer_timeout, self.connect_timeout
-        );
-        let _ = writeln!(
-            out,
-            "ca_bundle = {:?}\nlisten = {:?}",
-            self.ca_bundle, self.listen
-        );
-        let _ = writeln!(
-            out,
-            "max_concurrent_pushes = {}\nmax_version_attempts = {}",
-            self.max_concurrent_pushes, self.max_version_attempts
-        );
-        if let Some(g) = &self.greenwave {
-            let _ = writeln!(
-                out,
-                "greenwave = {{ url = {:?}, context = {:?}, product_version = {:?} }}",
-                g.url, g.context, g.product_version
-            );
-        }
-        if let Some(oci) = &self.oci {
-            let _ = writeln!(out, "oci = {{ {} }}", oci.redacted());
-        }
-        for (name, org) in &self.organizations {
-            if let Some(oci) = &org.oci {
-                let _ = writeln!(out, "[organizations.{name:?}.oci] {}", oci.redacted());
-            }
-            let _ = writeln!(
-                out,
-                "[organizations.{name:?}] public = {}, oauth_token = {}, replace_registry = {} rule(s), package_name_suffix = {:?}, csv_annotations = {}, store = {:?}",
-                org.public,
-                if org.oauth_token.is_some() {
-                    "\"<redacted>\""
-                } else {
-                    "none"
-                },
-                org.rewrites.replace_registry.len(),
-                org.rewrites.package_name_suffix,
-                org.rewrites.csv_annotations.len(),
-                org.store.map(StoreKind::as_str),
-            );
-        }
-        out
+    /// The effective configuration as TOML, secrets redacted: what `--check-config` prints and
+    /// the start-up log shows. It parses back to the same configuration (bar the secrets).
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        strict_config::to_toml_string(self)
     }
-}
-
-fn string(key: &str, value: &toml::Value) -> Result<String, ConfigError> {
-    match value {
-        toml::Value::String(s) => Ok(s.clone()),
-        other => err(format!(
-            "{key}: expected a string, got {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn url_string(key: &str, value: &toml::Value) -> Result<String, ConfigError> {
-    let s = string(key, value)?;
-    match url::Url::parse(&s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(s),
-        _ => err(format!("{key}: {s:?} is not an http(s) URL")),
-    }
-}
-
-/// A positive integer, given as a TOML integer or (from the environment) a string.
-fn positive(key: &str, value: &toml::Value) -> Result<u64, ConfigError> {
-    let n = match value {
-        toml::Value::Integer(i) => *i,
-        toml::Value::String(s) => s
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| ConfigError(format!("{key}: {s:?} is not an integer")))?,
-        other => {
-            return err(format!(
-                "{key}: expected an integer, got {}",
-                other.type_str()
-            ));
-        }
-    };
-    if n <= 0 {
-        return err(format!("{key}: must be greater than 0, got {n}"));
-    }
-    Ok(n.unsigned_abs())
-}
-
-fn usize_of(key: &str, n: u64) -> Result<usize, ConfigError> {
-    usize::try_from(n).map_err(|_| ConfigError(format!("{key}: too large")))
-}
-
-fn boolean(key: &str, value: &toml::Value) -> Result<bool, ConfigError> {
-    match value {
-        toml::Value::Boolean(b) => Ok(*b),
-        other => err(format!(
-            "{key}: expected a boolean, got {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn valid_org_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    first_ok && name.len() <= 128 && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
-fn organizations(value: &toml::Value) -> Result<BTreeMap<String, OrgConfig>, ConfigError> {
-    let toml::Value::Table(table) = value else {
-        return err("organizations: expected a table");
-    };
-    let mut out = BTreeMap::new();
-    for (name, settings) in table {
-        let at = |k: &str| format!("organizations.{name}.{k}");
-        if !valid_org_name(name) {
-            return err(format!(
-                "organizations: {name:?} is not a valid organization name"
-            ));
-        }
-        let toml::Value::Table(settings) = settings else {
-            return err(format!("organizations.{name}: expected a table"));
-        };
-        let mut org = OrgConfig::default();
-        for (key, v) in settings {
-            match key.as_str() {
-                "public" => org.public = boolean(&at(key), v)?,
-                "oauth_token" => org.oauth_token = Some(SecretString::from(string(&at(key), v)?)),
-                // A file holding the token (first line), e.g. a mounted Kubernetes Secret.
-                "oauth_token_file" => {
-                    let path = string(&at(key), v)?;
-                    let text = std::fs::read_to_string(&path).map_err(|e| {
-                        ConfigError(format!("{}: cannot read {path}: {e}", at(key)))
-                    })?;
-                    let token = text.lines().next().unwrap_or_default().trim().to_owned();
-                    if token.is_empty() {
-                        return err(format!("{}: {path} is empty", at(key)));
-                    }
-                    org.oauth_token = Some(SecretString::from(token));
-                }
-                "package_name_suffix" => {
-                    org.rewrites.package_name_suffix = Some(string(&at(key), v)?);
-                }
-                "store" => org.store = Some(StoreKind::parse(&at(key), &string(&at(key), v)?)?),
-                "oci" => org.oci = Some(crate::oci_store::OciConfig::parse(&at(key), v)?),
-                "replace_registry" => {
-                    let toml::Value::Array(items) = v else {
-                        return err(format!("{}: expected an array", at(key)));
-                    };
-                    for (i, item) in items.iter().enumerate() {
-                        let item_key = format!("{}[{i}]", at(key));
-                        let toml::Value::Table(t) = item else {
-                            return err(format!("{item_key}: expected a table"));
-                        };
-                        let old = t.get("old").ok_or_else(|| {
-                            ConfigError(format!("{item_key}: \"old\" is required"))
-                        })?;
-                        let new = t.get("new").ok_or_else(|| {
-                            ConfigError(format!("{item_key}: \"new\" is required"))
-                        })?;
-                        let regexp = t
-                            .get("regexp")
-                            .map(|r| boolean(&format!("{item_key}.regexp"), r))
-                            .transpose()?
-                            .unwrap_or(false);
-                        org.rewrites.replace_registry.push(RegistryRule {
-                            old: string(&format!("{item_key}.old"), old)?,
-                            new: string(&format!("{item_key}.new"), new)?,
-                            regexp,
-                        });
-                    }
-                }
-                "csv_annotations" => {
-                    let toml::Value::Array(items) = v else {
-                        return err(format!("{}: expected an array", at(key)));
-                    };
-                    for (i, item) in items.iter().enumerate() {
-                        let item_key = format!("{}[{i}]", at(key));
-                        let toml::Value::Table(t) = item else {
-                            return err(format!("{item_key}: expected a table"));
-                        };
-                        let get = |k: &str| {
-                            t.get(k)
-                                .ok_or_else(|| {
-                                    ConfigError(format!("{item_key}: \"{k}\" is required"))
-                                })
-                                .and_then(|v| string(&format!("{item_key}.{k}"), v))
-                        };
-                        org.rewrites.csv_annotations.push(CsvAnnotation {
-                            name: get("name")?,
-                            value: get("value")?,
-                        });
-                    }
-                }
-                other => return err(format!("{}: unknown organization setting", at(other))),
-            }
-        }
-        if org.public && org.oauth_token.is_none() {
-            return err(format!(
-                "organizations.{name}.oauth_token: required when public = true"
-            ));
-        }
-        // Compile now so bad patterns and templates stop the start-up.
-        manifest_bundle::Rewrites::compile(name, &org.rewrites)
-            .map_err(|e| ConfigError(e.to_string()))?;
-        out.insert(name.clone(), org);
-    }
-    Ok(out)
-}
-
-fn greenwave(value: &toml::Value) -> Result<GreenwaveConfig, ConfigError> {
-    let toml::Value::Table(t) = value else {
-        return err("greenwave: expected a table with url, context and product_version");
-    };
-    let get = |k: &str| -> Result<String, ConfigError> {
-        let v = t
-            .get(k)
-            .ok_or_else(|| ConfigError(format!("greenwave.{k}: required")))?;
-        let s = string(&format!("greenwave.{k}"), v)?;
-        if s.is_empty() {
-            return err(format!("greenwave.{k}: must not be empty"));
-        }
-        Ok(s)
-    };
-    let url = get("url")?;
-    url_string("greenwave.url", &toml::Value::String(url.clone()))?;
-    Ok(GreenwaveConfig {
-        url,
-        context: get("context")?,
-        product_version: get("product_version")?,
-    })
 }
 
 #[cfg(test)]
@@ -629,7 +800,14 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::from_table(&text.parse::<toml::Table>().unwrap()).map(|(c, _)| c)
+        Config::from_toml_str(text)
+    }
+
+    fn key_of(text: &str) -> String {
+        let e = parse(text).unwrap_err();
+        e.key_path()
+            .unwrap_or_else(|| panic!("{text}: no key in {e}"))
+            .to_owned()
     }
 
     #[test]
@@ -654,7 +832,7 @@ mod tests {
             "log_level = 10",
             "log_level = true",
         ] {
-            assert!(parse(bad).unwrap_err().0.starts_with("log_level"), "{bad}");
+            assert_eq!(key_of(bad), "log_level", "{bad}");
         }
         assert_eq!(
             parse("zipfile_max_uncompressed_size = 10")
@@ -662,12 +840,11 @@ mod tests {
                 .zipfile_max_uncompressed_size,
             10
         );
-        assert!(
-            parse("zipfile_max_uncompressed_size = -10")
-                .unwrap_err()
-                .0
-                .contains("zipfile_max_uncompressed_size")
+        assert_eq!(
+            key_of("zipfile_max_uncompressed_size = -10"),
+            "zipfile_max_uncompressed_size"
         );
+        assert_eq!(key_of("max_version_attempts = 0"), "max_version_attempts");
     }
 
     #[test]
@@ -695,11 +872,9 @@ mod tests {
         ] {
             assert!(!is_strict_version(bad), "{bad:?}");
         }
-        assert!(
-            parse("default_release_version = \"a.b.c\"")
-                .unwrap_err()
-                .0
-                .contains("default_release_version")
+        assert_eq!(
+            key_of("default_release_version = \"a.b.c\""),
+            "default_release_version"
         );
     }
 
@@ -720,15 +895,16 @@ csv_annotations = [ { name = "package", value = "package.{package_name}" } ]
         assert!(ok.organizations["public-org"].public);
         assert_eq!(
             ok.organizations["with.dot"]
-                .rewrites
+                .rewrites()
                 .package_name_suffix
                 .as_deref(),
             Some("-test-suffix")
         );
-        assert!(!ok.redacted().contains("secret-token"));
+        assert!(!ok.to_toml().unwrap().contains("secret-token"));
         for (bad, key) in [
             ("organizations = { x = [] }", "organizations.x"),
-            ("[organizations.\"a/b\"]", "organizations"),
+            ("[organizations.\"a/b\"]", "organizations.a/b"),
+            ("[organizations.\".hidden\"]", "organizations..hidden"),
             (
                 "[organizations.x]\npublic = \"No\"",
                 "organizations.x.public",
@@ -743,15 +919,19 @@ csv_annotations = [ { name = "package", value = "package.{package_name}" } ]
             ),
             (
                 "[organizations.x]\nreplace_registry = [ { old = \"a\" } ]",
-                "organizations.x.replace_registry[0]",
+                "organizations.x.replace_registry[0].new",
             ),
             (
                 "[organizations.x]\nreplace_registry = [ { regexp = false } ]",
-                "organizations.x.replace_registry[0]",
+                "organizations.x.replace_registry[0].old",
             ),
             (
                 "[organizations.x]\nreplace_registry = [ { old = \"a\", new = \"b\", regexp = \"yes\" } ]",
                 "organizations.x.replace_registry[0].regexp",
+            ),
+            (
+                "[organizations.x]\nreplace_registry = [ { old = \"a\", new = \"b\", regex = true } ]",
+                "organizations.x.replace_registry[0].regex",
             ),
             (
                 "[organizations.x]\npublic = true",
@@ -759,15 +939,14 @@ csv_annotations = [ { name = "package", value = "package.{package_name}" } ]
             ),
             (
                 "[organizations.x]\ncsv_annotations = [ { name = \"a\", value = \"{other}\" } ]",
-                "organization x",
+                "organizations.x",
             ),
             (
                 "[organizations.x]\nreplace_registry = [ { old = \"(?<=a)b\", new = \"c\", regexp = true } ]",
-                "organization x",
+                "organizations.x",
             ),
         ] {
-            let e = parse(bad).unwrap_err();
-            assert!(e.0.contains(key), "{bad}: {e}");
+            assert_eq!(key_of(bad), key, "{bad}");
         }
     }
 
@@ -782,29 +961,46 @@ csv_annotations = [ { name = "package", value = "package.{package_name}" } ]
         ))
         .unwrap();
         assert_eq!(
-            secrecy::ExposeSecret::expose_secret(
-                c.organizations["x"].oauth_token.as_ref().unwrap()
-            ),
+            secrecy::ExposeSecret::expose_secret(c.organizations["x"].oauth_token().unwrap()),
             "file-token"
         );
-        let missing =
-            parse("[organizations.x]\noauth_token_file = \"/nonexistent/token\"").unwrap_err();
-        assert!(
-            missing.0.starts_with("organizations.x.oauth_token_file"),
-            "{missing}"
+        // The printed configuration names the file, never the token, and loads again.
+        let printed = c.to_toml().unwrap();
+        assert!(!printed.contains("file-token") && printed.contains("oauth_token_file"));
+        parse(&printed).unwrap();
+        assert_eq!(
+            key_of("[organizations.x]\noauth_token_file = \"/nonexistent/token\""),
+            "organizations.x.oauth_token_file"
         );
     }
 
     #[test]
     fn greenwave_validation() {
-        let c = parse("[greenwave]\nurl = \"https://gw.example\"\ncontext = \"c\"\nproduct_version = \"p\"\nextra = 1").unwrap();
+        let c = parse(
+            "[greenwave]\nurl = \"https://gw.example\"\ncontext = \"c\"\nproduct_version = \"p\"",
+        )
+        .unwrap();
         assert_eq!(c.greenwave.unwrap().context, "c");
-        for bad in [
-            "[greenwave]",
-            "[greenwave]\nurl = \"https://g\"\ncontext = \"c\"",
-            "greenwave = { url = \"https://g\", context = \"c\", product_version = 1 }",
+        for (bad, key) in [
+            ("[greenwave]", "greenwave.url"),
+            (
+                "[greenwave]\nurl = \"https://g\"\ncontext = \"c\"",
+                "greenwave.product_version",
+            ),
+            (
+                "greenwave = { url = \"https://g\", context = \"c\", product_version = 1 }",
+                "greenwave.product_version",
+            ),
+            (
+                "greenwave = { url = \"https://g\", context = \"c\", product_version = \"p\", extra = 1 }",
+                "greenwave.extra",
+            ),
+            (
+                "greenwave = { url = \"ftp://g\", context = \"c\", product_version = \"p\" }",
+                "greenwave.url",
+            ),
         ] {
-            assert!(parse(bad).unwrap_err().0.starts_with("greenwave"), "{bad}");
+            assert_eq!(key_of(bad), key, "{bad}");
         }
     }
 
@@ -820,12 +1016,17 @@ csv_annotations = [ { name = "package", value = "package.{package_name}" } ]
         let env = BTreeMap::from([
             ("OMPS_MAX_CONTENT_LENGTH".to_owned(), "200".to_owned()),
             ("OMPS_LISTEN".to_owned(), "127.0.0.1:2".to_owned()),
+            (
+                "OMPS_GREENWAVE".to_owned(),
+                "{ url = \"https://gw\", context = \"c\", product_version = \"p\" }".to_owned(),
+            ),
         ]);
         let (c, _) = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
         assert_eq!(
             (c.max_content_length, c.listen.as_str()),
             (200, "127.0.0.1:2")
         );
+        assert_eq!(c.greenwave.unwrap().url, "https://gw");
         let flags = Overrides {
             listen: Some("127.0.0.1:3".into()),
             data_dir: Some("/tmp/x".into()),
@@ -836,26 +1037,32 @@ csv_annotations = [ { name = "package", value = "package.{package_name}" } ]
             ("127.0.0.1:3", "/tmp/x")
         );
         let bad_env = BTreeMap::from([("OMPS_REQUEST_TIMEOUT".to_owned(), "soon".to_owned())]);
-        assert!(
-            Config::load(None, &bad_env, &Overrides::default())
-                .unwrap_err()
-                .0
-                .starts_with("request_timeout")
-        );
+        let e = Config::load(None, &bad_env, &Overrides::default()).unwrap_err();
+        assert_eq!(e.key_path(), Some("request_timeout"));
+        assert!(e.to_string().contains("OMPS_REQUEST_TIMEOUT"), "{e}");
+        let bad_table = BTreeMap::from([("OMPS_OCI".to_owned(), "{ registry = 1 }".to_owned())]);
+        let e = Config::load(None, &bad_table, &Overrides::default()).unwrap_err();
+        assert_eq!(e.key_path(), Some("oci.registry"), "{e}");
+        let not_table = BTreeMap::from([("OMPS_OCI".to_owned(), "3".to_owned())]);
+        let e = Config::load(None, &not_table, &Overrides::default()).unwrap_err();
+        assert!(e.to_string().starts_with("OMPS_OCI"), "{e}");
     }
 
     #[test]
     fn oci_store_settings() {
         let c = parse(
-            "store = \"oci\"\n[oci]\nregistry_url = \"https://r.example\"\npassword = \"pw-secret\"\nusername = \"u\"\n[organizations.team]\nstore = \"oci\"\noci = { namespace = \"ns\", tag_policy = \"release\" }",
+            "store = \"oci\"\n[oci]\nregistry_url = \"https://r.example/\"\npassword = \"pw-secret\"\nusername = \"u\"\n[organizations.team]\nstore = \"oci\"\noci = { namespace = \"ns\", tag_policy = \"release\" }",
         )
         .unwrap();
         assert_eq!(
             (c.store, c.store_for("team")),
             (StoreKind::Oci, StoreKind::Oci)
         );
-        assert!(c.organizations["team"].oci.is_some());
-        let text = c.redacted();
+        assert_eq!(
+            c.oci.as_ref().unwrap().registry_url.as_deref(),
+            Some("https://r.example")
+        );
+        let text = c.to_toml().unwrap();
         assert!(
             text.contains("https://r.example") && !text.contains("pw-secret"),
             "{text}"
@@ -871,30 +1078,82 @@ csv_annotations = [ { name = "package", value = "package.{package_name}" } ]
                 "organizations.x.oci.registry_url",
             ),
             ("[oci]\ntag_policy = 1", "oci.tag_policy"),
+            ("[oci]\ntag_policy = \"latest\"", "oci.tag_policy"),
+            ("[oci]\nnamespace = \"Upper\"", "oci.namespace"),
+            ("[oci]\nrepository = \"bundle\"", "oci.repository"),
+            ("[oci]\nrepository = \"{repo}/{repo}\"", "oci.repository"),
+            ("[oci]\nusername = \"u\"", "oci.password"),
+            ("[oci]\npassword = \"p\"", "oci.username"),
+            (
+                "[oci]\nusername = \"u\"\npassword = \"p\"\ntoken = \"t\"",
+                "oci.token",
+            ),
+            ("[oci]\nquay = \"yes\"", "oci.quay"),
+            ("[oci]\ncolour = \"blue\"", "oci.colour"),
             ("store = \"docker\"", "store"),
         ] {
-            let e = parse(bad).unwrap_err();
-            assert!(e.0.starts_with(key), "{bad}: {e}");
+            assert_eq!(key_of(bad), key, "{bad}");
         }
         // An organization on another store needs no registry.
         parse("[organizations.x]\nstore = \"local\"").unwrap();
     }
 
     #[test]
-    fn unknown_keys_warn() {
-        let (_, warnings) = Config::from_table(
-            &"SECRET_KEY = \"x\"\nsomething = 1"
-                .to_lowercase()
-                .parse::<toml::Table>()
-                .unwrap(),
+    fn org_oci_settings_override_the_global_ones_key_by_key() {
+        let c = parse(
+            "[oci]\nregistry_url = \"https://r.example\"\ntoken = \"t\"\n[organizations.x.oci]\nnamespace = \"team\"\nusername = \"u\"\npassword = \"p\"",
         )
         .unwrap();
-        assert_eq!(warnings.len(), 2);
+        let merged = c.organizations["x"]
+            .oci
+            .as_ref()
+            .unwrap()
+            .over(c.oci.as_ref().unwrap());
+        assert_eq!(merged.registry_url.as_deref(), Some("https://r.example"));
+        assert_eq!(merged.namespace.as_deref(), Some("team"));
+        assert!(merged.token.is_none(), "credentials never mix");
+        assert_eq!(merged.username.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn unknown_keys_refuse_at_every_level() {
+        let e = parse("max_content_lenght = 5").unwrap_err();
+        assert_eq!(e.key_path(), Some("max_content_lenght"));
         assert!(
-            parse("kojihub_url = \"https://koji\"")
-                .unwrap_err()
-                .0
-                .starts_with("kojiroot_url")
+            e.to_string().contains("did you mean `max_content_length`"),
+            "{e}"
         );
+        assert_eq!(
+            key_of("[organizations.x]\npublik = true"),
+            "organizations.x.publik"
+        );
+        assert_eq!(
+            key_of(
+                "[[organizations.x.csv_annotations]]\nname = \"a\"\nvalue = \"b\"\nvalu = \"c\""
+            ),
+            "organizations.x.csv_annotations[0].valu"
+        );
+        // Upstream keys load with a warning.
+        let (_, warnings) = Config::parse_toml("t", "secret_key = \"x\"\ndebug = true").unwrap();
+        assert_eq!(warnings.len(), 2);
+        assert_eq!(key_of("kojihub_url = \"https://koji\""), "kojiroot_url");
+    }
+
+    #[test]
+    fn printed_configuration_round_trips() {
+        let c = parse(
+            "store = \"oci\"\nkojihub_url = \"https://koji\"\nkojiroot_url = \"https://kojifiles\"\n\
+             [oci]\nregistry_url = \"https://r.example\"\ntoken = \"t0k\"\n\
+             [greenwave]\nurl = \"https://gw\"\ncontext = \"c\"\nproduct_version = \"p\"\n\
+             [organizations.a]\npublic = true\noauth_token = \"s3\"\nreplace_registry = [ { old = \"a\", new = \"b\" } ]\n",
+        )
+        .unwrap();
+        let printed = c.to_toml().unwrap();
+        assert!(
+            !printed.contains("t0k") && !printed.contains("s3\""),
+            "{printed}"
+        );
+        let again = parse(&printed).unwrap().to_toml().unwrap();
+        assert_eq!(again, printed);
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod local_store;
 pub mod metrics;
+pub mod names;
 pub mod oci_store;
 pub mod openapi;
 mod push;

@@ -604,7 +604,7 @@ async fn run_pipeline(state: &AppState, job: PushJob) -> Result<Value, ApiError>
         answer["warnings"] = json!(report.warnings);
     }
     if public && store_kind == StoreKind::AppRegistry {
-        if let Some(token) = &org_config.oauth_token {
+        if let Some(token) = org_config.oauth_token() {
             if let Err(detail) = publish(state, &job.org, &repo, token).await {
                 tracing::error!(organization = %job.org, repo = %repo, detail = %detail, "release pushed but the repository could not be made public");
                 answer["published"] = json!(false);

@@ -20,6 +20,38 @@ pub struct ServeArgs {
     /// Data directory of the local store (env `OMPS_DATA_DIR`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Print the effective configuration as TOML (secrets redacted) and exit: 0 when it is
+    /// valid, 2 when it is not.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// Why the server did not run. A configuration error is the operator's to fix (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is invalid; the message names the source and the key.
+    #[error(transparent)]
+    Config(#[from] crate::ConfigError),
+    /// The server could not start or failed while running.
+    #[error(transparent)]
+    Run(#[from] anyhow::Error),
+}
+
+impl ServeError {
+    /// The process exit code: 2 for configuration errors, 1 otherwise.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServeError::Config(_) => 2,
+            ServeError::Run(_) => 1,
+        }
+    }
+}
+
+/// `--check-config`: the effective configuration as TOML, or the configuration error.
+pub fn check_config(args: &ServeArgs) -> Result<String, crate::ConfigError> {
+    let (config, _warnings) = load_config(args)?;
+    config.to_toml()
 }
 
 /// Loads the configuration the way the binary does (flags > environment > file > defaults).
@@ -64,26 +96,28 @@ fn init_tracing(config: &Config) {
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight pushes (bounded wait).
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let (config, warnings) = load_config(&args)?;
+    let effective = config.to_toml()?;
     init_tracing(&config);
     for w in warnings {
         tracing::warn!("{w}");
     }
-    tracing::info!("effective configuration:\n{}", config.redacted());
+    tracing::info!("effective configuration:\n{effective}");
     let listen = config.listen.clone();
     let state = AppState::from_config(config)?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-    let local = listener.local_addr()?;
+    let local = listener.local_addr().map_err(anyhow::Error::from)?;
     tracing::info!(address = %local, "omps-server listening");
     // Scripts that ask for port 0 learn the real port from this line.
     println!("listening on http://{local}");
     let tasks = state.tasks().clone();
     axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        .await
+        .map_err(anyhow::Error::from)?;
     tasks.close();
     if tokio::time::timeout(Duration::from_secs(60), tasks.wait())
         .await

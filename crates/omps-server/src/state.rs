@@ -49,8 +49,13 @@ impl AppState {
     pub fn new(config: Config, backends: Backends) -> Result<Self, crate::config::ConfigError> {
         let mut rewrites = HashMap::new();
         for (name, org) in &config.organizations {
-            let compiled = Rewrites::compile(name, &org.rewrites)
-                .map_err(|e| crate::config::ConfigError(e.to_string()))?;
+            let compiled = Rewrites::compile(name, &org.rewrites()).map_err(|e| {
+                crate::config::ConfigError::invalid(
+                    "configuration",
+                    format!("organizations.{name}"),
+                    e.to_string(),
+                )
+            })?;
             rewrites.insert(name.clone(), compiled);
         }
         let cpu = Semaphore::new(config.max_concurrent_pushes);

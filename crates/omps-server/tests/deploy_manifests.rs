@@ -71,9 +71,8 @@ async fn kubernetes_manifests_match_the_server() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(&token_file_key), "t0ken").unwrap();
     let local_toml = toml_text.replace("/etc/omps/secrets", &dir.path().display().to_string());
-    let (config, warnings) =
-        omps_server::Config::from_table(&local_toml.parse::<toml::Table>().unwrap())
-            .expect("the ConfigMap's omps.toml must load");
+    let (config, warnings) = omps_server::Config::parse_toml("omps.toml", &local_toml)
+        .expect("the ConfigMap's omps.toml must load");
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(
         config

@@ -164,9 +164,7 @@ fn router_for(registry: &Registry, extra: &str) -> axum::Router {
         "store = \"oci\"\n[oci]\nregistry_url = \"{}\"\n{extra}",
         registry.url()
     );
-    let config = Config::from_table(&text.parse::<toml::Table>().unwrap())
-        .unwrap()
-        .0;
+    let config = Config::from_toml_str(&text).unwrap();
     app(AppState::from_config(config).unwrap())
 }
 

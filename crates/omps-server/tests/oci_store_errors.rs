@@ -45,9 +45,7 @@ fn config(registry: &MockServer, extra: &str) -> Config {
         "store = \"oci\"\n[oci]\nregistry_url = \"{}\"\n{extra}",
         registry.uri()
     );
-    Config::from_table(&text.parse::<toml::Table>().unwrap())
-        .unwrap()
-        .0
+    Config::from_toml_str(&text).unwrap()
 }
 
 fn router(config: Config) -> axum::Router {

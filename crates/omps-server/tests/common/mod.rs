@@ -323,9 +323,7 @@ pub fn harness() -> Harness {
 }
 
 pub fn config_from(text: &str) -> Config {
-    Config::from_table(&text.parse::<toml::Table>().unwrap())
-        .unwrap()
-        .0
+    Config::from_toml_str(text).unwrap()
 }
 
 /// A zip of `files`.
