@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bundle;
+pub mod bundle_package;
 pub mod error;
 pub mod image;
 pub mod layout;
@@ -12,6 +13,7 @@ pub mod validate;
 pub mod yaml;
 
 pub use bundle::{BundleDir, to_bundles};
+pub use bundle_package::bundle_package_name;
 pub use error::{Error, ErrorClass, Structural};
 pub use layout::{Document, Layout, Manifests, VersionManifests, discover_package_name};
 pub use limits::{Limits, YamlLimits};

@@ -4,19 +4,34 @@ use async_trait::async_trait;
 use quay_client::{AppRegistryClient, PushRelease, QuayError, Visibility};
 use serde_json::json;
 
-use crate::backends::{Auth, ManifestStore, Release, StoreError};
+use std::sync::Arc;
 
-/// Releases in an App Registry at a configurable base URL (self-hosted Quay, appr).
-#[derive(Debug, Clone)]
+use crate::backends::{
+    Auth, ManifestStore, Publication, PushReport, Release, ReleaseContent, RepoPublisher,
+    StoreCapabilities, StoreError,
+};
+
+/// Releases in an App Registry at a configurable base URL (self-hosted Quay, appr); visibility
+/// through Quay's REST API at the same Quay.
+#[derive(Clone)]
 pub struct AppRegistryStore {
     client: AppRegistryClient,
+    publisher: Arc<dyn RepoPublisher>,
+}
+
+impl std::fmt::Debug for AppRegistryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRegistryStore")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppRegistryStore {
-    /// Wraps a configured client.
+    /// Wraps a configured App Registry client and the publisher for visibility changes.
     #[must_use]
-    pub fn new(client: AppRegistryClient) -> Self {
-        Self { client }
+    pub fn new(client: AppRegistryClient, publisher: Arc<dyn RepoPublisher>) -> Self {
+        Self { client, publisher }
     }
 }
 
@@ -54,6 +69,22 @@ impl ManifestStore for AppRegistryStore {
         "app-registry"
     }
 
+    fn capabilities(&self, _org: &str) -> StoreCapabilities {
+        StoreCapabilities::APP_REGISTRY
+    }
+
+    async fn publish(
+        &self,
+        org: &str,
+        repo: &str,
+        token: &secrecy::SecretString,
+    ) -> Result<Publication, String> {
+        self.publisher
+            .make_public(org, repo, token)
+            .await
+            .map(|()| Publication::Published)
+    }
+
     async fn list_releases(
         &self,
         org: &str,
@@ -83,18 +114,24 @@ impl ManifestStore for AppRegistryStore {
         repo: &str,
         release: &Release,
         auth: &Auth,
-    ) -> Result<(), StoreError> {
+    ) -> Result<PushReport, StoreError> {
+        let ReleaseContent::AppRegistryBlob { blob, .. } = &release.content else {
+            return Err(StoreError::Other {
+                message: "the App Registry takes App Registry blobs, not bundle images".into(),
+                body: json!({}),
+            });
+        };
         let push = PushRelease {
             release: release.version.clone(),
             media_type: "helm".into(),
-            blob: release.blob.clone(),
+            blob: blob.clone(),
             visibility: release.public.then_some(Visibility::Public),
             force: false,
         };
         self.client
             .push_release(Some(auth), org, repo, &push)
             .await
-            .map(|_| ())
+            .map(|_| PushReport::default())
             .map_err(store_error)
     }
 

@@ -1,5 +1,5 @@
-//! The backend traits the handlers talk to. Production implementations wrap the client crates;
-//! tests swap in fakes.
+//! The backend traits the push service talks to: the store contract, the build system, the
+//! gate. Production implementations wrap the client crates; tests swap in fakes.
 
 use std::path::Path;
 
@@ -10,20 +10,75 @@ use serde_json::Value;
 /// The caller's `Authorization` value, forwarded verbatim to the App Registry; never logged.
 pub type Auth = SecretString;
 
+/// What a store takes as a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseShape {
+    /// An App Registry blob (`tar.gz` of the package manifests).
+    AppRegistryBlob,
+    /// Operator bundle images, one per CSV.
+    BundleImages,
+}
+
+/// Where a store's release names come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseNaming {
+    /// From the version the service chooses (or the caller gives): `x.y.z`, automatic by
+    /// bumping the highest major. A taken version can be retried with the next one.
+    FromVersion,
+    /// From the content: each bundle's CSV version. Retrying with another version cannot help,
+    /// and an explicit version must name the content's release.
+    FromContent,
+}
+
+/// What a store states about itself for one organization, once: the pipeline prepares exactly
+/// the release this describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreCapabilities {
+    /// The release shape the store takes.
+    pub takes: ReleaseShape,
+    /// Where release names come from.
+    pub naming: ReleaseNaming,
+}
+
+impl StoreCapabilities {
+    /// App-Registry-shaped stores (local, App Registry): a blob named by the chosen version.
+    pub const APP_REGISTRY: Self = Self {
+        takes: ReleaseShape::AppRegistryBlob,
+        naming: ReleaseNaming::FromVersion,
+    };
+}
+
+/// The content of a release, in the shape the store takes.
+#[derive(Debug, Clone)]
+pub enum ReleaseContent {
+    /// An App Registry blob.
+    AppRegistryBlob {
+        /// The `tar.gz`.
+        blob: bytes::Bytes,
+        /// sha256 of the uncompressed tar.
+        digest: String,
+    },
+    /// One bundle image per CSV.
+    BundleImages(Vec<ReleaseBundle>),
+}
+
 /// A release ready to be stored.
 #[derive(Debug, Clone)]
 pub struct Release {
-    /// The version to create.
+    /// The release name: the chosen version, or for stores naming releases by content the
+    /// content's release the caller asked for (or the highest).
     pub version: String,
-    /// The App Registry blob (`tar.gz`).
-    pub blob: bytes::Bytes,
-    /// sha256 of the uncompressed tar.
-    pub digest: String,
-    /// Ask the store to create the repository public (App Registry `visibility`).
+    /// The content.
+    pub content: ReleaseContent,
+    /// The organization is public: stores whose protocol takes a visibility at creation (the
+    /// App Registry push) create the repository public. Visibility changes are
+    /// [`ManifestStore::publish`].
     pub public: bool,
 }
 
-/// One operator bundle image of a release (built only for stores that take images).
+/// One operator bundle image of a release.
 #[derive(Debug, Clone)]
 pub struct ReleaseBundle {
     /// The CSV's `spec.version`.
@@ -34,8 +89,8 @@ pub struct ReleaseBundle {
     pub image: manifest_bundle::image::BundleImage,
 }
 
-/// An image a store pushed, reported to the caller (additive `images` field).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// An image a store pushed, reported to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PushedImage {
     /// `<registry host>/<namespace>/<repository>:<tag>`.
     pub reference: String,
@@ -50,14 +105,22 @@ pub struct PushedImage {
 /// What a push produced beyond the release itself.
 #[derive(Debug, Clone, Default)]
 pub struct PushReport {
-    /// Images pushed (OCI store); empty for the other stores.
+    /// Images pushed (stores that take bundle images); empty for the others.
     pub images: Vec<PushedImage>,
-    /// Problems that did not fail the push (e.g. the visibility change).
-    pub warnings: Vec<String>,
+}
+
+/// What a visibility change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publication {
+    /// The repository is public now.
+    Published,
+    /// The store has no visibility to change (the local store, a plain OCI registry).
+    NotSupported,
 }
 
 /// Why a store call failed. Each variant says what the service answers.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// 401/403 from the store.
     #[error("{message}")]
@@ -106,11 +169,16 @@ impl StoreError {
     }
 }
 
-/// Where releases live: the source of truth for versions.
+/// Where releases live: the source of truth for versions. One contract for every store shape:
+/// a store states its [`StoreCapabilities`], takes exactly the release they describe in
+/// [`ManifestStore::push`], and owns its visibility change ([`ManifestStore::publish`]).
 #[async_trait]
 pub trait ManifestStore: Send + Sync {
-    /// `local`, `app-registry`, ...
+    /// `local`, `app-registry`, `oci`.
     fn kind(&self) -> &'static str;
+
+    /// What the store takes for `org`'s releases and how it names them.
+    fn capabilities(&self, org: &str) -> StoreCapabilities;
 
     /// Releases of a package, in the store's order; `None` when the package is unknown.
     async fn list_releases(
@@ -120,43 +188,25 @@ pub trait ManifestStore: Send + Sync {
         auth: Option<&Auth>,
     ) -> Result<Option<Vec<String>>, StoreError>;
 
-    /// Creates a release; an existing release is [`StoreError::ReleaseExists`] (never overwritten).
+    /// Creates a release of the shape [`ManifestStore::capabilities`] states; an existing
+    /// release is [`StoreError::ReleaseExists`] (never overwritten). Content of another shape is
+    /// [`StoreError::Other`].
     async fn push(
         &self,
         org: &str,
         repo: &str,
         release: &Release,
         auth: &Auth,
-    ) -> Result<(), StoreError>;
+    ) -> Result<PushReport, StoreError>;
 
-    /// Creates a release from its App Registry blob and, for stores that take images, its
-    /// bundle images. The default ignores the images and calls [`ManifestStore::push`].
-    async fn push_release(
+    /// Makes `org/repo` public with the organization's OAuth token (one attempt; the caller
+    /// retries). The error text is the store's.
+    async fn publish(
         &self,
         org: &str,
         repo: &str,
-        release: &Release,
-        bundles: &[ReleaseBundle],
-        auth: &Auth,
-    ) -> Result<PushReport, StoreError> {
-        let _ = bundles;
-        self.push(org, repo, release, auth)
-            .await
-            .map(|()| PushReport::default())
-    }
-
-    /// Whether the store wants bundle images in [`ManifestStore::push_release`] for `org`.
-    fn wants_bundles(&self, org: &str) -> bool {
-        let _ = org;
-        false
-    }
-
-    /// Whether "release exists" may be answered by retrying with the next version. A store
-    /// whose names do not depend on the release version answers `false` (retrying cannot help).
-    fn retry_on_exists(&self, org: &str) -> bool {
-        let _ = org;
-        true
-    }
+        token: &SecretString,
+    ) -> Result<Publication, String>;
 
     /// Deletes one release.
     async fn delete(
@@ -268,7 +318,8 @@ pub trait Gate: Send + Sync {
     async fn health(&self) -> Result<(), String>;
 }
 
-/// Makes repositories public (Quay REST `changevisibility`).
+/// Makes repositories public through Quay's REST API (`changevisibility`); what the App
+/// Registry store uses for [`ManifestStore::publish`].
 #[async_trait]
 pub trait RepoPublisher: Send + Sync {
     /// Makes `org/repo` public with the organization's OAuth token; the error text comes from

@@ -1,31 +1,147 @@
-//! The OMPS error envelope: `{"error": <id>, "message": <text>, "status": <code>, ...extra}`.
+//! The OMPS error envelope: `{"error": <id>, "message": <text>, "status": <code>, ...extra}`,
+//! and [`ErrorId`], the one list of error ids that the answers, the OpenAPI document and
+//! docs/api.md use.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-/// An error answered to the client, with the documented id and extra fields.
+macro_rules! error_ids {
+    ($($(#[$doc:meta])* $id:ident = $status:literal,)*) => {
+        /// Every error id the service answers, with its HTTP status (one status per id).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum ErrorId {
+            $($(#[$doc])* $id,)*
+        }
+
+        impl ErrorId {
+            /// Every id, in documentation order.
+            pub const ALL: &'static [ErrorId] = &[$(ErrorId::$id,)*];
+
+            /// The id as answered (`"error"` field).
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorId::$id => stringify!($id),)*
+                }
+            }
+
+            /// The HTTP status answered with this id.
+            #[must_use]
+            pub fn status(self) -> u16 {
+                match self {
+                    $(ErrorId::$id => $status,)*
+                }
+            }
+        }
+    };
+}
+
+error_ids! {
+    /// No such route or resource (werkzeug's text).
+    NotFound = 404,
+    /// The route exists with other methods (`Allow` lists them).
+    MethodNotAllowed = 405,
+    /// The body is larger than `max_content_length`.
+    RequestEntityTooLarge = 413,
+    /// An unexpected failure; never carries internal details.
+    InternalServerError = 500,
+    /// Push and delete need an `Authorization` header.
+    OMPSAuthorizationHeaderRequired = 403,
+    /// An explicit version is not a strict `x.y.z`.
+    OMPSInvalidVersionFormat = 400,
+    /// An organization or repository name in the URL does not follow the name grammar.
+    OMPSInvalidName = 400,
+    /// An explicit version that the organization's store cannot honour (releases named after
+    /// CSV versions, and the upload has no CSV of that version).
+    OMPSVersionNotApplicable = 400,
+    /// The upload is not a usable zip (extension, archive errors, limits).
+    OMPSUploadedFileError = 400,
+    /// No `file` field in the multipart body.
+    OMPSExpectedFileError = 400,
+    /// The manifests are invalid (`validation_info` lists the findings).
+    PackageValidationError = 400,
+    /// The store refused the caller's credentials (`quay_response`).
+    QuayAuthorizationError = 403,
+    /// The release exists already (`quay_response`).
+    QuayReleaseExists = 409,
+    /// The store failed the push (`quay_response`).
+    QuayCourierError = 500,
+    /// The store failed a listing or delete.
+    QuayPackageError = 500,
+    /// No such package or release.
+    QuayPackageNotFound = 404,
+    /// Koji failed or is not configured.
+    KojiError = 500,
+    /// No such Koji build.
+    KojiNVRBuildNotFound = 404,
+    /// The Koji build is not complete.
+    KojiBuildNotComplete = 400,
+    /// The Koji build is not an operator image.
+    KojiNotAnOperatorImage = 400,
+    /// The Koji build has no manifests archive.
+    KojiManifestsArchiveNotFound = 500,
+    /// Greenwave's policies are not satisfied (`greenwave_response`).
+    GreenwaveUnsatisfiedError = 400,
+    /// Greenwave failed (`greenwave_response`).
+    GreenwaveError = 500,
+}
+
+impl std::fmt::Display for ErrorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// An error answered to the caller: a documented id (which fixes the status), a message and
+/// extra fields. The push service returns it ([`crate::PushError`]); the HTTP layer renders it.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// HTTP status (also the `status` field).
+    /// HTTP status (also the `status` field); always `id.status()`.
     pub status: StatusCode,
     /// Stable error id.
-    pub id: &'static str,
+    pub id: ErrorId,
     /// Human-readable message.
     pub message: String,
     /// Additional fields (`validation_info`, `quay_response`, ...).
     pub extra: Map<String, Value>,
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.id, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl serde::Serialize for ApiError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.body().serialize(serializer)
+    }
+}
+
 impl ApiError {
     /// An error without extra fields.
-    pub fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(id: ErrorId, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: StatusCode::from_u16(id.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             id,
             message: message.into(),
             extra: Map::new(),
         }
+    }
+
+    /// 400 `OMPSInvalidName`.
+    pub fn invalid_name(message: impl Into<String>) -> Self {
+        Self::new(ErrorId::OMPSInvalidName, message)
     }
 
     /// Adds an extra field.
@@ -39,7 +155,7 @@ impl ApiError {
     #[must_use]
     pub fn body(&self) -> Value {
         let mut body = self.extra.clone();
-        body.insert("error".into(), json!(self.id));
+        body.insert("error".into(), json!(self.id.as_str()));
         body.insert("message".into(), json!(self.message));
         body.insert("status".into(), json!(self.status.as_u16()));
         Value::Object(body)
@@ -48,9 +164,7 @@ impl ApiError {
     /// 404 `NotFound` with werkzeug's text.
     #[must_use]
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "NotFound",
+        Self::new(ErrorId::NotFound,
             "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.",
         )
     }
@@ -58,9 +172,7 @@ impl ApiError {
     /// 405 `MethodNotAllowed`.
     #[must_use]
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
+        Self::new(ErrorId::MethodNotAllowed,
             "The method is not allowed for the requested URL.",
         )
     }
@@ -68,9 +180,7 @@ impl ApiError {
     /// 413 `RequestEntityTooLarge`.
     #[must_use]
     pub fn too_large() -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
+        Self::new(ErrorId::RequestEntityTooLarge,
             "The data value transmitted exceeds the capacity limit.",
         )
     }
@@ -78,9 +188,7 @@ impl ApiError {
     /// 500 `InternalServerError`; never carries internal details.
     #[must_use]
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
+        Self::new(ErrorId::InternalServerError,
             "The server encountered an internal error and was unable to complete your request.",
         )
     }
@@ -88,9 +196,7 @@ impl ApiError {
     /// 403 `OMPSAuthorizationHeaderRequired`.
     #[must_use]
     pub fn auth_required() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "OMPSAuthorizationHeaderRequired",
+        Self::new(ErrorId::OMPSAuthorizationHeaderRequired,
             "Request contains no 'Authorization' header",
         )
     }
@@ -98,9 +204,7 @@ impl ApiError {
     /// 400 `OMPSInvalidVersionFormat`.
     #[must_use]
     pub fn invalid_version(version: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "OMPSInvalidVersionFormat",
+        Self::new(ErrorId::OMPSInvalidVersionFormat,
             format!(
                 "Version '{version}' must be in format '<int>.<int>.<int>': must match regexp '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$'"
             ),
@@ -109,28 +213,23 @@ impl ApiError {
 
     /// 400 `OMPSUploadedFileError`.
     pub fn uploaded_file(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "OMPSUploadedFileError", message)
+        Self::new(ErrorId::OMPSUploadedFileError, message)
     }
 
     /// 400 `OMPSExpectedFileError`.
     pub fn expected_file(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "OMPSExpectedFileError", message)
+        Self::new(ErrorId::OMPSExpectedFileError, message)
     }
 
     /// 400 `PackageValidationError` with `validation_info`.
     pub fn package_validation(message: impl Into<String>, validation_info: Value) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "PackageValidationError", message)
+        Self::new(ErrorId::PackageValidationError, message)
             .with("validation_info", validation_info)
     }
 
     /// An error carrying the store's response body as `quay_response`.
-    pub fn quay(
-        status: StatusCode,
-        id: &'static str,
-        message: impl Into<String>,
-        body: Value,
-    ) -> Self {
-        Self::new(status, id, message).with("quay_response", body)
+    pub fn quay(id: ErrorId, message: impl Into<String>, body: Value) -> Self {
+        Self::new(id, message).with("quay_response", body)
     }
 
     /// Whether this is a client error (logged at WARN rather than ERROR).
@@ -174,9 +273,9 @@ impl From<manifest_bundle::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.is_client_error() {
-            tracing::warn!(error = self.id, message = %self.message, status = self.status.as_u16(), "request failed");
+            tracing::warn!(error = self.id.as_str(), message = %self.message, status = self.status.as_u16(), "request failed");
         } else {
-            tracing::error!(error = self.id, message = %self.message, status = self.status.as_u16(), "request failed");
+            tracing::error!(error = self.id.as_str(), message = %self.message, status = self.status.as_u16(), "request failed");
         }
         (self.status, axum::Json(self.body())).into_response()
     }

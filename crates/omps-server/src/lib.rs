@@ -13,10 +13,12 @@ pub mod openapi;
 mod push;
 mod routes;
 pub mod serve;
+pub mod service;
 mod state;
 
 pub use config::{Config, ConfigError, Overrides};
-pub use error::ApiError;
-pub use push::bump_major;
+pub use error::{ApiError, ErrorId};
+pub use service::version::bump_major;
+pub use service::{PushError, PushOutcome, PushRequest, PushService, PushSource};
 pub use routes::app;
 pub use state::{AppState, Backends};

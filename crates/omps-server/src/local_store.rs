@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use serde_json::json;
 
-use crate::backends::{Auth, ManifestStore, Release, StoreError};
+use crate::backends::{
+    Auth, ManifestStore, Publication, PushReport, Release, ReleaseContent, StoreCapabilities,
+    StoreError,
+};
 
 /// Releases on the local filesystem.
 #[derive(Debug, Clone)]
@@ -88,6 +91,19 @@ impl ManifestStore for LocalStore {
         "local"
     }
 
+    fn capabilities(&self, _org: &str) -> StoreCapabilities {
+        StoreCapabilities::APP_REGISTRY
+    }
+
+    async fn publish(
+        &self,
+        _org: &str,
+        _repo: &str,
+        _token: &secrecy::SecretString,
+    ) -> Result<Publication, String> {
+        Ok(Publication::NotSupported)
+    }
+
     async fn list_releases(
         &self,
         org: &str,
@@ -135,29 +151,35 @@ impl ManifestStore for LocalStore {
         repo: &str,
         release: &Release,
         _auth: &Auth,
-    ) -> Result<(), StoreError> {
+    ) -> Result<PushReport, StoreError> {
         let dir = self.repo_dir(org, repo);
-        let release = release.clone();
+        let ReleaseContent::AppRegistryBlob { blob, digest } = release.content.clone() else {
+            return Err(StoreError::Other {
+                message: "the local store takes App Registry blobs, not bundle images".into(),
+                body: json!({}),
+            });
+        };
+        let version = release.version.clone();
         let (org, repo) = (org.to_owned(), repo.to_owned());
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(|e| io_error("creating the package directory", &e))?;
-            let name = encode(&release.version);
+            let name = encode(&version);
             let final_blob = dir.join(format!("{name}{BLOB_SUFFIX}"));
             let meta = json!({
                 "package": format!("{org}/{repo}"),
-                "release": release.version,
-                "digest": release.digest,
-                "size": release.blob.len(),
+                "release": version,
+                "digest": digest,
+                "size": blob.len(),
                 "media_type": "helm",
             });
             let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| io_error("writing the release", &e))?;
-            std::io::Write::write_all(&mut tmp, &release.blob).map_err(|e| io_error("writing the release", &e))?;
+            std::io::Write::write_all(&mut tmp, &blob).map_err(|e| io_error("writing the release", &e))?;
             tmp.as_file().sync_all().map_err(|e| io_error("writing the release", &e))?;
             match std::fs::hard_link(tmp.path(), &final_blob) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     return Err(StoreError::ReleaseExists {
-                        message: format!("package exists already: {org}/{repo} release {}", release.version),
+                        message: format!("package exists already: {org}/{repo} release {version}"),
                         body: json!({"error": {"code": "package-exists", "message": "package exists already"}}),
                     });
                 }
@@ -167,7 +189,7 @@ impl ManifestStore for LocalStore {
             let meta_tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| io_error("writing metadata", &e))?;
             std::fs::write(meta_tmp.path(), serde_json::to_vec_pretty(&meta).unwrap_or_default()).map_err(|e| io_error("writing metadata", &e))?;
             meta_tmp.persist(dir.join(format!("{name}.json"))).map_err(|e| io_error("writing metadata", &e.error))?;
-            Ok(())
+            Ok(PushReport::default())
         })
         .await
         .map_err(|e| StoreError::Other { message: format!("local store: {e}"), body: json!({}) })?
@@ -267,8 +289,10 @@ mod tests {
     fn release(version: &str, data: &[u8]) -> Release {
         Release {
             version: version.into(),
-            blob: bytes::Bytes::copy_from_slice(data),
-            digest: "d".into(),
+            content: ReleaseContent::AppRegistryBlob {
+                blob: bytes::Bytes::copy_from_slice(data),
+                digest: "d".into(),
+            },
             public: false,
         }
     }

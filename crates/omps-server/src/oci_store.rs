@@ -14,17 +14,17 @@
 //! | `token` | a registry bearer token (never logged) |
 //! | `quay` | the registry is Quay: `public = true` changes visibility through Quay's REST API |
 //!
+//! Releases are named by the tag policy: with `csv-version` a release is a CSV version (the
+//! store names releases by content), with `release` it is the OMPS version (`x.y.z`).
+//!
 //! Without configured credentials the caller's `Authorization` header is used: `Basic ...` as
 //! user and password, `Bearer ...` or a bare token as a bearer token.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use manifest_bundle::layout::{self, Layout};
-use manifest_bundle::yaml::Yaml;
-use manifest_bundle::{AppRegistryBlob, ManifestTree, Rewrites, YamlLimits};
 use quay_client::oci::{Manifest, media_types};
 use quay_client::{QuayError, QuayRestClient, RegistryAuth, RegistryClient, Visibility};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -33,9 +33,10 @@ use sha2::Digest as _;
 
 use crate::app_registry_store::store_error;
 use crate::backends::{
-    Auth, ManifestStore, PushReport, PushedImage, Release, ReleaseBundle, StoreError,
+    Auth, ManifestStore, Publication, PushReport, PushedImage, Release, ReleaseBundle,
+    ReleaseContent, ReleaseNaming, ReleaseShape, StoreCapabilities, StoreError,
 };
-use crate::config::{Config, OciConfig, StoreKind, TagPolicy, is_strict_version};
+use crate::config::{Config, OciConfig, TagPolicy, is_strict_version};
 
 /// Where credentials for the registry come from.
 #[derive(Clone)]
@@ -54,7 +55,6 @@ struct Settings {
     tag_policy: TagPolicy,
     credentials: Credentials,
     quay: bool,
-    oauth_token: Option<SecretString>,
 }
 
 impl Settings {
@@ -129,78 +129,6 @@ fn forwarded(auth: &Auth) -> Result<RegistryAuth, StoreError> {
     Ok(RegistryAuth::Bearer(SecretString::from(token.to_owned())))
 }
 
-/// The package name of a bundle-format upload (from `metadata/annotations.yaml`), with the
-/// organization's suffix written into every bundle's annotations. Trees that are not in bundle
-/// format give [`manifest_bundle::Error::PackageNameNotFound`], as for a missing package file.
-pub fn bundle_package_name(
-    tree: &mut ManifestTree,
-    rewrites: &Rewrites,
-    limits: &YamlLimits,
-) -> Result<String, manifest_bundle::Error> {
-    use manifest_bundle::Error;
-    use manifest_bundle::validate::annotation::PACKAGE;
-    let manifests = layout::load(tree, limits).map_err(|_| Error::PackageNameNotFound)?;
-    if manifests.layout != Layout::Bundle {
-        return Err(Error::PackageNameNotFound);
-    }
-    let mut names = BTreeSet::new();
-    for version in &manifests.versions {
-        let name = version
-            .annotations
-            .as_ref()
-            .and_then(|d| d.value.get("annotations"))
-            .and_then(|a| a.get(PACKAGE))
-            .map(Yaml::py_str)
-            .filter(|n| !n.is_empty())
-            .ok_or(Error::PackageNameNotFound)?;
-        names.insert(name);
-    }
-    let Some(name) = names.first().cloned() else {
-        return Err(Error::PackageNameNotFound);
-    };
-    if names.len() > 1 {
-        return Err(Error::Conversion(format!(
-            "the uploaded bundles name different packages: {}",
-            names.into_iter().collect::<Vec<_>>().join(", ")
-        )));
-    }
-    let suffixed = rewrites.suffixed_name(&name);
-    if suffixed != name {
-        for version in &manifests.versions {
-            let Some(doc) = &version.annotations else {
-                continue;
-            };
-            let mut value = doc.value.clone();
-            if let Yaml::Map(root) = &mut value {
-                if let Some(Yaml::Map(m)) = root.get_mut("annotations") {
-                    m.insert(Yaml::Str(PACKAGE.into()), Yaml::Str(suffixed.clone()));
-                }
-            }
-            tree.insert(
-                doc.path.clone(),
-                manifest_bundle::yaml::emit(&value, false).into_bytes(),
-            );
-        }
-    }
-    Ok(suffixed)
-}
-
-/// The release blob of a bundle-format upload: a reproducible tar.gz of the uploaded tree (the
-/// App Registry format needs package manifests, so this blob is for the record only).
-pub fn bundle_upload_blob(
-    tree: &ManifestTree,
-    repository: &str,
-) -> Result<AppRegistryBlob, manifest_bundle::Error> {
-    let top_dir = manifest_bundle::package::default_top_dir(repository, tree);
-    let tar = manifest_bundle::package::deterministic_tar(&top_dir, tree)?;
-    let tar_sha256 = format!("{:x}", sha2::Sha256::digest(&tar));
-    Ok(AppRegistryBlob {
-        tar_gz: manifest_bundle::package::gzip(&tar)?,
-        tar_sha256,
-        top_dir,
-    })
-}
-
 /// HTTP settings shared by every registry client the store builds.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -225,91 +153,178 @@ impl Default for ClientOptions {
     }
 }
 
+impl ClientOptions {
+    fn registry(&self, url: &str, auth: RegistryAuth) -> Result<RegistryClient, QuayError> {
+        let mut b = RegistryClient::builder(url.to_owned())
+            .auth(auth)
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .user_agent(self.user_agent.clone());
+        if let Some(pem) = &self.ca_bundle_pem {
+            b = b.ca_bundle_pem(pem.clone());
+        }
+        b.build()
+    }
+
+    fn rest(&self, url: &str) -> Result<QuayRestClient, QuayError> {
+        let mut b = QuayRestClient::builder(url.to_owned())
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .user_agent(self.user_agent.clone());
+        if let Some(pem) = &self.ca_bundle_pem {
+            b = b.ca_bundle_pem(pem.clone());
+        }
+        b.build()
+    }
+}
+
+/// The clients of one organization's registry, built once at start. Clones of a client share
+/// its connection pool and token cache.
+struct Clients {
+    settings: Settings,
+    /// With the configured credentials, or anonymous when the caller's are forwarded.
+    registry: RegistryClient,
+    /// Quay REST at the registry (`quay = true`), for visibility changes.
+    rest: Option<QuayRestClient>,
+}
+
+/// At most this many clients for forwarded caller credentials are kept; each keeps its own
+/// connections and registry tokens, so a caller's repeated pushes reuse them.
+const FORWARDED_CLIENTS: usize = 64;
+
 /// Releases as operator bundle images in OCI registries.
 pub struct OciStore {
-    global: OciConfig,
-    orgs: BTreeMap<String, (OciConfig, Option<SecretString>)>,
-    default_store_is_oci: bool,
+    /// Configured organizations whose effective settings name a registry.
+    orgs: BTreeMap<String, Clients>,
+    /// The global `[oci]` table's clients, for organizations without their own table; the
+    /// namespace is filled in per organization.
+    global: Option<Clients>,
+    /// Registry clients for forwarded credentials, keyed by registry URL and a digest of the
+    /// caller's `Authorization` value (never the value itself).
+    forwarded: std::sync::Mutex<HashMap<(String, [u8; 32]), RegistryClient>>,
     options: ClientOptions,
 }
 
 impl std::fmt::Debug for OciStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OciStore")
-            .field("registry_url", &self.global.registry_url)
+            .field("organizations", &self.orgs.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
+/// Effective settings from a merged table; `None` without a registry.
+fn settings_of(c: OciConfig, namespace_default: &str) -> Option<Settings> {
+    let registry_url = c.registry_url?;
+    let credentials = match (c.username, c.password, c.token) {
+        (Some(u), Some(p), _) => Credentials::Basic(u, p),
+        (_, _, Some(t)) => Credentials::Bearer(t),
+        _ => Credentials::Forwarded,
+    };
+    Some(Settings {
+        registry_url,
+        namespace: c
+            .namespace
+            .unwrap_or_else(|| namespace_default.to_ascii_lowercase()),
+        repository: c.repository.unwrap_or_else(|| "{repo}".into()),
+        tag_policy: c.tag_policy.unwrap_or(TagPolicy::CsvVersion),
+        credentials,
+        quay: c.quay.unwrap_or(false),
+    })
+}
+
+impl Clients {
+    fn new(settings: Settings, options: &ClientOptions) -> Result<Self, QuayError> {
+        let auth = match &settings.credentials {
+            Credentials::Basic(u, p) => RegistryAuth::basic(u.clone(), p.clone()),
+            Credentials::Bearer(t) => RegistryAuth::Bearer(t.clone()),
+            Credentials::Forwarded => RegistryAuth::Anonymous,
+        };
+        let registry = options.registry(&settings.registry_url, auth)?;
+        let rest = if settings.quay {
+            Some(options.rest(&settings.registry_url)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            settings,
+            registry,
+            rest,
+        })
+    }
+}
+
 impl OciStore {
-    /// A store for the OCI settings of `config`.
-    pub fn new(config: &Config, options: ClientOptions) -> Self {
-        let orgs = config
-            .organizations
-            .iter()
-            .map(|(name, org)| {
-                (
-                    name.clone(),
-                    (
-                        org.oci.clone().unwrap_or_default(),
-                        org.oauth_token().cloned(),
-                    ),
-                )
-            })
-            .collect();
-        Self {
-            global: config.oci.clone().unwrap_or_default(),
-            orgs,
-            default_store_is_oci: config.store == StoreKind::Oci,
-            options,
+    /// A store for the OCI settings of `config`, with one set of clients per organization that
+    /// has a registry, built now.
+    pub fn new(config: &Config, options: ClientOptions) -> Result<Self, QuayError> {
+        let global_table = config.oci.clone().unwrap_or_default();
+        let mut orgs = BTreeMap::new();
+        for (name, org) in &config.organizations {
+            let merged = org.oci.clone().unwrap_or_default().over(&global_table);
+            if let Some(settings) = settings_of(merged, name) {
+                orgs.insert(name.clone(), Clients::new(settings, &options)?);
+            }
         }
+        // The namespace is per organization; the placeholder is replaced in `resolve`.
+        let global = settings_of(global_table, "")
+            .map(|s| Clients::new(s, &options))
+            .transpose()?;
+        Ok(Self {
+            orgs,
+            global,
+            forwarded: std::sync::Mutex::new(HashMap::new()),
+            options,
+        })
     }
 
-    fn settings(&self, org: &str) -> Result<Settings, StoreError> {
-        let (own, oauth_token) = self.orgs.get(org).map_or_else(
-            || (OciConfig::default(), None),
-            |(c, t)| (c.clone(), t.clone()),
-        );
-        let c = own.over(&self.global);
-        let Some(registry_url) = c.registry_url else {
+    /// The organization's settings and its configured client.
+    fn resolve(&self, org: &str) -> Result<(Settings, &Clients), StoreError> {
+        if let Some(c) = self.orgs.get(org) {
+            return Ok((c.settings.clone(), c));
+        }
+        let Some(c) = &self.global else {
             return Err(StoreError::Other {
                 message: format!("no OCI registry is configured for organization {org}"),
                 body: json!({}),
             });
         };
-        let namespace = c.namespace.unwrap_or_else(|| org.to_ascii_lowercase());
-        let credentials = match (c.username, c.password, c.token) {
-            (Some(u), Some(p), _) => Credentials::Basic(u, p),
-            (_, _, Some(t)) => Credentials::Bearer(t),
-            _ => Credentials::Forwarded,
-        };
-        Ok(Settings {
-            registry_url,
-            namespace,
-            repository: c.repository.unwrap_or_else(|| "{repo}".into()),
-            tag_policy: c.tag_policy.unwrap_or(TagPolicy::CsvVersion),
-            credentials,
-            quay: c.quay.unwrap_or(false),
-            oauth_token,
-        })
+        let mut settings = c.settings.clone();
+        if settings.namespace.is_empty() {
+            settings.namespace = org.to_ascii_lowercase();
+        }
+        Ok((settings, c))
     }
 
-    fn client(&self, s: &Settings, auth: Option<&Auth>) -> Result<RegistryClient, StoreError> {
-        let registry_auth = match (&s.credentials, auth) {
-            (Credentials::Basic(u, p), _) => RegistryAuth::basic(u.clone(), p.clone()),
-            (Credentials::Bearer(t), _) => RegistryAuth::Bearer(t.clone()),
-            (Credentials::Forwarded, Some(a)) => forwarded(a)?,
-            (Credentials::Forwarded, None) => RegistryAuth::Anonymous,
+    /// The client for a call: the configured one, or one carrying the caller's credentials.
+    fn client(
+        &self,
+        clients: &Clients,
+        auth: Option<&Auth>,
+    ) -> Result<RegistryClient, StoreError> {
+        let (Credentials::Forwarded, Some(auth)) = (&clients.settings.credentials, auth) else {
+            return Ok(clients.registry.clone());
         };
-        let mut b = RegistryClient::builder(s.registry_url.clone())
-            .auth(registry_auth)
-            .connect_timeout(self.options.connect_timeout)
-            .timeout(self.options.request_timeout)
-            .user_agent(self.options.user_agent.clone());
-        if let Some(pem) = &self.options.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
+        let key = (
+            clients.settings.registry_url.clone(),
+            <[u8; 32]>::from(sha2::Sha256::digest(auth.expose_secret().as_bytes())),
+        );
+        let mut cache = self
+            .forwarded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = cache.get(&key) {
+            return Ok(client.clone());
         }
-        b.build().map_err(store_error)
+        let client = self
+            .options
+            .registry(&clients.settings.registry_url, forwarded(auth)?)
+            .map_err(store_error)?;
+        if cache.len() >= FORWARDED_CLIENTS {
+            cache.clear();
+        }
+        cache.insert(key, client.clone());
+        Ok(client)
     }
 
     fn tag_for(policy: TagPolicy, release: &str, bundle: &ReleaseBundle, count: usize) -> String {
@@ -345,27 +360,27 @@ impl OciStore {
         })
     }
 
-    async fn make_public(&self, s: &Settings, repository: &str) -> Result<(), String> {
-        let Some(token) = &s.oauth_token else {
-            return Err("no oauth_token is configured for the organization".into());
-        };
-        let mut b = QuayRestClient::builder(s.registry_url.clone())
-            .token(token.clone())
-            .connect_timeout(self.options.connect_timeout)
-            .timeout(self.options.request_timeout)
-            .user_agent(self.options.user_agent.clone());
-        if let Some(pem) = &self.options.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
-        }
-        let client = b.build().map_err(|e| e.to_string())?;
-        let (namespace, name) = repository.split_once('/').unwrap_or(("", repository));
+    /// Pushes one image's blobs and manifest under `tag`; the manifest digest. Kept as one small
+    /// function so it can become the workspace's shared image push.
+    async fn push_image(
+        client: &RegistryClient,
+        repository: &str,
+        tag: &str,
+        image: &manifest_bundle::image::BundleImage,
+    ) -> Result<String, QuayError> {
         client
-            .change_visibility(namespace, name, Visibility::Public)
+            .push_blob(repository, image.layer.clone().into())
+            .await?;
+        client
+            .push_blob(repository, image.config.clone().into())
+            .await?;
+        client
+            .put_manifest(
+                repository,
+                tag,
+                &Manifest::new(media_types::OCI_MANIFEST, image.manifest.clone()),
+            )
             .await
-            .map_err(|e| {
-                e.remote()
-                    .map_or_else(|| e.to_string(), |r| r.message_or_default().to_owned())
-            })
     }
 }
 
@@ -382,13 +397,16 @@ impl ManifestStore for OciStore {
         "oci"
     }
 
-    fn wants_bundles(&self, _org: &str) -> bool {
-        true
-    }
-
-    fn retry_on_exists(&self, org: &str) -> bool {
-        self.settings(org)
-            .is_ok_and(|s| s.tag_policy == TagPolicy::Release)
+    fn capabilities(&self, org: &str) -> StoreCapabilities {
+        let naming = match self.resolve(org).map(|(s, _)| s.tag_policy) {
+            Ok(TagPolicy::Release) => ReleaseNaming::FromVersion,
+            // An organization without a registry fails at push; its naming does not matter.
+            Ok(TagPolicy::CsvVersion) | Err(_) => ReleaseNaming::FromContent,
+        };
+        StoreCapabilities {
+            takes: ReleaseShape::BundleImages,
+            naming,
+        }
     }
 
     async fn list_releases(
@@ -397,8 +415,8 @@ impl ManifestStore for OciStore {
         repo: &str,
         auth: Option<&Auth>,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let s = self.settings(org)?;
-        let client = self.client(&s, auth)?;
+        let (s, clients) = self.resolve(org)?;
+        let client = self.client(clients, auth)?;
         let tags = match client.list_tags(&s.repository_for(repo), None).await {
             Ok(tags) => tags,
             Err(QuayError::NotFound(_)) => return Ok(None),
@@ -416,33 +434,25 @@ impl ManifestStore for OciStore {
 
     async fn push(
         &self,
-        _org: &str,
-        _repo: &str,
-        _release: &Release,
-        _auth: &Auth,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::Other {
-            message: "the OCI store pushes bundle images; none were built for this release".into(),
-            body: json!({}),
-        })
-    }
-
-    async fn push_release(
-        &self,
         org: &str,
         repo: &str,
         release: &Release,
-        bundles: &[ReleaseBundle],
         auth: &Auth,
     ) -> Result<PushReport, StoreError> {
+        let ReleaseContent::BundleImages(bundles) = &release.content else {
+            return Err(StoreError::Other {
+                message: "the OCI store takes bundle images, not App Registry blobs".into(),
+                body: json!({}),
+            });
+        };
         if bundles.is_empty() {
-            return self
-                .push(org, repo, release, auth)
-                .await
-                .map(|()| PushReport::default());
+            return Err(StoreError::Other {
+                message: "the release has no bundle image".into(),
+                body: json!({}),
+            });
         }
-        let s = self.settings(org)?;
-        let client = self.client(&s, Some(auth))?;
+        let (s, clients) = self.resolve(org)?;
+        let client = self.client(clients, Some(auth))?;
         let repository = s.repository_for(repo);
         let tags: Vec<String> = bundles
             .iter()
@@ -474,21 +484,7 @@ impl ManifestStore for OciStore {
         }
         let mut report = PushReport::default();
         for (tag, bundle) in tags.iter().zip(bundles) {
-            let image = &bundle.image;
-            client
-                .push_blob(&repository, image.layer.clone().into())
-                .await
-                .map_err(store_error)?;
-            client
-                .push_blob(&repository, image.config.clone().into())
-                .await
-                .map_err(store_error)?;
-            let digest = client
-                .put_manifest(
-                    &repository,
-                    tag,
-                    &Manifest::new(media_types::OCI_MANIFEST, image.manifest.clone()),
-                )
+            let digest = Self::push_image(&client, &repository, tag, &bundle.image)
                 .await
                 .map_err(store_error)?;
             tracing::info!(repository = %repository, tag = %tag, digest = %digest, "bundle image pushed");
@@ -499,15 +495,30 @@ impl ManifestStore for OciStore {
                 csv_version: bundle.csv_version.clone(),
             });
         }
-        if release.public && s.quay {
-            if let Err(detail) = self.make_public(&s, &repository).await {
-                tracing::error!(repository = %repository, detail = %detail, "images pushed but the repository could not be made public");
-                report.warnings.push(format!(
-                    "Release pushed but repository could not be made public: {detail}"
-                ));
-            }
-        }
         Ok(report)
+    }
+
+    async fn publish(
+        &self,
+        org: &str,
+        repo: &str,
+        token: &SecretString,
+    ) -> Result<Publication, String> {
+        let (s, clients) = self.resolve(org).map_err(|e| e.to_string())?;
+        let Some(rest) = &clients.rest else {
+            return Ok(Publication::NotSupported);
+        };
+        let repository = s.repository_for(repo);
+        let (namespace, name) = repository.split_once('/').unwrap_or(("", &repository));
+        rest.with_token(token)
+            .map_err(|e| e.to_string())?
+            .change_visibility(namespace, name, Visibility::Public)
+            .await
+            .map(|()| Publication::Published)
+            .map_err(|e| {
+                e.remote()
+                    .map_or_else(|| e.to_string(), |r| r.message_or_default().to_owned())
+            })
     }
 
     async fn delete(
@@ -517,8 +528,8 @@ impl ManifestStore for OciStore {
         version: &str,
         auth: &Auth,
     ) -> Result<(), StoreError> {
-        let s = self.settings(org)?;
-        let client = self.client(&s, Some(auth))?;
+        let (s, clients) = self.resolve(org)?;
+        let client = self.client(clients, Some(auth))?;
         let repository = s.repository_for(repo);
         let all_tags = client
             .list_tags(&repository, None)
@@ -581,8 +592,8 @@ impl ManifestStore for OciStore {
         version: &str,
         auth: Option<&Auth>,
     ) -> Result<bytes::Bytes, StoreError> {
-        let s = self.settings(org)?;
-        let client = self.client(&s, auth)?;
+        let (s, clients) = self.resolve(org)?;
+        let client = self.client(clients, auth)?;
         let repository = s.repository_for(repo);
         let tag = tag_of_version(version);
         let manifest = match client.get_manifest(&repository, &tag).await {
@@ -624,8 +635,8 @@ impl ManifestStore for OciStore {
         org: &str,
         auth: Option<&Auth>,
     ) -> Result<Vec<String>, StoreError> {
-        let s = self.settings(org)?;
-        let client = self.client(&s, auth)?;
+        let (s, clients) = self.resolve(org)?;
+        let client = self.client(clients, auth)?;
         let all = client.catalog(None).await.map_err(store_error)?;
         let mut out: Vec<String> = all.iter().filter_map(|r| s.repo_of(r)).collect();
         out.sort();
@@ -634,36 +645,27 @@ impl ManifestStore for OciStore {
     }
 
     async fn health(&self) -> Result<(), String> {
-        let mut urls = BTreeSet::new();
-        if self.default_store_is_oci {
-            if let Some(u) = &self.global.registry_url {
-                urls.insert(u.clone());
+        let mut seen = BTreeSet::new();
+        let clients = self.global.iter().chain(self.orgs.values());
+        let mut any = false;
+        for c in clients {
+            any = true;
+            if !seen.insert(c.settings.registry_url.clone()) {
+                continue;
             }
-        }
-        for (own, _) in self.orgs.values() {
-            if let Some(u) = own.over(&self.global).registry_url {
-                urls.insert(u);
-            }
-        }
-        if urls.is_empty() {
-            return Err("no OCI registry is configured".into());
-        }
-        for url in urls {
-            let mut b = RegistryClient::builder(url.clone())
-                .connect_timeout(self.options.connect_timeout)
-                .timeout(self.options.request_timeout)
-                .user_agent(self.options.user_agent.clone());
-            if let Some(pem) = &self.options.ca_bundle_pem {
-                b = b.ca_bundle_pem(pem.clone());
-            }
-            let client = b.build().map_err(|e| e.to_string())?;
             // 200 and 401 both mean a v2 registry answers.
-            client
-                .ping()
-                .await
-                .map_err(|e| format!("registry at {url} is unhealthy: {e}"))?;
+            c.registry.ping().await.map_err(|e| {
+                format!(
+                    "registry at {} is unhealthy: {e}",
+                    c.settings.registry_url
+                )
+            })?;
         }
-        Ok(())
+        if any {
+            Ok(())
+        } else {
+            Err("no OCI registry is configured".into())
+        }
     }
 }
 
@@ -733,7 +735,6 @@ mod tests {
             tag_policy: TagPolicy::CsvVersion,
             credentials: Credentials::Forwarded,
             quay: false,
-            oauth_token: None,
         };
         assert_eq!(s.repository_for("etcd"), "team/sub/etcd-bundle");
         assert_eq!(s.repo_of("team/sub/etcd-bundle").as_deref(), Some("etcd"));

@@ -16,15 +16,14 @@ use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 use tracing::Instrument as _;
 
-use crate::backends::StoreError;
 use crate::error::ApiError;
-use crate::push::{
-    self, Params, list_error, listing_error, optional_auth, require_auth, store_for,
-};
+use crate::push::{self, Params, optional_auth, require_auth};
+use crate::service::PushService;
+use crate::service::read::{Deleted, Releases, Repositories};
 use crate::state::AppState;
 
 /// The longest path segment served (a file name limit).
-pub(crate) const MAX_SEGMENT_BYTES: usize = 255;
+pub(crate) const MAX_SEGMENT_BYTES: usize = crate::names::MAX_LEN;
 
 /// The OMPS application.
 pub fn app(state: AppState) -> Router {
@@ -171,78 +170,15 @@ async fn delete_releases(
     State(state): State<AppState>,
     Path(params): Path<Vec<(String, String)>>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Deleted>, ApiError> {
     let auth = require_auth(&headers)?;
     let Params {
         org, repo, version, ..
     } = Params::from(params);
-    if let Some(v) = &version {
-        // App Registry releases are semantic versions; non-x.y.z ones stay deletable.
-        if semver::Version::parse(v).is_err() {
-            return Err(ApiError::invalid_version(v));
-        }
-    }
-    let store = store_for(&state, &org)?;
-    let versions = match version {
-        Some(v) => vec![v],
-        None => list_error(
-            store.list_releases(&org, &repo, Some(&auth)).await,
-            &org,
-            &repo,
-        )?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "QuayPackageNotFound",
-                format!("Package {org}/{repo} not found"),
-            )
-        })?,
-    };
-    let mut deleted: Vec<String> = Vec::new();
-    for v in versions {
-        if let Err(e) = store.delete(&org, &repo, &v, &auth).await {
-            let error = match e {
-                StoreError::Unauthorized { message, body } => ApiError::quay(
-                    StatusCode::FORBIDDEN,
-                    "QuayAuthorizationError",
-                    format!("Cannot delete release {v} of package {org}/{repo}: {message}"),
-                    body,
-                ),
-                StoreError::NotFound { message, .. } => {
-                    ApiError::new(StatusCode::NOT_FOUND, "QuayPackageNotFound", message)
-                }
-                StoreError::ReleaseExists { message, .. } | StoreError::Other { message, .. } => {
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "QuayPackageError",
-                        if message.is_empty() {
-                            "Unknown error".to_owned()
-                        } else {
-                            message
-                        },
-                    )
-                }
-            };
-            return Err(if deleted.is_empty() {
-                error
-            } else {
-                error.with("deleted", json!(deleted))
-            });
-        }
-        deleted.push(v);
-    }
-    Ok(Json(
-        json!({"organization": org, "repo": repo, "deleted": deleted}),
-    ))
-}
-
-fn read_error(e: StoreError, org: &str, repo: &str) -> ApiError {
-    match e {
-        StoreError::NotFound { message, .. } => {
-            ApiError::new(StatusCode::NOT_FOUND, "QuayPackageNotFound", message)
-        }
-        other => listing_error(other, org, repo),
-    }
+    PushService::new(state)
+        .delete(&org, &repo, version.as_deref(), &auth)
+        .await
+        .map(Json)
 }
 
 /// `GET /v2/{org}/{repo}`: the releases of a package (new).
@@ -250,48 +186,31 @@ async fn list_releases(
     State(state): State<AppState>,
     Path((org, repo)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let store = store_for(&state, &org)?;
-    let releases = store
+) -> Result<Json<Releases>, ApiError> {
+    PushService::new(state)
         .list_releases(&org, &repo, optional_auth(&headers).as_ref())
         .await
-        .map_err(|e| read_error(e, &org, &repo))?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "QuayPackageNotFound",
-                format!("Package {org}/{repo} not found"),
-            )
-        })?;
-    Ok(Json(
-        json!({"organization": org, "repo": repo, "releases": releases}),
-    ))
+        .map(Json)
 }
 
-/// `GET /v2/{org}/{repo}/{version}`: a release's App Registry blob (new).
+/// `GET /v2/{org}/{repo}/{version}`: a release's blob (new).
 async fn download_release(
     State(state): State<AppState>,
     Path((org, repo, version)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let store = store_for(&state, &org)?;
-    let blob = store
-        .pull(&org, &repo, &version, optional_auth(&headers).as_ref())
-        .await
-        .map_err(|e| read_error(e, &org, &repo))?;
-    let filename: String = format!("{repo}-{version}.tar.gz")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
-        .collect();
+    let download = PushService::new(state)
+        .download(&org, &repo, &version, optional_auth(&headers).as_ref())
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/gzip".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
+                format!("attachment; filename=\"{}\"", download.filename),
             ),
         ],
-        Body::from(blob),
+        Body::from(download.blob),
     )
         .into_response())
 }
@@ -301,15 +220,11 @@ async fn list_repositories(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let store = store_for(&state, &org)?;
-    let repositories = store
+) -> Result<Json<Repositories>, ApiError> {
+    PushService::new(state)
         .list_repositories(&org, optional_auth(&headers).as_ref())
         .await
-        .map_err(|e| read_error(e, &org, "*"))?;
-    Ok(Json(
-        json!({"organization": org, "repositories": repositories}),
-    ))
+        .map(Json)
 }
 
 fn service_status(result: Option<Result<(), String>>) -> Value {

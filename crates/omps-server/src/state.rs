@@ -23,8 +23,6 @@ pub struct Backends {
     pub build_system: Option<Arc<dyn BuildSystem>>,
     /// Greenwave, when configured.
     pub gate: Option<Arc<dyn Gate>>,
-    /// Quay REST visibility changes.
-    pub publisher: Arc<dyn RepoPublisher>,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -104,11 +102,11 @@ impl AppState {
             appr = appr.ca_bundle_pem(pem.clone());
             rest = rest.ca_bundle_pem(pem.clone());
         }
+        let publisher: Arc<dyn RepoPublisher> = Arc::new(QuayPublisher::new(rest.build()?));
         stores.insert(
             StoreKind::AppRegistry,
-            Arc::new(AppRegistryStore::new(appr.build()?)),
+            Arc::new(AppRegistryStore::new(appr.build()?, publisher)),
         );
-        let publisher: Arc<dyn RepoPublisher> = Arc::new(QuayPublisher::new(rest.build()?));
         stores.insert(
             StoreKind::Oci,
             Arc::new(crate::oci_store::OciStore::new(
@@ -120,7 +118,7 @@ impl AppState {
                     ca_bundle_pem: ca.clone(),
                     user_agent: user_agent.clone(),
                 },
-            )),
+            )?),
         );
 
         let build_system: Option<Arc<dyn BuildSystem>> =
@@ -162,7 +160,6 @@ impl AppState {
                 stores,
                 build_system,
                 gate,
-                publisher,
             },
         )?)
     }
