@@ -164,7 +164,8 @@ impl ApiError {
     /// 404 `NotFound` with werkzeug's text.
     #[must_use]
     pub fn not_found() -> Self {
-        Self::new(ErrorId::NotFound,
+        Self::new(
+            ErrorId::NotFound,
             "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.",
         )
     }
@@ -172,7 +173,8 @@ impl ApiError {
     /// 405 `MethodNotAllowed`.
     #[must_use]
     pub fn method_not_allowed() -> Self {
-        Self::new(ErrorId::MethodNotAllowed,
+        Self::new(
+            ErrorId::MethodNotAllowed,
             "The method is not allowed for the requested URL.",
         )
     }
@@ -180,7 +182,8 @@ impl ApiError {
     /// 413 `RequestEntityTooLarge`.
     #[must_use]
     pub fn too_large() -> Self {
-        Self::new(ErrorId::RequestEntityTooLarge,
+        Self::new(
+            ErrorId::RequestEntityTooLarge,
             "The data value transmitted exceeds the capacity limit.",
         )
     }
@@ -188,7 +191,8 @@ impl ApiError {
     /// 500 `InternalServerError`; never carries internal details.
     #[must_use]
     pub fn internal() -> Self {
-        Self::new(ErrorId::InternalServerError,
+        Self::new(
+            ErrorId::InternalServerError,
             "The server encountered an internal error and was unable to complete your request.",
         )
     }
@@ -196,7 +200,8 @@ impl ApiError {
     /// 403 `OMPSAuthorizationHeaderRequired`.
     #[must_use]
     pub fn auth_required() -> Self {
-        Self::new(ErrorId::OMPSAuthorizationHeaderRequired,
+        Self::new(
+            ErrorId::OMPSAuthorizationHeaderRequired,
             "Request contains no 'Authorization' header",
         )
     }
@@ -204,7 +209,8 @@ impl ApiError {
     /// 400 `OMPSInvalidVersionFormat`.
     #[must_use]
     pub fn invalid_version(version: &str) -> Self {
-        Self::new(ErrorId::OMPSInvalidVersionFormat,
+        Self::new(
+            ErrorId::OMPSInvalidVersionFormat,
             format!(
                 "Version '{version}' must be in format '<int>.<int>.<int>': must match regexp '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$'"
             ),
@@ -223,8 +229,7 @@ impl ApiError {
 
     /// 400 `PackageValidationError` with `validation_info`.
     pub fn package_validation(message: impl Into<String>, validation_info: Value) -> Self {
-        Self::new(ErrorId::PackageValidationError, message)
-            .with("validation_info", validation_info)
+        Self::new(ErrorId::PackageValidationError, message).with("validation_info", validation_info)
     }
 
     /// An error carrying the store's response body as `quay_response`.

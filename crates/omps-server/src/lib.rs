@@ -18,7 +18,7 @@ mod state;
 
 pub use config::{Config, ConfigError, Overrides};
 pub use error::{ApiError, ErrorId};
+pub use routes::app;
 pub use service::version::bump_major;
 pub use service::{PushError, PushOutcome, PushRequest, PushService, PushSource};
-pub use routes::app;
 pub use state::{AppState, Backends};

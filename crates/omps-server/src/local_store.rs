@@ -386,7 +386,7 @@ mod tests {
         let mut ok = 0;
         for t in tasks {
             match t.await.unwrap() {
-                Ok(()) => ok += 1,
+                Ok(_) => ok += 1,
                 Err(StoreError::ReleaseExists { .. }) => {}
                 Err(e) => panic!("{e}"),
             }

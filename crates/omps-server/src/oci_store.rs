@@ -297,11 +297,7 @@ impl OciStore {
     }
 
     /// The client for a call: the configured one, or one carrying the caller's credentials.
-    fn client(
-        &self,
-        clients: &Clients,
-        auth: Option<&Auth>,
-    ) -> Result<RegistryClient, StoreError> {
+    fn client(&self, clients: &Clients, auth: Option<&Auth>) -> Result<RegistryClient, StoreError> {
         let (Credentials::Forwarded, Some(auth)) = (&clients.settings.credentials, auth) else {
             return Ok(clients.registry.clone());
         };
@@ -655,10 +651,7 @@ impl ManifestStore for OciStore {
             }
             // 200 and 401 both mean a v2 registry answers.
             c.registry.ping().await.map_err(|e| {
-                format!(
-                    "registry at {} is unhealthy: {e}",
-                    c.settings.registry_url
-                )
+                format!("registry at {} is unhealthy: {e}", c.settings.registry_url)
             })?;
         }
         if any {

@@ -521,9 +521,11 @@ async fn the_binary_pushes_bundle_images_and_refuses_a_bad_oci_config() {
         .env_remove("OMPS_CONFIG")
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    // A configuration error is exit 2 with one line naming the key.
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("oci.registry_url"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 
     let good = tmp.path().join("good.toml");
     std::fs::write(
@@ -562,7 +564,8 @@ async fn the_binary_pushes_bundle_images_and_refuses_a_bad_oci_config() {
     assert_eq!(health.status(), 200);
     let boundary = common::BOUNDARY;
     let answer: Value = client
-        .post(format!("{base}/v2/myorg/zipfile/1.0.0"))
+        // The explicit version is the CSV version's release (1.0.0 was silently ignored before).
+        .post(format!("{base}/v2/myorg/zipfile/0.0.1"))
         .header("authorization", AUTH)
         .header(
             "content-type",
@@ -575,6 +578,7 @@ async fn the_binary_pushes_bundle_images_and_refuses_a_bad_oci_config() {
         .json()
         .await
         .unwrap();
+    assert_eq!(answer["version"], "0.0.1", "{answer}");
     let reference = answer["images"][0]["reference"].as_str().unwrap();
     assert_eq!(
         reference,
@@ -591,4 +595,84 @@ async fn the_binary_pushes_bundle_images_and_refuses_a_bad_oci_config() {
         "the effective configuration is logged"
     );
     assert!(!logs.contains("never-logged"), "{logs}");
+}
+
+/// The `version` of a push answer is a release that GET and DELETE accept, with either tag
+/// policy; an explicit version is honoured, or refused with a 4xx when the organization names
+/// releases after CSV versions and the upload has no such CSV.
+#[tokio::test]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn answered_versions_are_downloadable_and_deletable_and_explicit_ones_honoured_or_refused() {
+    let registry = Registry::start().await;
+    let router = router_for(
+        &registry,
+        "[organizations.team]\noci = { tag_policy = \"release\" }",
+    );
+    let zip = common::flat_zip();
+    let push = |path: &'static str| upload(path, Some(AUTH), multipart("m.zip", &zip));
+
+    // csv-version policy: the release is the CSV version.
+    let a = send(&router, push("/v2/myorg/zipfile")).await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["version"], "0.0.1");
+    let image = &a.json["images"][0];
+    assert_eq!(
+        image["reference"],
+        format!("{}/myorg/marketplace:0.0.1", registry.host())
+    );
+    let (_, manifest) = registry.raw("myorg/marketplace/manifests/0.0.1").await;
+    assert_eq!(image["digest"], sha(&manifest).as_str());
+    let listed = send(&router, request("GET", "/v2/myorg/marketplace", None)).await;
+    assert_eq!(listed.json["releases"], serde_json::json!(["0.0.1"]));
+    let got = send(&router, request("GET", "/v2/myorg/marketplace/0.0.1", None)).await;
+    assert_eq!(got.status, 200);
+    let manifest: Value = serde_json::from_slice(&manifest).unwrap();
+    let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap();
+    assert_eq!(
+        sha(&got.bytes),
+        layer_digest,
+        "GET answers the bundle layer"
+    );
+
+    // The same explicit version is honoured (same image, idempotent); another is refused.
+    let again = send(&router, push("/v2/myorg/zipfile/0.0.1")).await;
+    assert_eq!(again.status, 200, "{}", again.json);
+    assert_eq!(again.json["version"], "0.0.1");
+    let refused = send(&router, push("/v2/myorg/zipfile/9.9.9")).await;
+    assert_eq!(refused.status, 400, "{}", refused.json);
+    assert_eq!(refused.json["error"], "OMPSVersionNotApplicable");
+    let (status, _) = registry.raw("myorg/marketplace/manifests/9.9.9").await;
+    assert_eq!(status, 404, "nothing was tagged 9.9.9");
+
+    let deleted = send(
+        &router,
+        request("DELETE", "/v2/myorg/marketplace/0.0.1", Some(AUTH)),
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.json);
+    assert_eq!(deleted.json["deleted"], serde_json::json!(["0.0.1"]));
+    let gone = send(&router, request("GET", "/v2/myorg/marketplace/0.0.1", None)).await;
+    assert_eq!(gone.status, 404, "{}", gone.json);
+
+    // release policy: an explicit version is the release; automatic ones follow it.
+    let explicit = send(&router, push("/v2/team/zipfile/7.0.0")).await;
+    assert_eq!(explicit.status, 200, "{}", explicit.json);
+    assert_eq!(explicit.json["version"], "7.0.0");
+    assert_eq!(explicit.json["images"][0]["tag"], "7.0.0");
+    let automatic = send(&router, push("/v2/team/zipfile")).await;
+    assert_eq!(automatic.json["version"], "8.0.0", "{}", automatic.json);
+    for version in ["7.0.0", "8.0.0"] {
+        let path = format!("/v2/team/marketplace/{version}");
+        let got = send(&router, request("GET", &path, None)).await;
+        assert_eq!(got.status, 200, "{version}: {}", got.json);
+        let deleted = send(&router, request("DELETE", &path, Some(AUTH))).await;
+        assert_eq!(deleted.status, 200, "{version}: {}", deleted.json);
+    }
+    let listed = send(&router, request("GET", "/v2/team/marketplace", None)).await;
+    assert_eq!(
+        listed.json["releases"],
+        serde_json::json!([]),
+        "{}",
+        listed.json
+    );
 }

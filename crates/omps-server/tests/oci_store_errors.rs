@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::Read as _;
 use std::sync::Arc;
 
-use common::{AUTH, FakePublisher, assert_error, flat_zip, multipart, request, send, upload};
+use common::{AUTH, assert_error, flat_zip, multipart, request, send, upload};
 use omps_server::backends::ManifestStore;
 use omps_server::config::StoreKind;
 use omps_server::oci_store::{ClientOptions, OciStore};
@@ -49,7 +49,7 @@ fn config(registry: &MockServer, extra: &str) -> Config {
 }
 
 fn router(config: Config) -> axum::Router {
-    let store = OciStore::new(&config, ClientOptions::default());
+    let store = OciStore::new(&config, ClientOptions::default()).unwrap();
     let stores: HashMap<StoreKind, Arc<dyn ManifestStore>> =
         HashMap::from([(StoreKind::Oci, Arc::new(store) as Arc<dyn ManifestStore>)]);
     let state = AppState::new(
@@ -58,7 +58,6 @@ fn router(config: Config) -> axum::Router {
             stores,
             build_system: None,
             gate: None,
-            publisher: Arc::new(FakePublisher::default()),
         },
     )
     .unwrap();
@@ -138,7 +137,8 @@ async fn push_uploads_a_bundle_image_built_after_the_org_rewrites() {
     assert_eq!(a.status, 200, "{}", a.json);
     // The OMPS fields are unchanged; `images` is additive.
     assert_eq!(a.json["repo"], "marketplace-test");
-    assert_eq!(a.json["version"], "1.0.0");
+    // The release is the CSV version: the one GET and DELETE accept (was "1.0.0").
+    assert_eq!(a.json["version"], "0.0.1");
     let host = server.uri().trim_start_matches("http://").to_owned();
     let images = a.json["images"].as_array().unwrap();
     assert_eq!(images.len(), 1);
@@ -207,8 +207,19 @@ async fn push_uploads_a_bundle_image_built_after_the_org_rewrites() {
 async fn refused_credentials_are_403_with_the_registry_body() {
     let server = registry().await;
     let body = json!({"errors": [{"code": "DENIED", "message": "requested access to the resource is denied"}]});
-    Mock::given(method("GET"))
-        .and(path("/v2/myorg/marketplace/tags/list"))
+    // The first call of a csv-version push is the tag check (no release listing any more).
+    Mock::given(method("HEAD"))
+        .and(path("/v2/myorg/marketplace/manifests/0.0.1"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path_regex("^/v2/myorg/marketplace/blobs/.+$"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/myorg/marketplace/blobs/uploads/"))
         .respond_with(ResponseTemplate::new(403).set_body_json(body.clone()))
         .mount(&server)
         .await;
@@ -246,7 +257,8 @@ async fn existing_tag_with_another_image_is_409_without_uploading() {
     let a = send(
         &router(config(&server, "")),
         upload(
-            "/v2/myorg/zipfile/5.0.0",
+            // The explicit version names the content's release (was ignored before).
+            "/v2/myorg/zipfile/0.0.1",
             Some(AUTH),
             multipart("m.zip", &flat_zip()),
         ),
@@ -259,15 +271,37 @@ async fn existing_tag_with_another_image_is_409_without_uploading() {
 }
 
 #[tokio::test]
+async fn explicit_version_that_is_no_csv_version_is_refused_before_any_registry_call() {
+    let server = registry().await;
+    let a = send(
+        &router(config(&server, "")),
+        upload(
+            "/v2/myorg/zipfile/5.0.0",
+            Some(AUTH),
+            multipart("m.zip", &flat_zip()),
+        ),
+    )
+    .await;
+    assert_error(&a, 400, "OMPSVersionNotApplicable");
+    let message = a.json["message"].as_str().unwrap();
+    assert!(
+        message.contains("5.0.0") && message.contains("0.0.1"),
+        "{message}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn csv_version_policy_does_not_retry_with_other_release_versions() {
     let server = registry().await;
+    // Releases named by content need no automatic version, so no listing (was one).
     Mock::given(method("GET"))
         .and(path("/v2/myorg/marketplace/tags/list"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"name": "myorg/marketplace", "tags": ["0.0.1"]})),
         )
-        .expect(1)
+        .expect(0)
         .mount(&server)
         .await;
     Mock::given(method("HEAD"))
@@ -305,7 +339,7 @@ async fn invalid_manifest_is_500_with_the_registry_body() {
     let a = send(
         &router(config(&server, "")),
         upload(
-            "/v2/myorg/zipfile/1.0.0",
+            "/v2/myorg/zipfile/0.0.1",
             Some(AUTH),
             multipart("m.zip", &flat_zip()),
         ),
@@ -495,7 +529,8 @@ async fn public_org_on_quay_changes_visibility_and_reports_failures() {
         .respond_with(
             ResponseTemplate::new(403).set_body_json(json!({"error_message": "Unauthorized"})),
         )
-        .expect(1)
+        // The publish stage retries like for the App Registry (was one attempt).
+        .expect(3)
         .mount(&server)
         .await;
     let a = send(

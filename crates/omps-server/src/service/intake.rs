@@ -127,9 +127,7 @@ pub fn extract_now(
             }
             package_name
         }
-        Err(manifest_bundle::Error::PackageNameNotFound)
-            if takes == ReleaseShape::BundleImages =>
-        {
+        Err(manifest_bundle::Error::PackageNameNotFound) if takes == ReleaseShape::BundleImages => {
             manifest_bundle::bundle_package_name(&mut tree, rewrites, &limits.yaml)?
         }
         Err(e) => return Err(e.into()),

@@ -32,8 +32,18 @@ pub async fn prepare(
 ) -> Result<Release, ApiError> {
     let repo = repo.to_owned();
     let limits = limits.clone();
-    blocking(move || prepare_now(intake, &rewrites, &repo, capabilities, naming, public, &limits))
-        .await
+    blocking(move || {
+        prepare_now(
+            intake,
+            &rewrites,
+            &repo,
+            capabilities,
+            naming,
+            public,
+            &limits,
+        )
+    })
+    .await
 }
 
 /// [`prepare`] on the current thread.
@@ -107,10 +117,12 @@ pub fn content_name(content: &ReleaseContent, requested: Option<&str>) -> Result
         return Err(ApiError::internal());
     };
     let mut versions: Vec<&str> = bundles.iter().map(|b| b.csv_version.as_str()).collect();
-    versions.sort_by(|a, b| match (semver::Version::parse(a), semver::Version::parse(b)) {
-        (Ok(a), Ok(b)) => a.cmp(&b),
-        _ => a.cmp(b),
-    });
+    versions.sort_by(
+        |a, b| match (semver::Version::parse(a), semver::Version::parse(b)) {
+            (Ok(a), Ok(b)) => a.cmp(&b),
+            _ => a.cmp(b),
+        },
+    );
     versions.dedup();
     match requested {
         Some(v) if versions.contains(&v) => Ok(v.to_owned()),

@@ -49,15 +49,9 @@ pub async fn store(
                 }
                 tracing::info!(version = %release.version, attempt, "release exists; choosing the next version");
                 attempt += 1;
-                release.version = super::version::next(
-                    state,
-                    store,
-                    org,
-                    repo,
-                    auth,
-                    Some(&release.version),
-                )
-                .await?;
+                release.version =
+                    super::version::next(state, store, org, repo, auth, Some(&release.version))
+                        .await?;
             }
             Err(e) => return Err(push_error(&e)),
         }

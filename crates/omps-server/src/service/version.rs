@@ -23,9 +23,9 @@ pub async fn choose(
     match (capabilities.naming, requested) {
         (ReleaseNaming::FromContent, _) => Ok(None),
         (ReleaseNaming::FromVersion, Some(v)) => Ok(Some(v.to_owned())),
-        (ReleaseNaming::FromVersion, None) => next(state, store, org, repo, auth, None)
-            .await
-            .map(Some),
+        (ReleaseNaming::FromVersion, None) => {
+            next(state, store, org, repo, auth, None).await.map(Some)
+        }
     }
 }
 

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use omps_server::backends::{
-    Auth, BuildError, BuildSystem, Gate, GateDecision, GateError, ManifestStore, Release,
-    RepoPublisher, StoreError,
+    Auth, BuildError, BuildSystem, Gate, GateDecision, GateError, ManifestStore, Publication,
+    PushReport, PushedImage, Release, ReleaseContent, ReleaseNaming, RepoPublisher,
+    StoreCapabilities, StoreError,
 };
 use omps_server::config::StoreKind;
 use omps_server::{AppState, Backends, Config, app};
@@ -34,16 +35,51 @@ pub struct Faults {
 /// `(org, repo)` → `(version, blob)` in push order.
 pub type Releases = BTreeMap<(String, String), Vec<(String, Vec<u8>)>>;
 
-/// An in-memory App-Registry-like store: 409 on duplicates, records the calls it got.
-#[derive(Default)]
+/// An in-memory store of either shape: App-Registry-like (blobs named by the chosen version,
+/// the default) or OCI-like (bundle images, one release per image, named by the CSV version or
+/// by the chosen version). 409 on duplicates; records the calls it got; publishes through its
+/// [`FakePublisher`].
 pub struct FakeStore {
+    pub capabilities: StoreCapabilities,
     pub releases: Mutex<Releases>,
     pub faults: Mutex<Faults>,
     pub auth_seen: Mutex<Vec<String>>,
     pub pushes: Mutex<Vec<(String, String, String, bool)>>,
+    /// Images pushed (bundle shape): `(org, repo, tag, manifest digest)`.
+    pub images: Mutex<Vec<(String, String, String, String)>>,
+    pub publisher: Arc<FakePublisher>,
+    /// Whether the store has a visibility to change (the local store has none).
+    pub has_visibility: bool,
+}
+
+impl Default for FakeStore {
+    fn default() -> Self {
+        Self::with_capabilities(StoreCapabilities::APP_REGISTRY)
+    }
 }
 
 impl FakeStore {
+    pub fn with_capabilities(capabilities: StoreCapabilities) -> Self {
+        Self {
+            capabilities,
+            releases: Mutex::default(),
+            faults: Mutex::default(),
+            auth_seen: Mutex::default(),
+            pushes: Mutex::default(),
+            images: Mutex::default(),
+            publisher: Arc::default(),
+            has_visibility: true,
+        }
+    }
+
+    /// A store taking bundle images, naming releases as `naming` says.
+    pub fn bundle_images(naming: ReleaseNaming) -> Self {
+        Self::with_capabilities(StoreCapabilities {
+            takes: omps_server::backends::ReleaseShape::BundleImages,
+            naming,
+        })
+    }
+
     pub fn with_releases(org: &str, repo: &str, versions: &[&str]) -> Self {
         let store = FakeStore::default();
         store.releases.lock().unwrap().insert(
@@ -96,33 +132,89 @@ impl ManifestStore for FakeStore {
             .map(|r| r.iter().map(|(v, _)| v.clone()).collect()))
     }
 
+    fn capabilities(&self, _org: &str) -> StoreCapabilities {
+        self.capabilities
+    }
+
     async fn push(
         &self,
         org: &str,
         repo: &str,
         release: &Release,
         auth: &Auth,
-    ) -> Result<(), StoreError> {
+    ) -> Result<PushReport, StoreError> {
         self.note(Some(auth));
         if let Some(e) = pop(&mut self.faults.lock().unwrap().push) {
             return Err(e);
         }
+        let exists = || StoreError::ReleaseExists {
+            message: "package exists already".into(),
+            body: json!({"error": {"code": "package-exists", "message": "package exists already"}}),
+        };
         let mut all = self.releases.lock().unwrap();
         let list = all.entry((org.into(), repo.into())).or_default();
-        if list.iter().any(|(v, _)| *v == release.version) {
-            return Err(StoreError::ReleaseExists {
-                message: "package exists already".into(),
-                body: json!({"error": {"code": "package-exists", "message": "package exists already"}}),
-            });
+        let mut report = PushReport::default();
+        match &release.content {
+            ReleaseContent::AppRegistryBlob { blob, .. } => {
+                if list.iter().any(|(v, _)| *v == release.version) {
+                    return Err(exists());
+                }
+                list.push((release.version.clone(), blob.to_vec()));
+            }
+            ReleaseContent::BundleImages(bundles) => {
+                // One release per image, like the OCI store's tags.
+                let names: Vec<String> = bundles
+                    .iter()
+                    .map(|b| match self.capabilities.naming {
+                        ReleaseNaming::FromContent => b.csv_version.clone(),
+                        ReleaseNaming::FromVersion if bundles.len() == 1 => release.version.clone(),
+                        ReleaseNaming::FromVersion => {
+                            format!("{}-{}", release.version, b.csv_version)
+                        }
+                    })
+                    .collect();
+                if names.iter().any(|n| list.iter().any(|(v, _)| v == n)) {
+                    return Err(exists());
+                }
+                for (name, bundle) in names.iter().zip(bundles) {
+                    list.push((name.clone(), bundle.image.layer.clone()));
+                    self.images.lock().unwrap().push((
+                        org.into(),
+                        repo.into(),
+                        name.clone(),
+                        bundle.image.manifest_digest.clone(),
+                    ));
+                    report.images.push(PushedImage {
+                        reference: format!("fake.registry/{org}/{repo}:{name}"),
+                        digest: bundle.image.manifest_digest.clone(),
+                        tag: name.clone(),
+                        csv_version: bundle.csv_version.clone(),
+                    });
+                }
+            }
         }
-        list.push((release.version.clone(), release.blob.to_vec()));
         self.pushes.lock().unwrap().push((
             org.into(),
             repo.into(),
             release.version.clone(),
             release.public,
         ));
-        Ok(())
+        Ok(report)
+    }
+
+    async fn publish(
+        &self,
+        org: &str,
+        repo: &str,
+        token: &SecretString,
+    ) -> Result<Publication, String> {
+        if !self.has_visibility {
+            return Ok(Publication::NotSupported);
+        }
+        self.publisher
+            .make_public(org, repo, token)
+            .await
+            .map(|()| Publication::Published)
     }
 
     async fn delete(
@@ -285,22 +377,23 @@ pub struct Harness {
 
 pub fn harness_with(
     config: Config,
-    store: FakeStore,
+    mut store: FakeStore,
     koji: Option<FakeKoji>,
     gate: Option<FakeGate>,
     publisher: FakePublisher,
 ) -> Harness {
+    let publisher = Arc::new(publisher);
+    store.publisher = publisher.clone();
     let store = Arc::new(store);
     let koji = koji.map(Arc::new);
-    let publisher = Arc::new(publisher);
     let mut stores: HashMap<StoreKind, Arc<dyn ManifestStore>> = HashMap::new();
     stores.insert(StoreKind::Local, store.clone());
     stores.insert(StoreKind::AppRegistry, store.clone());
+    stores.insert(StoreKind::Oci, store.clone());
     let backends = Backends {
         stores,
         build_system: koji.clone().map(|k| k as Arc<dyn BuildSystem>),
         gate: gate.map(|g| Arc::new(g) as Arc<dyn Gate>),
-        publisher: publisher.clone(),
     };
     let state = AppState::new(config, backends).unwrap();
     Harness {
