@@ -666,3 +666,41 @@ async fn two_replicas_sharing_a_store_never_collide() {
     let b = omps_server::app(omps_server::AppState::from_config(config).unwrap());
     assert_eq!(concurrent_versions(&[a, b], 20).await.len(), 20);
 }
+
+#[tokio::test]
+async fn organization_and_repository_names_outside_the_grammar_are_400() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = omps_server::app(
+        omps_server::AppState::from_config(local_store_config(dir.path())).unwrap(),
+    );
+    for path in [
+        "/v2/my%20org!/zipfile",
+        "/v2/.hidden/zipfile",
+        "/v2/ab%2Fcd/zipfile",
+        "/v1/o/Bad%20Repo/zipfile",
+    ] {
+        let a = send(
+            &router,
+            upload(path, Some(AUTH), multipart("m.zip", &flat_zip())),
+        )
+        .await;
+        assert_error(&a, 400, "OMPSInvalidName");
+        assert!(
+            a.json["message"].as_str().unwrap().contains("[a-z0-9]"),
+            "{path}: {}",
+            a.json
+        );
+    }
+    for (method, path) in [
+        ("GET", "/v2/.hidden"),
+        ("GET", "/v2/ab%2Fcd/repo"),
+        ("DELETE", "/v2/my%20org!/repo"),
+    ] {
+        let a = send(&router, request(method, path, Some(AUTH))).await;
+        assert_error(&a, 400, "OMPSInvalidName");
+    }
+    assert!(
+        !dir.path().join("packages").exists(),
+        "no organization was created on the local store"
+    );
+}
