@@ -1,5 +1,6 @@
 //! `omps push`, `omps delete`, `omps list`: the OMPS API, against a running service (`--url`) or
-//! in-process on the same configuration (`--direct`, no server needed).
+//! in-process on the same configuration (`--direct`, no server needed; `push` calls the
+//! server's push service directly).
 //!
 //! Exit status: the table of `omps --help` ([`crate::error`]); a service error answer exits
 //! 1 (4xx) or 3 (5xx).
@@ -205,17 +206,7 @@ async fn send_direct(
     request: ApiRequest,
     auth: Option<SecretString>,
 ) -> Result<ApiAnswer, CliError> {
-    let args = omps_server::serve::ServeArgs {
-        config: c.config.clone(),
-        listen: None,
-        data_dir: c.data_dir.clone(),
-        check_config: false,
-    };
-    let (config, _warnings) =
-        omps_server::serve::load_config(&args).map_err(|e| CliError::usage(e.to_string()))?;
-    let state =
-        omps_server::AppState::from_config(config).map_err(|e| CliError::usage(e.to_string()))?;
-    let router = omps_server::app(state);
+    let router = omps_server::app(direct_state(c)?);
     let mut builder = axum::http::Request::builder()
         .method(request.method)
         .uri(request.path);
@@ -244,6 +235,69 @@ async fn send_direct(
         status,
         json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     })
+}
+
+/// `omps push --direct`: the server's push service in-process, no HTTP.
+async fn push_direct(args: &PushArgs) -> Result<ApiAnswer, CliError> {
+    let c = &args.connection;
+    let state = direct_state(c)?;
+    let Some(auth) = auth_value(c)? else {
+        let e = omps_server::ApiError::auth_required();
+        return Ok(ApiAnswer {
+            status: e.status.as_u16(),
+            json: e.body(),
+        });
+    };
+    let source = match (&args.koji, &args.path) {
+        (Some(nvr), _) => omps_server::PushSource::Koji { nvr: nvr.clone() },
+        (None, Some(path)) => {
+            // Reading and zipping a directory is blocking work: off the runtime.
+            let path = path.clone();
+            let file = tokio::task::spawn_blocking(move || {
+                let zip = archive_bytes(&path)?;
+                let mut file = tempfile::NamedTempFile::new().map_err(|e| {
+                    CliError::usage(format!("cannot create a temporary file: {e}"))
+                })?;
+                file.write_all(&zip)
+                    .map_err(|e| CliError::usage(format!("cannot write a temporary file: {e}")))?;
+                Ok::<_, CliError>(file)
+            })
+            .await
+            .map_err(|e| CliError::internal(format!("zipping the input panicked: {e}")))??;
+            omps_server::PushSource::Archive(file)
+        }
+        (None, None) => return Err(CliError::usage("give a directory, a zip or --koji NVR")),
+    };
+    let request = omps_server::PushRequest {
+        organization: args.org.clone(),
+        repository: args.repo.clone(),
+        version: args.version.clone(),
+        auth,
+        source,
+    };
+    Ok(match omps_server::PushService::new(state).push(request).await {
+        Ok(outcome) => ApiAnswer {
+            status: 200,
+            json: serde_json::to_value(outcome).unwrap_or(Value::Null),
+        },
+        Err(e) => ApiAnswer {
+            status: e.status.as_u16(),
+            json: e.body(),
+        },
+    })
+}
+
+/// The server's state on the `--direct` configuration.
+fn direct_state(c: &Connection) -> Result<omps_server::AppState, CliError> {
+    let args = omps_server::serve::ServeArgs {
+        config: c.config.clone(),
+        listen: None,
+        data_dir: c.data_dir.clone(),
+        check_config: false,
+    };
+    let (config, _warnings) =
+        omps_server::serve::load_config(&args).map_err(|e| CliError::usage(e.to_string()))?;
+    omps_server::AppState::from_config(config).map_err(|e| CliError::usage(e.to_string()))
 }
 
 /// Zips a directory in memory (the manifests at the archive root), or reads a zip.
@@ -306,16 +360,15 @@ fn report(
     Ok(Exit::Success)
 }
 
-/// Runs `omps push`.
-pub async fn push(args: &PushArgs) -> Result<Exit, CliError> {
-    let c = &args.connection;
+/// The API request of a push through a service.
+async fn push_request(args: &PushArgs) -> Result<ApiRequest, CliError> {
     let org = segment(&args.org);
     let version_suffix = args
         .version
         .as_deref()
         .map(|v| format!("/{}", segment(v)))
         .unwrap_or_default();
-    let request = match (&args.koji, &args.path) {
+    match (&args.koji, &args.path) {
         (Some(nvr), _) => Ok(ApiRequest {
             method: axum::http::Method::POST,
             path: match &args.repo {
@@ -345,10 +398,19 @@ pub async fn push(args: &PushArgs) -> Result<Exit, CliError> {
             body: Some(multipart("manifests.zip", &zip)),
         }),
         (None, None) => Err(CliError::usage("give a directory, a zip or --koji NVR")),
-    };
-    let result = match request {
-        Ok(request) => send(c, request).await,
-        Err(e) => Err(e),
+    }
+}
+
+/// Runs `omps push`.
+pub async fn push(args: &PushArgs) -> Result<Exit, CliError> {
+    let c = &args.connection;
+    let result = if c.direct {
+        push_direct(args).await
+    } else {
+        match push_request(args).await {
+            Ok(request) => send(c, request).await,
+            Err(e) => Err(e),
+        }
     };
     report(c.output, result, |json| {
         let mut text = format!(
@@ -357,6 +419,12 @@ pub async fn push(args: &PushArgs) -> Result<Exit, CliError> {
             json["repo"].as_str().unwrap_or_default(),
             json["version"].as_str().unwrap_or_default()
         );
+        for image in json["images"].as_array().into_iter().flatten() {
+            text.push_str("\nimage ");
+            text.push_str(image["reference"].as_str().unwrap_or_default());
+            text.push(' ');
+            text.push_str(image["digest"].as_str().unwrap_or_default());
+        }
         for warning in json["warnings"].as_array().into_iter().flatten() {
             text.push_str("\nwarning: ");
             text.push_str(warning.as_str().unwrap_or_default());

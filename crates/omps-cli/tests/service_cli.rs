@@ -237,3 +237,81 @@ fn direct_mode_needs_no_server() {
             .exists()
     );
 }
+
+/// `omps push --direct` into an OCI-store organization (a wiremock registry that accepts
+/// uploads) prints each image's reference and digest, in text and in JSON.
+#[test]
+fn direct_push_to_an_oci_store_prints_image_references_and_digests() {
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("HEAD"))
+            .and(path_regex("^/v2/o/.+/(manifests|blobs)/.+$"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex("^/v2/o/.+/blobs/uploads/$"))
+            .respond_with(ResponseTemplate::new(202).insert_header("location", "/upload/session"))
+            .mount(&server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path("/upload/session"))
+            .respond_with(ResponseTemplate::new(201))
+            .mount(&server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path_regex("^/v2/o/.+/manifests/[^/]+$"))
+            .respond_with(ResponseTemplate::new(201))
+            .mount(&server)
+            .await;
+        server
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("omps.toml");
+    std::fs::write(
+        &config,
+        format!("store = \"oci\"\n[oci]\nregistry_url = \"{}\"\n", server.uri()),
+    )
+    .unwrap();
+    let host = server.uri().trim_start_matches("http://").to_owned();
+    let run = |output: &str| {
+        let out = Command::cargo_bin("omps")
+            .unwrap()
+            .env_remove("OMPS_CONFIG")
+            .args(["push"])
+            .arg(fixture("ext-postgres-operator-flat"))
+            .args(["--org", "o", "--direct", "--auth", "x", "--output", output])
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let image = &json["images"][0];
+    let reference = image["reference"].as_str().unwrap();
+    let digest = image["digest"].as_str().unwrap();
+    assert!(
+        reference.starts_with(&format!("{host}/o/ext-postgres-operator:")),
+        "{json}"
+    );
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{json}");
+    assert!(reference.ends_with(&format!(":{}", json["version"].as_str().unwrap())));
+    let text = run("text");
+    assert!(
+        text.lines().any(|l| l == format!("image {reference} {digest}")),
+        "{text}"
+    );
+    // The image was really sent: one manifest per push.
+    let manifests = runtime
+        .block_on(server.received_requests())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "PUT" && r.url.path().contains("/manifests/"))
+        .count();
+    assert_eq!(manifests, 2);
+}
