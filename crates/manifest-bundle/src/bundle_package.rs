@@ -56,12 +56,8 @@ pub fn bundle_package_name(
                     m.insert(Yaml::Str(PACKAGE.into()), Yaml::Str(suffixed.clone()));
                 }
             }
-            tree.insert(
-                doc.path.clone(),
-                yaml::emit(&value, false).into_bytes(),
-            );
+            tree.insert(doc.path.clone(), yaml::emit(&value, false).into_bytes());
         }
     }
     Ok(suffixed)
 }
-

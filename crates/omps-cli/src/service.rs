@@ -275,16 +275,18 @@ async fn push_direct(args: &PushArgs) -> Result<ApiAnswer, CliError> {
         auth,
         source,
     };
-    Ok(match omps_server::PushService::new(state).push(request).await {
-        Ok(outcome) => ApiAnswer {
-            status: 200,
-            json: serde_json::to_value(outcome).unwrap_or(Value::Null),
+    Ok(
+        match omps_server::PushService::new(state).push(request).await {
+            Ok(outcome) => ApiAnswer {
+                status: 200,
+                json: serde_json::to_value(outcome).unwrap_or(Value::Null),
+            },
+            Err(e) => ApiAnswer {
+                status: e.status.as_u16(),
+                json: e.body(),
+            },
         },
-        Err(e) => ApiAnswer {
-            status: e.status.as_u16(),
-            json: e.body(),
-        },
-    })
+    )
 }
 
 /// The server's state on the `--direct` configuration.

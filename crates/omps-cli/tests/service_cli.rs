@@ -273,7 +273,10 @@ fn direct_push_to_an_oci_store_prints_image_references_and_digests() {
     let config = dir.path().join("omps.toml");
     std::fs::write(
         &config,
-        format!("store = \"oci\"\n[oci]\nregistry_url = \"{}\"\n", server.uri()),
+        format!(
+            "store = \"oci\"\n[oci]\nregistry_url = \"{}\"\n",
+            server.uri()
+        ),
     )
     .unwrap();
     let host = server.uri().trim_start_matches("http://").to_owned();
@@ -299,11 +302,15 @@ fn direct_push_to_an_oci_store_prints_image_references_and_digests() {
         reference.starts_with(&format!("{host}/o/ext-postgres-operator:")),
         "{json}"
     );
-    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{json}");
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{json}"
+    );
     assert!(reference.ends_with(&format!(":{}", json["version"].as_str().unwrap())));
     let text = run("text");
     assert!(
-        text.lines().any(|l| l == format!("image {reference} {digest}")),
+        text.lines()
+            .any(|l| l == format!("image {reference} {digest}")),
         "{text}"
     );
     // The image was really sent: one manifest per push.

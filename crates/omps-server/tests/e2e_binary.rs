@@ -9,76 +9,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{AUTH, BOUNDARY, fixture_zip, flat_zip, multipart};
 use serde_json::{Value, json};
+use test_support::server::OmpsServer;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path, tmp_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_omps-server"));
-        cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("TMPDIR", tmp_dir)
-            .env_remove("OMPS_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Server { child, base }
-    }
-
-    /// SIGTERM, then the exit status and everything logged.
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut logs = String::new();
-                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut logs)
-                    .unwrap();
-                return (status, logs);
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "server did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -131,11 +69,9 @@ fn files_under(dir: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn local_store_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let (data, tmp) = (dir.path().join("data"), dir.path().join("tmp"));
-    std::fs::create_dir(&tmp).unwrap();
-    let server = Server::start(&data, &tmp, &[]);
-    let base = server.base.clone();
+    let server = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server")).start();
+    let (data, tmp) = (server.data_dir().to_owned(), server.tmp_dir());
+    let base = server.base().to_owned();
 
     let (status, body) = push(&base, "/v2/myorg/zipfile", &fixture_zip("etcd")).await;
     assert_eq!(
@@ -293,18 +229,12 @@ async fn app_registry_store_end_to_end() {
         .mount(&quay)
         .await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let (data, tmp) = (dir.path().join("data"), dir.path().join("tmp"));
-    std::fs::create_dir(&tmp).unwrap();
-    let server = Server::start(
-        &data,
-        &tmp,
-        &[
-            ("OMPS_STORE", "app-registry"),
-            ("OMPS_QUAY_URL", &quay.uri()),
-        ],
-    );
-    let base = server.base.clone();
+    let server = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server"))
+        .env("OMPS_STORE", "app-registry")
+        .env("OMPS_QUAY_URL", quay.uri())
+        .start();
+    let tmp = server.tmp_dir();
+    let base = server.base().to_owned();
 
     // Concurrent automatic pushes: distinct versions, no 409 reaches the client.
     let mut tasks = Vec::new();
@@ -366,4 +296,114 @@ async fn app_registry_store_end_to_end() {
     assert_eq!(files_under(&tmp), Vec::<String>::new());
     let (exit, logs) = server.stop();
     assert!(exit.success(), "{logs}");
+}
+
+const BINARY: &str = env!("CARGO_BIN_EXE_omps-server");
+
+/// An unknown key at any level (top, table, array of tables) stops the start: exit 2, one line
+/// on stderr naming the full key path.
+#[test]
+fn unknown_keys_at_every_level_refuse_to_start_and_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (text, key)) in [
+        ("max_content_lenght = 5\n", "max_content_lenght"),
+        (
+            "[greenwave]\nurl = \"https://g\"\ncontext = \"c\"\nproduct_version = \"p\"\nproduct = 1\n",
+            "greenwave.product",
+        ),
+        ("[organizations.o]\npublik = true\n", "organizations.o.publik"),
+        (
+            "[organizations.o]\nreplace_registry = [ { old = \"a\", new = \"b\", regex = true } ]\n",
+            "organizations.o.replace_registry[0].regex",
+        ),
+        (
+            "[[organizations.o.csv_annotations]]\nname = \"a\"\nvalue = \"b\"\nvalu = \"c\"\n",
+            "organizations.o.csv_annotations[0].valu",
+        ),
+        ("[oci]\nregistry = \"https://r\"\n", "oci.registry"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = OmpsServer::builder(BINARY)
+            .config(&file)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .output();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!("unknown key `{key}`")),
+            "{text}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "it never listened");
+    }
+    // A typo gets a suggestion.
+    let file = dir.path().join("typo.toml");
+    std::fs::write(&file, "[organizations.o]\npublik = true\n").unwrap();
+    let out = OmpsServer::builder(BINARY).config(&file).output();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did you mean `public`?"),
+        "{out:?}"
+    );
+}
+
+/// `--check-config` prints the effective configuration as TOML, secrets redacted; that output
+/// is itself a valid configuration printing the same, and the start-up log shows the same TOML.
+#[test]
+fn check_config_round_trips_and_matches_the_start_up_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = dir.path().join("omps.toml");
+    std::fs::write(
+        &first,
+        "log_level = \"debug\"\nmax_content_length = 4096\n\
+         [organizations.o]\npublic = true\noauth_token = \"very-secret-token\"\n\
+         replace_registry = [ { old = \"a\", new = \"b\" } ]\n\
+         [oci]\nregistry_url = \"https://registry.example/\"\ntoken = \"registry-secret\"\n",
+    )
+    .unwrap();
+    let check = |file: &std::path::Path| {
+        let out = OmpsServer::builder(BINARY)
+            .config(file)
+            .data_dir(&data)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--check-config")
+            .output();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let printed = check(&first);
+    assert!(!printed.contains("very-secret-token") && !printed.contains("registry-secret"));
+    assert!(printed.contains("log_level = \"DEBUG\""), "{printed}");
+    assert!(
+        printed.contains("registry_url = \"https://registry.example\""),
+        "{printed}"
+    );
+    let second = dir.path().join("printed.toml");
+    std::fs::write(&second, &printed).unwrap();
+    assert_eq!(check(&second), printed);
+
+    let server = OmpsServer::builder(BINARY)
+        .config(&first)
+        .data_dir(&data)
+        .env("OMPS_LOG", "info")
+        .start();
+    let (_, logs) = server.stop();
+    assert!(logs.contains(&printed), "start-up log:\n{logs}");
+    assert!(!logs.contains("very-secret-token"));
+
+    // An invalid configuration is exit 2 for --check-config too.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listen = 5\n").unwrap();
+    let out = OmpsServer::builder(BINARY)
+        .config(&bad)
+        .arg("--check-config")
+        .output();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
 }

@@ -9,13 +9,13 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{AUTH, BOUNDARY, CSV, PACKAGE, multipart, zip_of};
 use serde_json::Value;
+use test_support::server::{Log, OmpsServer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Peak resident set size allowed for the server process over a whole battery (VmHWM). Measured:
@@ -29,65 +29,38 @@ const ZIP_MAX: u64 = 20 * 1024 * 1024;
 // ------------------------------------------------------------------------------------------------
 // The server under test.
 
+/// The shared harness's server plus the invariants these batteries check.
 struct Server {
-    child: Child,
+    inner: OmpsServer,
     base: String,
     addr: String,
-    _dir: tempfile::TempDir,
     data: PathBuf,
     tmp: PathBuf,
 }
 
 impl Server {
     fn start(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (data, tmp) = (dir.path().join("data"), dir.path().join("tmp"));
-        std::fs::create_dir(&tmp).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_omps-server"));
-        cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
-            .env("TMPDIR", &tmp)
-            .env_remove("OMPS_CONFIG")
-            .env_remove("OMPS_CONF_FILE")
+        let inner = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server"))
             .env("OMPS_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        let addr = base.trim_start_matches("http://").to_owned();
+            .envs(env.iter().copied())
+            .log(Log::Null)
+            .start();
         Server {
-            child,
-            base,
-            addr,
-            _dir: dir,
-            data,
-            tmp,
+            base: inner.base().to_owned(),
+            addr: inner.addr().to_owned(),
+            data: inner.data_dir().to_owned(),
+            tmp: inner.tmp_dir(),
+            inner,
         }
     }
 
     /// VmHWM of the server process in KiB.
     fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
+        self.inner.peak_rss_kib()
     }
 
     fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.inner.alive()
     }
 
     async fn ping(&self) -> Result<(), String> {
@@ -127,13 +100,6 @@ impl Server {
         }
         assert_eq!(files_under(&self.tmp), Vec::<String>::new(), "TMPDIR");
         assert_eq!(files_under(&self.data), Vec::<String>::new(), "store");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

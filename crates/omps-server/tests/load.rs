@@ -6,13 +6,12 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::BufRead as _;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{AUTH, BOUNDARY, flat_zip, multipart};
+use test_support::server::{Log, OmpsServer};
 
 const PUSHES: usize = 10_000;
 const CONCURRENCY: usize = 64;
@@ -97,29 +96,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "load test (about a minute); run by cargo xtask ci"]
 async fn ten_thousand_pushes_without_growth() {
-    let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_omps-server"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env("TMPDIR", &tmp)
+    let server = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server"))
         .env("OMPS_LOG", "warn")
-        .env_remove("OMPS_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
-    let pid = child.id();
+        .log(Log::Null)
+        .start();
+    let base = server.base().to_owned();
+    let pid = server.pid();
     let (pushes, concurrency) = (
         env_or("OMPS_LOAD_PUSHES", PUSHES).max(2 * WARM_UP),
         env_or("OMPS_LOAD_CONCURRENCY", CONCURRENCY),
@@ -150,8 +132,8 @@ async fn ten_thousand_pushes_without_growth() {
         open_fds(pid),
         proc_status(pid, "VmHWM:"),
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    let leftover = std::fs::read_dir(server.tmp_dir()).unwrap().count();
+    drop(server);
 
     let mut sorted = latencies.lock().unwrap().clone();
     sorted.sort();
@@ -185,11 +167,7 @@ async fn ten_thousand_pushes_without_growth() {
         "memory grew: {rss_warm} → {rss_end} KiB"
     );
     assert!(hwm < 256 * 1024, "peak RSS {hwm} KiB");
-    assert_eq!(
-        std::fs::read_dir(&tmp).unwrap().count(),
-        0,
-        "temporary files left behind"
-    );
+    assert_eq!(leftover, 0, "temporary files left behind");
 }
 
 /// 64 clients upload 20 MiB zips at once: once archives the server must refuse by declared size
@@ -239,29 +217,12 @@ async fn large_uploads_are_streamed() {
         ("refused by declared size", over_limit, 400u16),
         ("valid package + 19 MiB file", valid, 200),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let tmp = dir.path().join("tmp");
-        std::fs::create_dir(&tmp).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_omps-server"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .env("TMPDIR", &tmp)
+        let server = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server"))
             .env("OMPS_LOG", "warn")
             .env("OMPS_MAX_CONTENT_LENGTH", (24 * 1024 * 1024).to_string())
-            .env_remove("OMPS_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
+            .log(Log::Null)
+            .start();
+        let base = server.base().to_owned();
         let body = multipart("m.zip", &zip);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(300))
@@ -290,18 +251,14 @@ async fn large_uploads_are_streamed() {
             statuses.push(t.await.unwrap());
         }
         let seconds = started.elapsed().as_secs_f64();
-        let peak = proc_status(child.id(), "VmHWM:");
-        let _ = child.kill();
-        let _ = child.wait();
+        let peak = server.peak_rss_kib();
+        let leftover = std::fs::read_dir(server.tmp_dir()).unwrap().count();
+        drop(server);
         assert!(
             statuses.iter().all(|s| *s == expected),
             "{name}: {statuses:?}"
         );
-        assert_eq!(
-            std::fs::read_dir(&tmp).unwrap().count(),
-            0,
-            "{name}: temporary files left"
-        );
+        assert_eq!(leftover, 0, "{name}: temporary files left");
         #[allow(clippy::cast_precision_loss)]
         let mib = zip.len() as f64 / 1024.0 / 1024.0;
         let _ = writeln!(

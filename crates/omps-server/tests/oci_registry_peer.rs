@@ -16,6 +16,7 @@ use common::{AUTH, fixture_zip, multipart, request, send, upload};
 use omps_server::{AppState, Config, app};
 use serde_json::Value;
 use sha2::Digest as _;
+use test_support::server::OmpsServer;
 
 fn env_path(var: &str) -> PathBuf {
     let value = std::env::var_os(var).unwrap_or_else(|| {
@@ -510,17 +511,13 @@ async fn bundle_format_upload_is_pushed_byte_for_byte() {
 #[tokio::test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
 async fn the_binary_pushes_bundle_images_and_refuses_a_bad_oci_config() {
-    use std::io::BufRead as _;
     let registry = Registry::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, "store = \"oci\"\n[oci]\ntag_policy = \"release\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_omps-server"))
-        .args(["--listen", "127.0.0.1:0", "--config"])
-        .arg(&bad)
-        .env_remove("OMPS_CONFIG")
-        .output()
-        .unwrap();
+    let out = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server"))
+        .config(&bad)
+        .output();
     // A configuration error is exit 2 with one line naming the key.
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -536,25 +533,10 @@ async fn the_binary_pushes_bundle_images_and_refuses_a_bad_oci_config() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_omps-server"))
-        .args(["--listen", "127.0.0.1:0", "--config"])
-        .arg(&good)
-        .arg("--data-dir")
-        .arg(tmp.path().join("data"))
-        .env_remove("OMPS_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let server = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server"))
+        .config(&good)
+        .start();
+    let base = server.base().to_owned();
     let client = reqwest::Client::new();
     let health = client
         .get(format!("{base}/v2/health/ping"))
@@ -586,10 +568,7 @@ async fn the_binary_pushes_bundle_images_and_refuses_a_bad_oci_config() {
     );
     let inspect = skopeo_inspect(reference, false).unwrap();
     assert_eq!(inspect["Digest"], answer["images"][0]["digest"]);
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut logs = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
+    let (_, logs) = server.stop();
     assert!(
         logs.contains("registry_url"),
         "the effective configuration is logged"

@@ -9,15 +9,13 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::BufRead as _;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{BOUNDARY, flat_zip, multipart};
 use koji_client::Value as Xv;
 use koji_client::xmlrpc::{self, Response};
 use serde_json::{Value, json};
+use test_support::server::OmpsServer;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The common part of both canaries; it must never show up anywhere the client or an operator
@@ -207,71 +205,6 @@ impl Respond for FakeGreenwave {
 
 // ------------------------------------------------------------------------------------------------
 // The server.
-
-struct Server {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn start(dir: &Path, config: &Path, env: &[(&str, &str)]) -> Self {
-        let tmp = dir.join("tmp");
-        std::fs::create_dir_all(&tmp).unwrap();
-        let log = dir.join("server.log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_omps-server"));
-        cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join("data"))
-            .arg("--config")
-            .arg(config)
-            .env("TMPDIR", &tmp)
-            .env_remove("OMPS_CONFIG")
-            .env_remove("OMPS_CONF_FILE")
-            .stdout(Stdio::piped())
-            // A file, not a pipe: debug logging must never block on a full pipe buffer.
-            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| {
-                panic!(
-                    "unexpected first line {line:?}; log:\n{}",
-                    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-                )
-            })
-            .to_owned();
-        Server { child, base, log }
-    }
-
-    /// SIGTERM, wait, and return the whole log.
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(std::time::Instant::now() < deadline, "no exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::fs::read_to_string(&self.log).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One exchange, everything the client can see.
 struct Seen {
@@ -511,13 +444,13 @@ async fn scenario(log_format: &str) {
     }
     std::fs::write(&config, text).unwrap();
 
-    let server = Server::start(
-        dir.path(),
-        &config,
-        &[("OMPS_LOG", "debug"), ("OMPS_LOG_FORMAT", log_format)],
-    );
-    let seen = run_all_paths(&server.base).await;
-    let logs = server.stop();
+    let server = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server"))
+        .config(&config)
+        .env("OMPS_LOG", "debug")
+        .env("OMPS_LOG_FORMAT", log_format)
+        .start();
+    let seen = run_all_paths(server.base()).await;
+    let (_, logs) = server.stop();
 
     // The paths were really reached (not all 404s): spot-check the documented outcomes.
     assert_eq!(

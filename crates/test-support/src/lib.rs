@@ -16,5 +16,6 @@ pub mod oci_image;
 pub mod peers;
 pub mod python_peer;
 pub mod registry;
+pub mod server;
 pub mod skopeo;
 pub mod zip_forge;
