@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 macro_rules! error_ids {
-    ($($(#[$doc:meta])* $id:ident = $status:literal,)*) => {
+    ($(#[doc = $doc:literal] $id:ident = $status:literal,)*) => {
         /// Every error id the service answers, with its HTTP status (one status per id).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum ErrorId {
-            $($(#[$doc])* $id,)*
+            $(#[doc = $doc] $id,)*
         }
 
         impl ErrorId {
@@ -34,6 +34,14 @@ macro_rules! error_ids {
                     $(ErrorId::$id => $status,)*
                 }
             }
+
+            /// When the id is answered (its documentation, for docs/api.md).
+            #[must_use]
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(ErrorId::$id => $doc.trim(),)*
+                }
+            }
         }
     };
 }
@@ -53,8 +61,7 @@ error_ids! {
     OMPSInvalidVersionFormat = 400,
     /// An organization or repository name in the URL does not follow the name grammar.
     OMPSInvalidName = 400,
-    /// An explicit version that the organization's store cannot honour (releases named after
-    /// CSV versions, and the upload has no CSV of that version).
+    /// An explicit version the organization's store cannot honour (releases named after CSV versions; the upload has no CSV of that version).
     OMPSVersionNotApplicable = 400,
     /// The upload is not a usable zip (extension, archive errors, limits).
     OMPSUploadedFileError = 400,

@@ -521,3 +521,25 @@ async fn metrics_count_requests_by_route_and_pushes_by_outcome() {
     );
     assert!(!text.contains(AUTH));
 }
+
+#[test]
+fn api_md_error_table_is_generated_from_error_id() {
+    let api = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md"),
+    )
+    .unwrap();
+    let (start, end) = omps_server::openapi::ERROR_TABLE_MARKERS;
+    let table = api
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(table, _)| table.trim_start_matches('\n'))
+        .expect("docs/api.md has the error-id markers");
+    assert_eq!(
+        table,
+        omps_server::openapi::error_table(),
+        "run `cargo xtask openapi`"
+    );
+    for id in omps_server::ErrorId::ALL {
+        assert!(table.contains(&format!("`{}`", id.as_str())));
+    }
+}
