@@ -1,6 +1,8 @@
 //! The `OpenAPI` document, generated from the route table below (the same table the tests check
 //! against the router, so the two cannot drift) and committed as `docs/openapi.json`.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value, json};
 
 use crate::error::ErrorId;
@@ -303,12 +305,13 @@ pub fn document() -> Value {
 pub fn error_table() -> String {
     let mut out = String::from("| id | status | when |\n|---|---|---|\n");
     for id in ErrorId::ALL {
-        out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
             id.as_str(),
             id.status(),
             id.description()
-        ));
+        );
     }
     out
 }

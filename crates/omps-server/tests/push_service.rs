@@ -419,8 +419,10 @@ async fn publish_runs_for_public_organizations_and_reports_failures() {
         2 + publish::ATTEMPTS as usize
     );
     // A store without visibility is asked once and is done.
-    let mut plain = FakeStore::default();
-    plain.has_visibility = false;
+    let plain = FakeStore {
+        has_visibility: false,
+        ..FakeStore::default()
+    };
     let h = harness_with(config, plain, None, None, FakePublisher::default());
     publish::publish(&h.state, h.store.as_ref(), "pub", "r")
         .await

@@ -178,8 +178,9 @@ impl ServerBuilder {
                 server.logs()
             );
         };
-        server.base = base.to_owned();
-        server.addr = base.trim_start_matches("http://").to_owned();
+        base.clone_into(&mut server.base);
+        base.trim_start_matches("http://")
+            .clone_into(&mut server.addr);
         let deadline = Instant::now() + START_TIMEOUT;
         while health_status(&server.addr).is_none() {
             assert!(
