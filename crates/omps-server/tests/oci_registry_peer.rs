@@ -7,10 +7,8 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use common::{AUTH, fixture_zip, multipart, request, send, upload};
 use omps_server::{AppState, Config, app};
@@ -18,72 +16,21 @@ use serde_json::Value;
 use sha2::Digest as _;
 use test_support::server::OmpsServer;
 
-fn env_path(var: &str) -> PathBuf {
-    let value = std::env::var_os(var).unwrap_or_else(|| {
-        panic!(
-            "{var} is not set: these peer tests need it (path of the binary). Install the Debian \
-             packages docker-registry and skopeo and run e.g. OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry \
-             OMPS_SKOPEO=/usr/bin/skopeo cargo nextest run -p omps-server --run-ignored all"
-        )
-    });
-    let path = PathBuf::from(value);
-    assert!(path.is_file(), "{var}={} is not a file", path.display());
-    path
-}
-
-/// A `docker-registry` process on a free loopback port, killed (by its own PID) on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
+/// The shared `docker-registry` peer (deletes enabled) plus raw reads for these tests.
+struct Registry(test_support::registry::Registry);
 
 impl Registry {
+    #[allow(clippy::unused_async)] // keeps the call sites' shape
     async fn start() -> Self {
-        let bin = env_path("OMPS_DOCKER_REGISTRY");
-        let dir = tempfile::tempdir().unwrap();
-        // Binding port 0 and releasing it picks a free port; the tiny race is acceptable here.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-             delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new(&bin)
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let reg = Registry { child, port, dir };
-        let url = format!("{}/v2/", reg.url());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(&url).await {
-                if r.status() == 200 {
-                    return reg;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default();
-        panic!("docker-registry did not answer on {url} within 20 s; log:\n{log}");
+        Self(test_support::registry::Registry::start())
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.url()
     }
 
     fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.0.host()
     }
 
     /// `GET` of a manifest or blob path below `/v2/`, with the OCI manifest type accepted.
@@ -108,16 +55,9 @@ impl Registry {
     }
 }
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `skopeo inspect` of an image: `Ok(json)` or `Err(stderr)`.
 fn skopeo_inspect(reference: &str, raw: bool) -> Result<Value, String> {
-    let mut cmd = Command::new(env_path("OMPS_SKOPEO"));
+    let mut cmd = Command::new(test_support::peers::require("OMPS_SKOPEO"));
     cmd.args(["inspect", "--tls-verify=false"]);
     if raw {
         cmd.arg("--raw");
