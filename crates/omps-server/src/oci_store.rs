@@ -356,6 +356,35 @@ impl OciStore {
         })
     }
 
+    /// The single layer of the bundle image under `tag`.
+    async fn layer_of(
+        client: &RegistryClient,
+        repository: &str,
+        tag: &str,
+    ) -> Result<bytes::Bytes, StoreError> {
+        let manifest = match client.get_manifest(repository, tag).await {
+            Ok(m) => m,
+            Err(QuayError::NotFound(_)) => {
+                return Err(not_found(format!("{repository}:{tag} does not exist")));
+            }
+            Err(e) => return Err(store_error(e)),
+        };
+        let image = manifest.image().map_err(store_error)?;
+        let [layer] = image.layers.as_slice() else {
+            return Err(StoreError::Other {
+                message: format!(
+                    "{repository}:{tag} is not a single-layer bundle image ({} layers)",
+                    image.layers.len()
+                ),
+                body: json!({}),
+            });
+        };
+        client
+            .get_blob(repository, &layer.digest)
+            .await
+            .map_err(store_error)
+    }
+
     /// Pushes one image's blobs and manifest under `tag`; the manifest digest. Kept as one small
     /// function so it can become the workspace's shared image push.
     async fn push_image(
@@ -378,6 +407,79 @@ impl OciStore {
             )
             .await
     }
+}
+
+/// Largest archive a release download builds from several bundle layers (compressed input and
+/// uncompressed content each). Bundles are manifests: kilobytes to a few megabytes.
+const MAX_RELEASE_ARCHIVE_BYTES: usize = 64 * 1024 * 1024;
+
+fn too_large(repository: &str, version: &str) -> StoreError {
+    StoreError::Other {
+        message: format!(
+            "release {version} of {repository} is larger than {MAX_RELEASE_ARCHIVE_BYTES} bytes"
+        ),
+        body: json!({}),
+    }
+}
+
+/// One `tar.gz` holding each bundle layer's files under `<tag>/`, in tag order. The layers come
+/// from the registry, so their content is bounded in bytes and entries.
+fn combine_layers(
+    layers: &[(String, bytes::Bytes)],
+    repository: &str,
+    version: &str,
+) -> Result<bytes::Bytes, StoreError> {
+    use std::io::Read as _;
+    let broken = |tag: &str, e: &dyn std::fmt::Display| StoreError::Other {
+        message: format!("the bundle layer of {repository}:{tag} is not a tar.gz: {e}"),
+        body: json!({}),
+    };
+    let mut out = tar::Builder::new(Vec::new());
+    let mut budget = MAX_RELEASE_ARCHIVE_BYTES as u64;
+    for (tag, layer) in layers {
+        let decoder = flate2::read::GzDecoder::new(&layer[..]).take(budget + 1);
+        let mut archive = tar::Archive::new(decoder);
+        for entry in archive.entries().map_err(|e| broken(tag, &e))? {
+            let mut entry = entry.map_err(|e| broken(tag, &e))?;
+            let kind = entry.header().entry_type();
+            if !(kind.is_file() || kind.is_dir()) {
+                continue;
+            }
+            let path = entry.path().map_err(|e| broken(tag, &e))?.into_owned();
+            if path
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(broken(tag, &"an entry leaves the archive"));
+            }
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).map_err(|e| broken(tag, &e))?;
+            budget = budget
+                .checked_sub(data.len() as u64)
+                .ok_or_else(|| too_large(repository, version))?;
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(data.len() as u64);
+            header.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+            header.set_mtime(0);
+            out.append_data(
+                &mut header,
+                std::path::Path::new(tag).join(&path),
+                &data[..],
+            )
+            .map_err(|e| broken(tag, &e))?;
+        }
+    }
+    let tar = out.into_inner().map_err(|e| StoreError::Other {
+        message: format!("building the release archive failed: {e}"),
+        body: json!({}),
+    })?;
+    manifest_bundle::package::gzip(&tar)
+        .map(bytes::Bytes::from)
+        .map_err(|e| StoreError::Other {
+            message: format!("building the release archive failed: {e}"),
+            body: json!({}),
+        })
 }
 
 fn not_found(message: String) -> StoreError {
@@ -592,38 +694,34 @@ impl ManifestStore for OciStore {
         let client = self.client(clients, auth)?;
         let repository = s.repository_for(repo);
         let tag = tag_of_version(version);
-        let manifest = match client.get_manifest(&repository, &tag).await {
-            Ok(m) => m,
-            Err(QuayError::NotFound(_)) => {
-                let tags = Self::tags_of_release(&client, &s, &repository, version).await?;
-                return Err(if tags.is_empty() {
-                    not_found(format!("release {version} of {repository} does not exist"))
-                } else {
-                    StoreError::Other {
-                        message: format!(
-                            "release {version} has several bundle images ({}); pull them from the registry",
-                            tags.join(", ")
-                        ),
-                        body: json!({}),
-                    }
-                });
+        match Self::layer_of(&client, &repository, &tag).await {
+            Err(StoreError::NotFound { .. }) => {}
+            other => return other,
+        }
+        // A release of several bundles (`release` policy): one archive with a directory per tag.
+        let tags = Self::tags_of_release(&client, &s, &repository, version).await?;
+        if tags.is_empty() {
+            return Err(not_found(format!(
+                "release {version} of {repository} does not exist"
+            )));
+        }
+        let mut layers = Vec::with_capacity(tags.len());
+        let mut total = 0usize;
+        for tag in tags {
+            let layer = Self::layer_of(&client, &repository, &tag).await?;
+            total += layer.len();
+            if total > MAX_RELEASE_ARCHIVE_BYTES {
+                return Err(too_large(&repository, version));
             }
-            Err(e) => return Err(store_error(e)),
-        };
-        let image = manifest.image().map_err(store_error)?;
-        let [layer] = image.layers.as_slice() else {
-            return Err(StoreError::Other {
-                message: format!(
-                    "{repository}:{tag} is not a single-layer bundle image ({} layers)",
-                    image.layers.len()
-                ),
-                body: json!({}),
-            });
-        };
-        client
-            .get_blob(&repository, &layer.digest)
+            layers.push((tag, layer));
+        }
+        let (repository, version) = (repository.clone(), version.to_owned());
+        tokio::task::spawn_blocking(move || combine_layers(&layers, &repository, &version))
             .await
-            .map_err(store_error)
+            .map_err(|e| StoreError::Other {
+                message: format!("combining the bundle layers failed: {e}"),
+                body: json!({}),
+            })?
     }
 
     async fn list_repositories(
