@@ -195,7 +195,10 @@ async fn run_async(command: Command) -> Result<Exit, CliError> {
         Command::Serve(args) => omps_server::serve::serve(args)
             .await
             .map(|()| Exit::Success)
-            .map_err(|e| CliError::internal(format!("{e:#}"))),
+            .map_err(|e| match e {
+                omps_server::serve::ServeError::Config(e) => CliError::config(e.to_string()),
+                other => CliError::internal(format!("{other:#}")),
+            }),
         Command::Bundle(bundle::BundleCommand::Push(args)) => bundle::push(args).await,
         Command::Push(args) => service::push(&args).await,
         Command::Delete(args) => service::delete(&args).await,

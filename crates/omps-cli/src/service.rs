@@ -255,9 +255,8 @@ async fn push_direct(args: &PushArgs) -> Result<ApiAnswer, CliError> {
             let path = path.clone();
             let file = tokio::task::spawn_blocking(move || {
                 let zip = archive_bytes(&path)?;
-                let mut file = tempfile::NamedTempFile::new().map_err(|e| {
-                    CliError::usage(format!("cannot create a temporary file: {e}"))
-                })?;
+                let mut file = tempfile::NamedTempFile::new()
+                    .map_err(|e| CliError::usage(format!("cannot create a temporary file: {e}")))?;
                 file.write_all(&zip)
                     .map_err(|e| CliError::usage(format!("cannot write a temporary file: {e}")))?;
                 Ok::<_, CliError>(file)

@@ -14,18 +14,6 @@ struct Cli {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if cli.serve.check_config {
-        return match omps_server::serve::check_config(&cli.serve) {
-            Ok(toml) => {
-                print!("{toml}");
-                std::process::ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("omps-server: {e}");
-                std::process::ExitCode::from(2)
-            }
-        };
-    }
     match omps_server::serve::serve(cli.serve).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -28,6 +28,7 @@ pub struct ServeArgs {
 
 /// Why the server did not run. A configuration error is the operator's to fix (exit 2).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// The configuration is invalid; the message names the source and the key.
     #[error(transparent)]
@@ -46,12 +47,6 @@ impl ServeError {
             ServeError::Run(_) => 1,
         }
     }
-}
-
-/// `--check-config`: the effective configuration as TOML, or the configuration error.
-pub fn check_config(args: &ServeArgs) -> Result<String, crate::ConfigError> {
-    let (config, _warnings) = load_config(args)?;
-    config.to_toml()
 }
 
 /// Loads the configuration the way the binary does (flags > environment > file > defaults).
@@ -96,9 +91,14 @@ fn init_tracing(config: &Config) {
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight pushes (bounded wait).
+/// With `--check-config`, prints the effective configuration instead and returns.
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let (config, warnings) = load_config(&args)?;
     let effective = config.to_toml()?;
+    if args.check_config {
+        print!("{effective}");
+        return Ok(());
+    }
     init_tracing(&config);
     for w in warnings {
         tracing::warn!("{w}");
