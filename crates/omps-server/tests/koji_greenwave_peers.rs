@@ -13,9 +13,7 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::AUTH;
@@ -23,6 +21,7 @@ use serde_json::{Value, json};
 use test_support::greenwave_stack::{self, GreenwaveStack, Seed};
 use test_support::koji_hub::{HubOptions, KojiHub};
 use test_support::python_peer::{operator_fixtures, refused_url};
+use test_support::server::{Log, OmpsServer as Harness};
 
 const TYPEINFO: &str = "foo-operator-bundle-container-1.0-3";
 const LEGACY_DOT: &str = "etcd-operator-metadata-container-0.9.4-7";
@@ -31,10 +30,10 @@ const VOLUME: &str = "vol+operator-container-2.0~rc1-1^git.5";
 const BIG_ID: &str = "big-id-operator-container-3.1-2";
 const UNGATED: &str = "ungated-operator-container-1.0-1";
 
-/// The `omps-server` binary with a configuration file, on 127.0.0.1:0.
+/// The shared harness's `omps-server` with a configuration file written for it.
 struct OmpsServer {
-    child: Child,
     base: String,
+    _server: Harness,
     _dir: tempfile::TempDir,
 }
 
@@ -43,39 +42,15 @@ impl OmpsServer {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("omps.toml");
         std::fs::write(&file, config).unwrap();
-        std::fs::create_dir(dir.path().join("tmp")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_omps-server"))
-            .args(["--listen", "127.0.0.1:0", "--config"])
-            .arg(&file)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .env("TMPDIR", dir.path().join("tmp"))
-            .env_remove("OMPS_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let server = Harness::builder(env!("CARGO_BIN_EXE_omps-server"))
+            .config(&file)
+            .log(Log::Null)
+            .start();
         Self {
-            child,
-            base,
+            base: server.base().to_owned(),
+            _server: server,
             _dir: dir,
         }
-    }
-}
-
-impl Drop for OmpsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
