@@ -38,7 +38,9 @@ impl Default for Limits {
 pub struct YamlLimits {
     /// Size of the text in bytes (default 8 MiB).
     pub max_bytes: usize,
-    /// Nesting depth of collections (default 128; CRD schemas nest deeply).
+    /// Nesting depth of collections (default 326: operator-courier 2.1.11 itself fails on a
+    /// manifest nested deeper, when its `yaml.dump` exceeds Python's recursion limit; PyYAML
+    /// loads up to about 490 levels; real CRD schemas nest a few dozen).
     pub max_depth: usize,
     /// Nodes produced, counting every node an alias expands to (default 1,000,000; the largest
     /// fixture file has about 1,200).
@@ -52,7 +54,7 @@ impl Default for YamlLimits {
     fn default() -> Self {
         Self {
             max_bytes: 8 * 1024 * 1024,
-            max_depth: 128,
+            max_depth: 326,
             max_nodes: 1_000_000,
             max_alias_nodes: 100_000,
         }

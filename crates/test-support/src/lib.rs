@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod certs;
+pub mod courier;
 pub mod fake_quay;
 pub mod fixtures;
 pub mod greenwave_stack;

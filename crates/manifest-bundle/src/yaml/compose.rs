@@ -29,7 +29,14 @@ struct Node {
     start: Mark,
 }
 
-fn syntax(e: ScanError) -> YamlError {
+pub(crate) fn syntax(e: ScanError) -> YamlError {
+    if e.raised {
+        return YamlError::Python {
+            line: e.mark.line + 1,
+            col: e.mark.column,
+            message: e.message,
+        };
+    }
     YamlError::Syntax {
         line: e.mark.line + 1,
         col: e.mark.column,
@@ -220,9 +227,9 @@ enum KeyIdentity {
 struct Constructor<'a> {
     nodes: Vec<Node>,
     limits: &'a YamlLimits,
-    /// Collections on the current path, outermost first.
-    path: Vec<NodeId>,
     constructed: Vec<bool>,
+    /// Scalars as built by [`Constructor::check`].
+    scalars: Vec<Option<Yaml>>,
     /// Above zero while building a node for the second time (an alias): counted as expansion.
     repeat: usize,
     alias_nodes: usize,
@@ -331,6 +338,141 @@ impl Constructor<'_> {
         }
     }
 
+    /// Visits the graph in PyYAML's construction order and raises the error PyYAML raises
+    /// first. PyYAML builds a collection's items in a later round (its "state generators"),
+    /// so a scalar error at the top of a document comes before one nested deeper, whatever
+    /// their order in the text. Scalars are built here once and kept for the tree.
+    fn check(&mut self, root: NodeId) -> Result<(), YamlError> {
+        let mut visited = vec![false; self.nodes.len()];
+        let mut round = Vec::new();
+        self.visit(root, &mut visited, &mut round)?;
+        while !round.is_empty() {
+            let jobs = std::mem::take(&mut round);
+            for id in jobs {
+                self.run_job(id, &mut visited, &mut round)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// PyYAML's `construct_object` up to the first `yield`: scalars are built (and may fail),
+    /// collections are queued, unknown tags fail.
+    fn visit(
+        &mut self,
+        id: NodeId,
+        visited: &mut [bool],
+        round: &mut Vec<NodeId>,
+    ) -> Result<(), YamlError> {
+        if visited[id] {
+            return Ok(());
+        }
+        visited[id] = true;
+        let start = self.nodes[id].start;
+        let tag = self.nodes[id].tag.clone();
+        let value = match tag.as_str() {
+            TAG_SEQ | TAG_MAP | TAG_SET | TAG_OMAP | TAG_PAIRS => {
+                round.push(id);
+                return Ok(());
+            }
+            TAG_NULL => self.scalar_text(id).map(|_| Yaml::Null)?,
+            TAG_STR => Yaml::Str(self.scalar_text(id)?),
+            TAG_BOOL => {
+                resolve::construct_bool(&self.scalar_text(id)?).map_err(|f| fail(start, f))?
+            }
+            TAG_INT => {
+                resolve::construct_int(&self.scalar_text(id)?).map_err(|f| fail(start, f))?
+            }
+            TAG_FLOAT => {
+                resolve::construct_float(&self.scalar_text(id)?).map_err(|f| fail(start, f))?
+            }
+            TAG_BINARY => {
+                resolve::construct_binary(&self.scalar_text(id)?).map_err(|f| fail(start, f))?
+            }
+            TAG_TIMESTAMP => {
+                let text = self.scalar_text(id)?;
+                resolve::parse_timestamp(&text).map_err(|f| fail(start, f))?;
+                Yaml::Timestamp(text)
+            }
+            other => return Err(YamlError::UnsupportedTag(other.to_owned())),
+        };
+        self.scalars[id] = Some(value);
+        Ok(())
+    }
+
+    /// The body of a collection constructor (what runs after PyYAML's `yield`).
+    fn run_job(
+        &mut self,
+        id: NodeId,
+        visited: &mut [bool],
+        round: &mut Vec<NodeId>,
+    ) -> Result<(), YamlError> {
+        let start = self.nodes[id].start;
+        match self.nodes[id].tag.as_str() {
+            TAG_SEQ => {
+                let Kind::Seq(items) = &self.nodes[id].kind else {
+                    return Err(marked(start, "expected a sequence node"));
+                };
+                for item in items.clone() {
+                    self.visit(item, visited, round)?;
+                }
+            }
+            TAG_OMAP | TAG_PAIRS => {
+                let Kind::Seq(items) = &self.nodes[id].kind else {
+                    return Err(marked(
+                        start,
+                        "while constructing pairs: expected a sequence",
+                    ));
+                };
+                for item in items.clone() {
+                    let pair = match &self.nodes[item].kind {
+                        Kind::Map(p) if p.len() == 1 => p[0],
+                        Kind::Map(p) => {
+                            return Err(marked(
+                                self.nodes[item].start,
+                                format!(
+                                    "expected a single mapping item, but found {} items",
+                                    p.len()
+                                ),
+                            ));
+                        }
+                        _ => {
+                            return Err(marked(
+                                self.nodes[item].start,
+                                "expected a mapping of length 1",
+                            ));
+                        }
+                    };
+                    self.visit(pair.0, visited, round)?;
+                    self.visit(pair.1, visited, round)?;
+                }
+            }
+            _ => {
+                // map and set: construct_mapping
+                if !matches!(self.nodes[id].kind, Kind::Map(_)) {
+                    return Err(marked(start, "expected a mapping node"));
+                }
+                self.flatten(id)?;
+                let Kind::Map(pairs) = &self.nodes[id].kind else {
+                    return Ok(());
+                };
+                for (k, v) in pairs.clone() {
+                    self.visit(k, visited, round)?;
+                    if matches!(
+                        self.nodes[k].tag.as_str(),
+                        TAG_SEQ | TAG_MAP | TAG_SET | TAG_OMAP | TAG_PAIRS
+                    ) {
+                        return Err(marked(
+                            self.nodes[k].start,
+                            "while constructing a mapping: found unhashable key",
+                        ));
+                    }
+                    self.visit(v, visited, round)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn count(&mut self) -> Result<(), YamlError> {
         self.out_nodes += 1;
         if self.repeat > 0 {
@@ -349,154 +491,171 @@ impl Constructor<'_> {
         Ok(())
     }
 
-    fn construct(&mut self, id: NodeId) -> Result<Yaml, YamlError> {
-        if let Some(pos) = self.path.iter().rposition(|&p| p == id) {
-            // The same object as an enclosing collection: Python builds a recursive structure.
-            return Ok(Yaml::Recursive(self.path.len() - pos));
+    /// Builds the tree without recursion (documents nest hundreds of levels and this runs on
+    /// small thread stacks). [`Constructor::check`] has already raised PyYAML's errors, so only
+    /// our budgets can fail here.
+    fn build(&mut self, root: NodeId) -> Result<Yaml, YamlError> {
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut ready = match self.begin(root, &mut stack)? {
+            Some(v) => return Ok(v),
+            None => None,
+        };
+        loop {
+            let Some(top) = stack.last_mut() else {
+                return ready.ok_or(YamlError::TooManyNodes { max: 0 });
+            };
+            if let Some(v) = ready.take() {
+                top.accept(v);
+            }
+            if let Some(child) = top.next_child() {
+                ready = self.begin(child, &mut stack)?;
+            } else {
+                let frame = stack.pop().expect("a frame");
+                if frame.again {
+                    self.repeat -= 1;
+                }
+                self.constructed[frame.id] = true;
+                let value = frame.finish();
+                if stack.is_empty() {
+                    return Ok(value);
+                }
+                ready = Some(value);
+            }
         }
-        self.count()?;
+    }
+
+    /// Starts node `id`: a finished value, or `None` after pushing a frame for a collection.
+    fn begin(&mut self, id: NodeId, stack: &mut Vec<Frame>) -> Result<Option<Yaml>, YamlError> {
+        if let Some(pos) = stack.iter().rposition(|f| f.id == id) {
+            // The same object as an enclosing collection: Python builds a recursive structure.
+            return Ok(Some(Yaml::Recursive(stack.len() - pos)));
+        }
         let again = self.constructed[id];
         if again {
             self.repeat += 1;
         }
-        let result = self.construct_fresh(id);
-        if again {
-            self.repeat -= 1;
+        let counted = self.count();
+        if let Some(v) = &self.scalars[id] {
+            if again {
+                self.repeat -= 1;
+            }
+            counted?;
+            self.constructed[id] = true;
+            return Ok(Some(v.clone()));
         }
-        self.constructed[id] = true;
-        result
-    }
-
-    fn construct_fresh(&mut self, id: NodeId) -> Result<Yaml, YamlError> {
-        let tag = self.nodes[id].tag.clone();
-        let start = self.nodes[id].start;
-        let scalar = |c: &Self| c.scalar_text(id);
-        match tag.as_str() {
-            TAG_NULL => scalar(self).map(|_| Yaml::Null),
-            TAG_STR => scalar(self).map(Yaml::Str),
-            TAG_BOOL => resolve::construct_bool(&scalar(self)?).map_err(|f| fail(start, f)),
-            TAG_INT => resolve::construct_int(&scalar(self)?).map_err(|f| fail(start, f)),
-            TAG_FLOAT => resolve::construct_float(&scalar(self)?).map_err(|f| fail(start, f)),
-            TAG_BINARY => resolve::construct_binary(&scalar(self)?).map_err(|f| fail(start, f)),
-            TAG_TIMESTAMP => {
-                let text = scalar(self)?;
-                resolve::parse_timestamp(&text).map_err(|f| fail(start, f))?;
-                Ok(Yaml::Timestamp(text))
-            }
-            TAG_SEQ => {
-                let Kind::Seq(items) = &self.nodes[id].kind else {
-                    return Err(marked(start, "expected a sequence node"));
-                };
-                let items = items.clone();
-                self.enter(id)?;
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    out.push(self.construct(item)?);
-                }
-                self.path.pop();
-                Ok(Yaml::Seq(out))
-            }
-            TAG_MAP => {
-                self.enter(id)?;
-                let map = self.mapping(id)?;
-                self.path.pop();
-                Ok(Yaml::Map(map))
-            }
-            TAG_SET => {
-                self.enter(id)?;
-                let map = self.mapping(id)?;
-                self.path.pop();
-                Ok(Yaml::Set(map.entries.into_iter().map(|(k, _)| k).collect()))
-            }
-            TAG_OMAP | TAG_PAIRS => {
-                let Kind::Seq(items) = &self.nodes[id].kind else {
-                    return Err(marked(
-                        start,
-                        "while constructing pairs: expected a sequence",
-                    ));
-                };
-                let items = items.clone();
-                let mut pairs = Vec::with_capacity(items.len());
-                for item in &items {
-                    match &self.nodes[*item].kind {
-                        Kind::Map(p) if p.len() == 1 => pairs.push(p[0]),
-                        Kind::Map(p) => {
-                            return Err(marked(
-                                self.nodes[*item].start,
-                                format!(
-                                    "expected a single mapping item, but found {} items",
-                                    p.len()
-                                ),
-                            ));
-                        }
-                        _ => {
-                            return Err(marked(
-                                self.nodes[*item].start,
-                                "expected a mapping of length 1",
-                            ));
-                        }
-                    }
-                }
-                self.enter(id)?;
-                let mut out = Vec::with_capacity(pairs.len());
-                for (k, v) in pairs {
-                    self.count()?;
-                    let key = self.construct(k)?;
-                    let value = self.construct(v)?;
-                    out.push((key, value));
-                }
-                self.path.pop();
-                Ok(Yaml::Pairs(out))
-            }
-            other => Err(YamlError::UnsupportedTag(other.to_owned())),
-        }
-    }
-
-    fn enter(&mut self, id: NodeId) -> Result<(), YamlError> {
-        if self.path.len() >= self.limits.max_depth {
+        counted?;
+        if stack.len() >= self.limits.max_depth {
             return Err(YamlError::TooDeep {
                 max: self.limits.max_depth,
             });
         }
-        self.path.push(id);
-        Ok(())
+        let shape = match (self.nodes[id].tag.as_str(), &self.nodes[id].kind) {
+            (TAG_SEQ, Kind::Seq(items)) => Shape::Seq(items.clone()),
+            (TAG_OMAP | TAG_PAIRS, Kind::Seq(items)) => Shape::Pairs(
+                items
+                    .iter()
+                    .filter_map(|&i| match &self.nodes[i].kind {
+                        Kind::Map(p) => p.first().copied(),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            (TAG_SET, Kind::Map(pairs)) => Shape::Map(pairs.clone(), true),
+            (_, Kind::Map(pairs)) => Shape::Map(pairs.clone(), false),
+            // `check` refused every other combination.
+            _ => Shape::Seq(Vec::new()),
+        };
+        stack.push(Frame::new(id, shape, again));
+        Ok(None)
+    }
+}
+
+/// What a frame builds.
+enum Shape {
+    Seq(Vec<NodeId>),
+    Pairs(Vec<(NodeId, NodeId)>),
+    /// The pairs, and whether it is a `!!set`.
+    Map(Vec<(NodeId, NodeId)>, bool),
+}
+
+/// A collection being built by [`Constructor::build`].
+struct Frame {
+    id: NodeId,
+    again: bool,
+    shape: Shape,
+    /// Children handed out so far (keys and values count separately for mappings).
+    next: usize,
+    items: Vec<Yaml>,
+    key: Option<Yaml>,
+    entries: Vec<(Yaml, Yaml)>,
+    by_text: HashMap<String, usize>,
+}
+
+impl Frame {
+    fn new(id: NodeId, shape: Shape, again: bool) -> Self {
+        Frame {
+            id,
+            again,
+            shape,
+            next: 0,
+            items: Vec::new(),
+            key: None,
+            entries: Vec::new(),
+            by_text: HashMap::new(),
+        }
     }
 
-    /// PyYAML's `construct_mapping`: merge keys, hashable keys, later equal keys win.
-    fn mapping(&mut self, id: NodeId) -> Result<Mapping, YamlError> {
-        if !matches!(self.nodes[id].kind, Kind::Map(_)) {
-            return Err(marked(self.nodes[id].start, "expected a mapping node"));
-        }
-        self.flatten(id)?;
-        let Kind::Map(pairs) = &self.nodes[id].kind else {
-            return Ok(Mapping::new());
+    fn next_child(&mut self) -> Option<NodeId> {
+        let i = self.next;
+        let child = match &self.shape {
+            Shape::Seq(items) => items.get(i).copied(),
+            Shape::Pairs(pairs) | Shape::Map(pairs, _) => pairs
+                .get(i / 2)
+                .map(|&(k, v)| if i % 2 == 0 { k } else { v }),
         };
-        let pairs = pairs.clone();
-        let mut map = Mapping::new();
-        let mut by_text: HashMap<String, usize> = HashMap::new();
-        for (k, v) in pairs {
-            let key = self.construct(k)?;
-            if !key.is_hashable() {
-                return Err(marked(
-                    self.nodes[k].start,
-                    "while constructing a mapping: found unhashable key",
-                ));
-            }
-            let value = self.construct(v)?;
-            let slot = match &key {
-                Yaml::Str(s) => by_text.get(s).copied(),
-                _ => map.entries.iter().position(|(e, _)| e.py_eq(&key)),
-            };
-            if let Some(i) = slot {
-                map.entries[i].1 = value;
-            } else {
-                if let Yaml::Str(s) = &key {
-                    by_text.insert(s.clone(), map.entries.len());
-                }
-                map.entries.push((key, value));
-            }
+        if child.is_some() {
+            self.next += 1;
         }
-        Ok(map)
+        child
+    }
+
+    fn accept(&mut self, v: Yaml) {
+        match &self.shape {
+            Shape::Seq(_) => self.items.push(v),
+            Shape::Pairs(_) => match self.key.take() {
+                None => self.key = Some(v),
+                Some(k) => self.entries.push((k, v)),
+            },
+            Shape::Map(..) => match self.key.take() {
+                None => self.key = Some(v),
+                Some(key) => {
+                    // Python's dict: an equal key keeps its place and first spelling.
+                    let slot = match &key {
+                        Yaml::Str(s) => self.by_text.get(s).copied(),
+                        _ => self.entries.iter().position(|(e, _)| e.py_eq(&key)),
+                    };
+                    if let Some(i) = slot {
+                        self.entries[i].1 = v;
+                    } else {
+                        if let Yaml::Str(s) = &key {
+                            self.by_text.insert(s.clone(), self.entries.len());
+                        }
+                        self.entries.push((key, v));
+                    }
+                }
+            },
+        }
+    }
+
+    fn finish(self) -> Yaml {
+        match self.shape {
+            Shape::Seq(_) => Yaml::Seq(self.items),
+            Shape::Pairs(_) => Yaml::Pairs(self.entries),
+            Shape::Map(_, true) => Yaml::Set(self.entries.into_iter().map(|(k, _)| k).collect()),
+            Shape::Map(_, false) => Yaml::Map(Mapping {
+                entries: self.entries,
+            }),
+        }
     }
 }
 
@@ -515,11 +674,12 @@ pub(crate) fn load(text: &str, limits: &YamlLimits) -> Result<Option<Yaml>, Yaml
     let mut constructor = Constructor {
         nodes: composer.nodes,
         limits,
-        path: Vec::new(),
         constructed: vec![false; count],
+        scalars: vec![None; count],
         repeat: 0,
         alias_nodes: 0,
         out_nodes: 0,
     };
-    constructor.construct(root).map(Some)
+    constructor.check(root)?;
+    constructor.build(root).map(Some)
 }

@@ -433,6 +433,7 @@ fn py_printable(c: char) -> bool {
         || (0x2028..=0x202f).contains(&u)
         || (0x205f..=0x2064).contains(&u)
         || (0x2066..=0x206f).contains(&u)
+        || (0xd7fc..=0xd7ff).contains(&u)
         || u == 0x3000
         || (0xd800..=0xf8ff).contains(&u)
         || u == 0xfeff
@@ -641,11 +642,7 @@ pub fn top_level_value_span(
     let mut key_matched = false;
     let mut events = 0usize;
     loop {
-        let event = p.next_event().map_err(|e| YamlError::Syntax {
-            line: e.mark.line + 1,
-            col: e.mark.column,
-            message: e.message,
-        })?;
+        let event = p.next_event().map_err(compose::syntax)?;
         events += 1;
         if events > limits.max_nodes {
             return Err(YamlError::TooManyNodes {
@@ -991,17 +988,30 @@ mod tests {
 
     #[test]
     fn depth_limit() {
-        let s = format!("{}1{}", "[".repeat(200), "]".repeat(200));
-        assert!(matches!(
-            parse(&s, &YamlLimits::default()),
-            Err(YamlError::TooDeep { .. } | YamlError::Syntax { .. })
-        ));
+        let limits = YamlLimits::default();
+        let flow = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(parse(&flow(limits.max_depth), &limits).is_ok());
+        assert_eq!(
+            parse(&flow(limits.max_depth + 1), &limits),
+            Err(YamlError::TooDeep {
+                max: limits.max_depth
+            })
+        );
         let mut block = String::new();
-        for i in 0..300 {
+        for i in 0..400 {
             let _ = writeln!(block, "{}k{i}:", " ".repeat(i));
         }
         assert!(matches!(
-            parse(&block, &YamlLimits::default()),
+            parse(&block, &limits),
+            Err(YamlError::TooDeep { .. })
+        ));
+        // Aliases cannot build a deeper tree than the limit either.
+        let mut chain = format!("a0: &a0 {}\n", flow(limits.max_depth - 2));
+        for i in 1..10 {
+            let _ = writeln!(chain, "a{i}: &a{i} [*a{}]", i - 1);
+        }
+        assert!(matches!(
+            parse(&chain, &limits),
             Err(YamlError::TooDeep { .. })
         ));
     }

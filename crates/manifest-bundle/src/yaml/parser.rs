@@ -85,6 +85,7 @@ fn err<T>(mark: Mark, message: impl Into<String>) -> Result<T> {
     Err(ScanError {
         mark,
         message: message.into(),
+        raised: false,
     })
 }
 

@@ -65,6 +65,8 @@ pub(crate) struct Token {
 pub(crate) struct ScanError {
     pub mark: Mark,
     pub message: String,
+    /// A Python exception other than PyYAML's own (courier stops with a traceback).
+    pub raised: bool,
 }
 
 type Result<T> = std::result::Result<T, ScanError>;
@@ -178,6 +180,7 @@ impl Scanner {
         Err(ScanError {
             mark: self.mark,
             message: message.into(),
+            raised: false,
         })
     }
 
@@ -185,6 +188,7 @@ impl Scanner {
         Err(ScanError {
             mark,
             message: message.into(),
+            raised: false,
         })
     }
 
@@ -1032,13 +1036,19 @@ impl Scanner {
                         }
                     }
                     let code = u32::from_str_radix(&self.prefix(n), 16).unwrap_or(u32::MAX);
-                    // Python's chr() refuses code points past U+10FFFF (ValueError) and accepts
-                    // lone surrogates, which a Rust string cannot hold: both are refused here.
-                    let Some(c) = char::from_u32(code) else {
-                        return self
-                            .err(format!("escape \\{e} gives no character (code {code:#x})"));
-                    };
-                    out.push(c);
+                    // Python's chr() refuses code points past U+10FFFF (ValueError, not a
+                    // YAML error) and accepts lone surrogates, which a Rust string cannot
+                    // hold: they become U+FFFD.
+                    if code > 0x10_ffff {
+                        return Err(ScanError {
+                            mark: self.mark,
+                            message: format!(
+                                "ValueError: chr() arg not in range(0x110000): {code:#x}"
+                            ),
+                            raised: true,
+                        });
+                    }
+                    out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                     self.forward(n);
                 } else if is_break(e) {
                     self.scan_line_break();
