@@ -167,6 +167,16 @@ pub enum Structural {
     /// More than one package file in the root.
     #[error("Only 1 package is expected to exist in source root folder.")]
     MultiplePackages,
+    /// A file operator-courier cannot load: its Python ends with an exception, not a report
+    /// (a character PyYAML refuses, an impossible date, text that is not UTF-8, a `kind` that
+    /// is a list), or one of our YAML budgets is exceeded. Invalid, with our message.
+    #[error("{path}: {detail}")]
+    Unloadable {
+        /// The file, relative to the root.
+        path: String,
+        /// What is wrong, with the line where known.
+        detail: String,
+    },
     /// Neither flat nor nested.
     #[error(
         "The source directory structure is not in valid flat or nested format,because no valid CSV file is found in root or manifest directories."

@@ -3,7 +3,7 @@
 use crate::error::{Error, Structural};
 use crate::limits::YamlLimits;
 use crate::tree::ManifestTree;
-use crate::yaml::{self, Yaml};
+use crate::yaml::{self, Yaml, YamlError};
 
 /// How the manifests are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,18 +76,33 @@ enum Kind {
     Other,
 }
 
-fn classify(value: Option<&Yaml>) -> Kind {
+/// courier's `identify`: a mapping with `packageName`, else its `kind`, which Python looks
+/// up in a set (so a `kind` that is a list or a mapping raises).
+fn classify(path: &str, value: Option<&Yaml>) -> Result<Kind, Error> {
     let Some(Yaml::Map(m)) = value else {
-        return Kind::Other;
+        return Ok(Kind::Other);
     };
     if m.contains_key("packageName") {
-        return Kind::Package;
+        return Ok(Kind::Package);
     }
-    match m.get("kind").and_then(Yaml::as_str) {
-        Some("ClusterServiceVersion") => Kind::Csv,
-        Some("CustomResourceDefinition") => Kind::Crd,
+    Ok(match m.get("kind") {
+        Some(Yaml::Str(k)) if k == "ClusterServiceVersion" => Kind::Csv,
+        Some(Yaml::Str(k)) if k == "CustomResourceDefinition" => Kind::Crd,
+        Some(k) if !k.is_hashable() => {
+            return Err(Error::Structural(Structural::Unloadable {
+                path: path.to_owned(),
+                detail: format!(
+                    "`kind` is a {}, which courier cannot look up (TypeError: unhashable type){COURIER_STOPS}",
+                    if matches!(k, Yaml::Map(_)) {
+                        "mapping"
+                    } else {
+                        "list"
+                    }
+                ),
+            }));
+        }
         _ => Kind::Other,
-    }
+    })
 }
 
 /// operator-courier's test for a manifest file: the extension after the last dot, ignoring leading
@@ -100,14 +115,30 @@ pub fn is_yaml_name(file_name: &str) -> bool {
     }
 }
 
+/// Why our verdict is "invalid" where courier has no report.
+const COURIER_STOPS: &str = "; operator-courier 2.1.11 stops on this file with a Python exception";
+
 fn parse_doc(path: &str, data: &[u8], limits: &YamlLimits) -> Result<Option<Yaml>, Error> {
     let invalid = || {
         Error::Structural(Structural::InvalidYaml {
             path: path.to_owned(),
         })
     };
-    let text = std::str::from_utf8(data).map_err(|_| invalid())?;
-    yaml::parse(text, limits).map_err(|_| invalid())
+    let unloadable = |detail: String| {
+        Error::Structural(Structural::Unloadable {
+            path: path.to_owned(),
+            detail,
+        })
+    };
+    let text = std::str::from_utf8(data)
+        .map_err(|e| unloadable(format!("the file is not UTF-8 ({e}){COURIER_STOPS}")))?;
+    yaml::parse(text, limits).map_err(|e| match e {
+        e if e.is_marked() => invalid(),
+        YamlError::TooLarge { .. } | YamlError::TooDeep { .. } | YamlError::TooManyNodes { .. } => {
+            unloadable(format!("{e}, over this service's limit"))
+        }
+        e => unloadable(format!("{e}{COURIER_STOPS}")),
+    })
 }
 
 /// Parsed YAML files directly in `dir`: `(path, kind, document)`.
@@ -122,7 +153,7 @@ fn scan_dir(
             continue;
         }
         let value = parse_doc(path, data, limits)?;
-        let kind = classify(value.as_ref());
+        let kind = classify(path, value.as_ref())?;
         out.push((
             kind,
             Document {

@@ -7,6 +7,7 @@ pub mod image;
 pub mod layout;
 pub mod limits;
 pub mod package;
+mod py;
 pub mod rewrite;
 pub mod tree;
 pub mod validate;

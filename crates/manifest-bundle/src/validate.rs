@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::layout::{Layout, Manifests, VersionManifests};
+use crate::py::{R, Stop, Val};
 use crate::yaml::Yaml;
 
 /// courier's `validation_info`: every warning and error, duplicates kept, in rule order.
@@ -126,26 +127,49 @@ pub fn python_json_string(s: &str) -> String {
 }
 
 /// Validates every version of `manifests`. `repository` enables rule B5 (always given on push).
+///
+/// The rules are courier's, evaluated with Python's semantics: where courier's Python raises
+/// (`annotations: null`, `owned` a string, CRD `versions` an integer, ...) courier ends without
+/// a report; we add one error saying what failed and stop there too, so the verdict is the
+/// same: invalid.
 pub fn validate(manifests: &Manifests, repository: Option<&str>) -> ValidationReport {
     let mut report = ValidationReport::default();
+    if let Err((Stop(python), file, what)) = validate_all(&mut report, manifests, repository) {
+        report.error(format!(
+            "{what} cannot be validated: operator-courier 2.1.11 stops here with the Python \
+             exception \"{python}\"; fix the manifest"
+        ));
+        report.attribute(&file);
+    }
+    report
+}
+
+/// A raise, the file it happened in and what was being checked.
+type Failure = (Stop, String, &'static str);
+
+fn validate_all(
+    report: &mut ValidationReport,
+    manifests: &Manifests,
+    repository: Option<&str>,
+) -> Result<(), Failure> {
     let nested = manifests.layout == Layout::Nested;
     for version in &manifests.versions {
-        let crds: Vec<&Yaml> = version.crds.iter().map(|d| &d.value).collect();
-        let csvs: Vec<&Yaml> = version.csvs.iter().map(|d| &d.value).collect();
-        for crd in &version.crds {
-            crd_rules(&mut report, &crd.value);
-            report.attribute(&crd.path);
+        let crds: Vec<Val<'_>> = version.crds.iter().map(|d| Val::root(&d.value)).collect();
+        let csvs: Vec<Val<'_>> = version.csvs.iter().map(|d| Val::root(&d.value)).collect();
+        for (crd, doc) in crds.iter().zip(&version.crds) {
+            crd_rules(report, crd).map_err(|e| (e, doc.path.clone(), "the CRD"))?;
+            report.attribute(&doc.path);
         }
         if csvs.is_empty() {
             report.error("Bundle does not contain any clusterServiceVersions.");
             report.attribute(&version.dir);
         }
-        for csv in &version.csvs {
-            csv_rules(&mut report, &csv.value, &crds);
-            report.attribute(&csv.path);
+        for (csv, doc) in csvs.iter().zip(&version.csvs) {
+            csv_rules(report, csv, &crds).map_err(|e| (e, doc.path.clone(), "the CSV"))?;
+            report.attribute(&doc.path);
         }
         if manifests.layout == Layout::Bundle {
-            bundle_rules(&mut report, version, repository);
+            bundle_rules(report, version, repository);
             report.attribute(version.annotations.as_ref().map_or("", |d| d.path.as_str()));
             continue;
         }
@@ -154,10 +178,12 @@ pub fn validate(manifests: &Manifests, repository: Option<&str>) -> ValidationRe
             report.attribute(&version.dir);
             continue;
         };
-        let package_ok = package_rules(&mut report, &package.value, &csvs, nested);
+        let fail = |e| (e, package.path.clone(), "the package");
+        let pkg = Val::root(&package.value);
+        let package_ok = package_rules(report, &pkg, &csvs, nested).map_err(fail)?;
         if let (true, Some(repo)) = (package_ok, repository) {
-            let name = package.value.get("packageName").unwrap_or(&Yaml::Null);
-            if !name.py_eq(&Yaml::Str(repo.to_owned())) {
+            let name = pkg.get("packageName").map_err(fail)?;
+            if !name.eq(&Val::Owned(Yaml::Str(repo.to_owned()))) {
                 report.error(format!(
                     "The packageName ({}) in bundle does not match repository name ({repo}) provided as command line argument.",
                     name.py_str()
@@ -166,98 +192,108 @@ pub fn validate(manifests: &Manifests, repository: Option<&str>) -> ValidationRe
         }
         report.attribute(&package.path);
     }
-    report
+    Ok(())
 }
 
-fn has(v: &Yaml, key: &str) -> bool {
-    v.py_contains(key)
-}
-
-fn at<'a>(v: &'a Yaml, key: &str) -> &'a Yaml {
-    v.get(key).unwrap_or(&Yaml::Null)
-}
-
-fn crd_rules(r: &mut ValidationReport, crd: &Yaml) {
-    if has(crd, "metadata") {
-        if !has(at(crd, "metadata"), "name") {
+fn crd_rules(r: &mut ValidationReport, crd: &Val<'_>) -> R<()> {
+    if crd.contains("metadata")? {
+        let metadata = crd.get("metadata")?;
+        if metadata.contains("name")? {
+            // courier logs the name: the lookup runs, and may raise.
+            metadata.get("name")?;
+        } else {
             r.error("crd metadata.name not defined.");
         }
     } else {
         r.error("crd metadata not defined.");
     }
-    if !has(crd, "apiVersion") {
+    if !crd.contains("apiVersion")? {
         r.error("crd apiVersion not defined.");
     }
-    if !has(crd, "spec") {
+    if !crd.contains("spec")? {
         r.error("crd spec not defined.");
-        return;
+        return Ok(());
     }
-    let spec = at(crd, "spec");
-    if has(spec, "names") {
-        let names = at(spec, "names");
-        if !has(names, "kind") {
+    let spec = crd.get("spec")?;
+    if spec.contains("names")? {
+        let names = spec.get("names")?;
+        if !names.contains("kind")? {
             r.error("crd spec.names.kind not defined.");
         }
-        if !has(names, "plural") {
+        if !spec.get("names")?.contains("plural")? {
             r.error("crd spec.names.plural not defined.");
         }
     } else {
         r.error("crd spec.names not defined.");
     }
-    if !has(spec, "group") {
+    if !spec.contains("group")? {
         r.error("crd spec.group not defined.");
     }
-    if !has(spec, "versions") && !has(spec, "version") {
+    if !spec.contains("versions")? && !spec.contains("version")? {
         r.error("crd spec.version or spec.versions not defined.");
     }
-    if has(spec, "versions") {
-        let versions = at(spec, "versions").as_seq().unwrap_or_default();
-        if versions.is_empty() {
+    if spec.contains("versions")? {
+        let versions = spec.get("versions")?;
+        if versions.len()? == 0 {
             r.error("crd spec.versions is empty.");
         } else {
-            for v in versions {
-                if !has(v, "name") || !has(v, "served") || !has(v, "storage") {
+            for ver in versions.items()? {
+                if !ver.contains("name")? || !ver.contains("served")? || !ver.contains("storage")? {
                     r.error(
                         "crd spec.versions contains an invalid CustomResourceDefinitionVersion.",
                     );
                 }
             }
-            let storage = versions
-                .iter()
-                .filter(|v| matches!(v.get("storage"), Some(Yaml::Bool(true))))
-                .count();
+            if spec.contains("version")? {
+                let first = spec.get("version")?.get_first()?;
+                if first.contains("name")? && !first.get("name")?.eq(&spec.get("version")?) {
+                    r.error(
+                        "crd spec.version and spec.versions are defined but spec.versions[0].name doesn't match spec.version.",
+                    );
+                }
+            }
+            let mut storage = 0;
+            for v in versions.items()? {
+                if v.contains("storage")? && v.get("storage")?.is_true() {
+                    storage += 1;
+                }
+            }
             if storage != 1 {
                 r.error("crd spec.version should contain exactly one version flagged as storage version.");
             }
         }
     }
+    Ok(())
 }
 
-fn csv_rules(r: &mut ValidationReport, csv: &Yaml, crds: &[&Yaml]) {
-    if has(csv, "metadata") {
-        csv_metadata_rules(r, at(csv, "metadata"));
+fn csv_rules(r: &mut ValidationReport, csv: &Val<'_>, crds: &[Val<'_>]) -> R<()> {
+    if csv.contains("metadata")? {
+        csv_metadata_rules(r, &csv.get("metadata")?)?;
     } else {
         r.error("csv metadata not defined.");
     }
-    if !has(csv, "apiVersion") {
+    if !csv.contains("apiVersion")? {
         r.error("csv apiVersion not defined.");
     }
-    if has(csv, "spec") {
-        csv_spec_rules(r, at(csv, "spec"), crds);
+    if csv.contains("spec")? {
+        csv_spec_rules(r, &csv.get("spec")?, crds)?;
     } else {
         r.error("csv spec not defined.");
     }
+    Ok(())
 }
 
-fn csv_metadata_rules(r: &mut ValidationReport, metadata: &Yaml) {
-    if !has(metadata, "name") {
+fn csv_metadata_rules(r: &mut ValidationReport, metadata: &Val<'_>) -> R<()> {
+    if metadata.contains("name")? {
+        metadata.get("name")?;
+    } else {
         r.error("csv metadata.name not defined.");
     }
-    if !has(metadata, "annotations") {
+    if !metadata.contains("annotations")? {
         r.warn("csv metadata.annotations not defined.");
-        return;
+        return Ok(());
     }
-    let annotations = at(metadata, "annotations");
+    let annotations = metadata.get("annotations")?;
     for item in [
         "categories",
         "description",
@@ -265,29 +301,45 @@ fn csv_metadata_rules(r: &mut ValidationReport, metadata: &Yaml) {
         "createdAt",
         "support",
     ] {
-        if !has(annotations, item) {
+        if !annotations.contains(item)? {
             r.warn(format!("csv metadata.annotations.{item} not defined"));
         }
     }
-    match annotations.get("certified") {
-        None if !has(annotations, "certified") => {
-            r.warn("csv metadata.annotations.certified not defined.");
+    if annotations.contains("certified")? {
+        if !annotations.get("certified")?.is_str() {
+            r.error("metadata.annotations.certified is not of typestring");
         }
-        Some(Yaml::Str(_)) | None => {}
-        Some(_) => r.error("metadata.annotations.certified is not of typestring"),
+    } else {
+        r.warn("csv metadata.annotations.certified not defined.");
     }
-    if has(annotations, "alm-examples") {
-        let valid_json = match annotations.get("alm-examples") {
-            Some(Yaml::Str(s)) => serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok(),
-            _ => false,
-        };
-        if !valid_json {
+    if annotations.contains("alm-examples")? {
+        // courier catches every exception here, the lookup's included.
+        let ok = annotations
+            .get("alm-examples")
+            .is_ok_and(|v| v.json_loads_ok());
+        if !ok {
             r.error("metadata.annotations.alm-examples contains invalid json string");
         }
     }
+    Ok(())
 }
 
-fn csv_spec_rules(r: &mut ValidationReport, spec: &Yaml, crds: &[&Yaml]) {
+/// `crd["metadata"]["name"]` for every CRD, skipping a `KeyError` as courier does (other
+/// exceptions propagate).
+fn names_of<'a>(docs: &[Val<'a>]) -> R<Vec<Val<'a>>> {
+    let mut out = Vec::new();
+    for doc in docs {
+        let name = doc.get("metadata").and_then(|m| m.get("name"));
+        match name {
+            Ok(n) => out.push(n),
+            Err(Stop(e)) if e.starts_with("KeyError") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+fn csv_spec_rules(r: &mut ValidationReport, spec: &Val<'_>, crds: &[Val<'_>]) -> R<()> {
     for item in [
         "displayName",
         "description",
@@ -296,194 +348,213 @@ fn csv_spec_rules(r: &mut ValidationReport, spec: &Yaml, crds: &[&Yaml]) {
         "provider",
         "maturity",
     ] {
-        if !has(spec, item) {
+        if !spec.contains(item)? {
             r.warn(format!("csv spec.{item} not defined"));
         }
     }
-    if !has(spec, "installModes") {
+    if !spec.contains("installModes")? {
         r.error("csv spec.installModes not defined");
     }
-    if has(spec, "install") {
-        install_rules(r, at(spec, "install"));
+    if spec.contains("install")? {
+        install_rules(r, &spec.get("install")?)?;
     } else {
         r.error("csv spec.install not defined");
     }
-    if !has(spec, "customresourcedefinitions") {
-        return;
-    }
-    let owned_section = at(spec, "customresourcedefinitions");
-    if matches!(owned_section, Yaml::Null) || !has(owned_section, "owned") {
-        return;
-    }
-    let crd_names: Vec<&Yaml> = crds
-        .iter()
-        .filter_map(|c| c.get("metadata").and_then(|m| m.get("name")))
-        .collect();
-    // Per owned name: whether some CRD with a singular spec.version matched the owned version.
-    let mut singular_versions: Vec<(Yaml, Vec<bool>)> = Vec::new();
-    for owned in at(owned_section, "owned").as_seq().unwrap_or_default() {
-        let owned_name = owned.get("name");
-        match owned_name {
-            None => r.error("name not defined for item in spec.customresourcedefinitions."),
-            Some(name) if !crd_names.iter().any(|n| n.py_eq(name)) => r.error(format!(
-                "custom resource definition {} referenced in csv not defined in root list of crds",
-                name.py_str()
-            )),
-            Some(_) => {}
-        }
-        if !has(owned, "kind") {
-            r.error("kind not defined for item in spec.customresourcedefinitions.");
-        }
-        if !has(owned, "version") {
-            r.error("version not defined for item in spec.customresourcedefinitions.");
-        }
-        let Some(owned_name) = owned_name else {
-            continue;
-        };
-        for crd in crds {
-            let Some(crd_name) = crd.get("metadata").and_then(|m| m.get("name")) else {
-                continue;
-            };
-            if !crd_name.py_eq(owned_name) {
-                continue;
+    // Per owned name (a dict key in courier): whether some CRD's singular version matched.
+    let mut singular: Vec<(Val<'_>, Vec<bool>)> = Vec::new();
+    if spec.contains("customresourcedefinitions")? {
+        let section = spec.get("customresourcedefinitions")?;
+        let crd_names = names_of(crds)?;
+        if !section.is_none() && section.contains("owned")? {
+            for owned in section.get("owned")?.items()? {
+                owned_rules(r, &owned, crds, &crd_names, &mut singular)?;
             }
-            owned_crd_rules(r, owned, owned_name, crd, &mut singular_versions);
         }
     }
-    for (_, matches) in singular_versions {
+    for (_, matches) in singular {
         if !matches.iter().any(|m| *m) {
             r.error("CRD.spec.version does not match CSV.spec.crd.owned.version");
         }
     }
+    Ok(())
 }
 
-fn owned_crd_rules(
+fn owned_rules<'a>(
     r: &mut ValidationReport,
-    owned: &Yaml,
-    owned_name: &Yaml,
-    crd: &Yaml,
-    singular: &mut Vec<(Yaml, Vec<bool>)>,
-) {
-    let spec = crd.get("spec");
-    if let (Some(kind), Some(crd_kind)) = (
-        owned.get("kind"),
-        spec.and_then(|s| s.get("names"))
-            .and_then(|n| n.get("kind")),
-    ) {
-        if !kind.py_eq(crd_kind) {
+    owned: &Val<'a>,
+    crds: &[Val<'a>],
+    crd_names: &[Val<'a>],
+    singular: &mut Vec<(Val<'a>, Vec<bool>)>,
+) -> R<()> {
+    if owned.contains("name")? {
+        let name = owned.get("name")?;
+        if !crd_names.iter().any(|n| n.eq(&name)) {
+            r.error(format!(
+                "custom resource definition {} referenced in csv not defined in root list of crds",
+                name.py_str()
+            ));
+        }
+    } else {
+        r.error("name not defined for item in spec.customresourcedefinitions.");
+    }
+    if !owned.contains("kind")? {
+        r.error("kind not defined for item in spec.customresourcedefinitions.");
+    }
+    if !owned.contains("version")? {
+        r.error("version not defined for item in spec.customresourcedefinitions.");
+    }
+    for crd in crds {
+        if !owned.contains("name")? {
+            continue;
+        }
+        if !crd.contains("metadata")? || !crd.get("metadata")?.contains("name")? {
+            continue;
+        }
+        let owned_name = owned.get("name")?;
+        if !owned_name.eq(&crd.get("metadata")?.get("name")?) {
+            continue;
+        }
+        if owned.contains("kind")?
+            && crd.contains("spec")?
+            && crd.get("spec")?.contains("names")?
+            && crd.get("spec")?.get("names")?.contains("kind")?
+            && !owned
+                .get("kind")?
+                .eq(&crd.get("spec")?.get("names")?.get("kind")?)
+        {
             r.error("CRD.spec.names.kind does not match CSV.spec.crd.owned.kind");
         }
-    }
-    if let (Some(version), Some(spec)) = (owned.get("version"), spec) {
-        if has(spec, "versions") {
-            let names: Vec<&Yaml> = at(spec, "versions")
-                .as_seq()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|v| v.get("name"))
-                .collect();
-            if !names.iter().any(|n| n.py_eq(version)) {
-                r.error("CSV.spec.crd.owned.version is not in CRD.spec.versions list");
+        if owned.contains("version")? && crd.contains("spec")? {
+            let spec = crd.get("spec")?;
+            if spec.contains("versions")? {
+                let mut names = Vec::new();
+                for v in spec.get("versions")?.items()? {
+                    if v.contains("name")? {
+                        names.push(v.get("name")?);
+                    }
+                }
+                let version = owned.get("version")?;
+                if !names.iter().any(|n| n.eq(&version)) {
+                    r.error("CSV.spec.crd.owned.version is not in CRD.spec.versions list");
+                }
+            }
+            if spec.contains("version")? {
+                if !owned_name.hashable() {
+                    return Err(Stop(format!(
+                        "TypeError: unhashable type: '{}'",
+                        owned_name.type_name()
+                    )));
+                }
+                let matched = owned.get("version")?.eq(&spec.get("version")?);
+                match singular.iter_mut().find(|(n, _)| n.eq(&owned_name)) {
+                    Some((_, list)) => list.push(matched),
+                    None => singular.push((owned_name.clone(), vec![matched])),
+                }
             }
         }
-        if let Some(crd_version) = spec.get("version") {
-            let matched = version.py_eq(crd_version);
-            match singular.iter_mut().find(|(n, _)| n.py_eq(owned_name)) {
-                Some((_, list)) => list.push(matched),
-                None => singular.push((owned_name.clone(), vec![matched])),
+        if crd.contains("spec")? {
+            let spec = crd.get("spec")?;
+            if spec.contains("names")?
+                && spec.contains("group")?
+                && spec.get("names")?.contains("plural")?
+            {
+                let expected = spec
+                    .get("group")?
+                    .concat_to(&spec.get("names")?.get("plural")?.concat(".")?)?;
+                if !owned_name.eq(&Val::Owned(Yaml::Str(expected))) {
+                    r.error("`CRD.spec.names.plural`.`CRD.spec.group` does not match CSV.spec.crd.owned.name");
+                }
             }
         }
     }
-    if let Some(spec) = spec {
-        let plural = spec
-            .get("names")
-            .and_then(|n| n.get("plural"))
-            .and_then(Yaml::as_str);
-        let group = spec.get("group").and_then(Yaml::as_str);
-        if let (Some(plural), Some(group)) = (plural, group) {
-            if !owned_name.py_eq(&Yaml::Str(format!("{plural}.{group}"))) {
-                r.error("`CRD.spec.names.plural`.`CRD.spec.group` does not match CSV.spec.crd.owned.name");
-            }
-        }
-    }
+    Ok(())
 }
 
-fn install_rules(r: &mut ValidationReport, install: &Yaml) {
-    if has(install, "strategy") {
-        if !at(install, "strategy").py_eq(&Yaml::Str("deployment".into())) {
+fn install_rules(r: &mut ValidationReport, install: &Val<'_>) -> R<()> {
+    if install.contains("strategy")? {
+        if !install
+            .get("strategy")?
+            .eq(&Val::Owned(Yaml::Str("deployment".into())))
+        {
             r.error("csv spec.install.strategy must be one of ['deployment']");
         }
     } else {
         r.error("csv spec.install.strategy not defined");
     }
-    if !has(install, "spec") {
+    if !install.contains("spec")? {
         r.error("csv spec.install.spec not defined");
-        return;
+        return Ok(());
     }
-    let spec = at(install, "spec");
-    if has(spec, "deployments") {
-        if at(spec, "deployments").as_seq().is_none() {
+    if install.get("spec")?.contains("deployments")? {
+        if !install.get("spec")?.get("deployments")?.is_list() {
             r.error("csv spec.install.spec.deployments should be a list");
         }
     } else {
         r.error("csv spec.install.spec.deployments not defined");
     }
-    if let Some(p) = spec.get("permissions") {
-        if p.as_seq().is_none() {
-            r.error("csv spec.install.spec.permissions should be a list");
+    for (key, message) in [
+        (
+            "permissions",
+            "csv spec.install.spec.permissions should be a list",
+        ),
+        (
+            "clusterPermissions",
+            "csv spec.install.spec.clusterPermissions should be a list",
+        ),
+    ] {
+        match install.get("spec")?.get(key) {
+            Ok(v) if !v.is_list() => r.error(message),
+            Ok(_) => {}
+            Err(Stop(e)) if e.starts_with("KeyError") => {}
+            Err(e) => return Err(e),
         }
     }
-    if let Some(p) = spec.get("clusterPermissions") {
-        if p.as_seq().is_none() {
-            r.error("csv spec.install.spec.clusterPermissions should be a list");
-        }
-    }
+    Ok(())
 }
 
 /// Returns whether courier would consider the package checks passed (B5 runs only then).
-fn package_rules(r: &mut ValidationReport, package: &Yaml, csvs: &[&Yaml], nested: bool) -> bool {
+fn package_rules(
+    r: &mut ValidationReport,
+    package: &Val<'_>,
+    csvs: &[Val<'_>],
+    nested: bool,
+) -> R<bool> {
     let mut ok = true;
-    if !has(package, "packageName") {
+    if package.contains("packageName")? {
+        package.get("packageName")?;
+    } else {
         r.error("packageName not defined.");
         ok = false;
     }
-    if !has(package, "channels") {
+    if !package.contains("channels")? {
         r.error("package channels not defined.");
-        return false;
+        return Ok(false);
     }
-    let channels = at(package, "channels");
-    let empty = match channels {
-        Yaml::Seq(s) => s.is_empty(),
-        Yaml::Map(m) => m.is_empty(),
-        Yaml::Str(s) => s.is_empty(),
-        _ => true,
-    };
-    if empty {
+    let channels = package.get("channels")?;
+    if channels.len()? == 0 {
         r.error("no package channels defined.");
-        return false;
+        return Ok(false);
     }
-    let csv_names: Vec<&Yaml> = csvs
-        .iter()
-        .filter_map(|c| c.get("metadata").and_then(|m| m.get("name")))
-        .collect();
-    for channel in channels.as_seq().unwrap_or_default() {
-        if !has(channel, "name") {
+    let csv_names = names_of(csvs)?;
+    for channel in channels.items()? {
+        if !channel.contains("name")? {
             r.error("package channel.name not defined.");
             ok = false;
         }
-        match channel.get("currentCSV") {
-            None => r.error("package channel.currentCSV not defined."),
-            Some(current) if !nested && !csv_names.iter().any(|n| n.py_eq(current)) => {
+        if !channel.contains("currentCSV")? {
+            r.error("package channel.currentCSV not defined.");
+        } else if !nested {
+            let current = channel.get("currentCSV")?;
+            if !csv_names.iter().any(|n| n.eq(&current)) {
                 r.error(format!(
                     "channel.currentCSV {} is not included in list of csvs",
                     current.py_str()
                 ));
                 ok = false;
             }
-            Some(_) => {}
         }
     }
-    ok
+    Ok(ok)
 }
 
 /// Annotation keys of the registry+v1 bundle format.

@@ -170,6 +170,7 @@ fn word(rng: &mut Rng) -> String {
 }
 
 /// A scalar as a YAML 1.1 typing edge case.
+#[allow(clippy::too_many_lines)] // one table of cases
 fn typed_scalar(rng: &mut Rng) -> String {
     let sign = *rng.pick(&["", "", "-", "+"]);
     let digits = |rng: &mut Rng, n: usize| -> String {
