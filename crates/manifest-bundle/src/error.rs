@@ -92,6 +92,24 @@ pub enum Error {
         /// Entry name.
         name: String,
     },
+    /// A symbolic link in a directory that resolves outside the package root.
+    #[error("'{name}' is a symbolic link to a place outside the package directory")]
+    LinkOutsideRoot {
+        /// The link, relative to the root.
+        name: String,
+    },
+    /// A symbolic link to a directory that contains it (following it would never end).
+    #[error("'{name}' is a symbolic link to one of its own parent directories (a loop)")]
+    LinkLoop {
+        /// The link, relative to the root.
+        name: String,
+    },
+    /// A symbolic link whose target does not exist.
+    #[error("'{name}' is a symbolic link whose target does not exist")]
+    BrokenLink {
+        /// The link, relative to the root.
+        name: String,
+    },
     /// Two entries for one path (or a file that is also a directory).
     #[error("Archive entry '{name}' is duplicated")]
     Duplicate {

@@ -33,17 +33,37 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Limits for a local directory, which is trusted more than an upload: far above any real
+    /// package (the largest seen has 466 entries and 12 MB), still finite.
+    pub fn for_directories() -> Self {
+        Self {
+            max_total_bytes: 1024 * 1024 * 1024,
+            max_entry_bytes: 256 * 1024 * 1024,
+            max_entries: 100_000,
+            max_path_len: 4096,
+            max_path_depth: 64,
+            yaml: YamlLimits {
+                max_bytes: 128 * 1024 * 1024,
+                max_nodes: 10_000_000,
+                max_alias_nodes: 1_000_000,
+                ..YamlLimits::default()
+            },
+        }
+    }
+}
+
 /// Budgets for parsing one YAML document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlLimits {
-    /// Size of the text in bytes (default 8 MiB).
+    /// Size of the text in bytes (default 20 MiB: any file an upload may hold).
     pub max_bytes: usize,
     /// Nesting depth of collections (default 326: operator-courier 2.1.11 itself fails on a
     /// manifest nested deeper, when its `yaml.dump` exceeds Python's recursion limit; PyYAML
     /// loads up to about 490 levels; real CRD schemas nest a few dozen).
     pub max_depth: usize,
-    /// Nodes produced, counting every node an alias expands to (default 1,000,000; the largest
-    /// fixture file has about 1,200).
+    /// Nodes produced, counting every node an alias expands to (default 2,000,000: a 20 MiB
+    /// manifest has about one node per 10 bytes; the largest fixture file has about 1,200).
     pub max_nodes: usize,
     /// Nodes produced by alias expansion alone (default 100,000): manifests rarely use aliases,
     /// and this is what keeps a billion-laughs document to a few megabytes.
@@ -53,9 +73,9 @@ pub struct YamlLimits {
 impl Default for YamlLimits {
     fn default() -> Self {
         Self {
-            max_bytes: 8 * 1024 * 1024,
+            max_bytes: 20 * 1024 * 1024,
             max_depth: 326,
-            max_nodes: 1_000_000,
+            max_nodes: 2_000_000,
             max_alias_nodes: 100_000,
         }
     }

@@ -127,14 +127,26 @@ impl ManifestTree {
         Ok(tree)
     }
 
-    /// Reads a directory recursively. Symlinks and special files are rejected, and the same
-    /// limits as for archives apply.
+    /// Reads a directory recursively, as operator-courier reads a local tree (which is trusted
+    /// more than an upload): symbolic links are followed when they resolve inside `root`
+    /// ([`Error::LinkOutsideRoot`] otherwise, [`Error::LinkLoop`] for a directory link to one
+    /// of its own ancestors, [`Error::BrokenLink`] when the target is missing), any file name
+    /// Linux allows is read (a name that is not UTF-8 is keyed by its lossy form), and
+    /// `limits` apply ([`Limits::for_directories`] is far above any real package). Special
+    /// files (FIFOs, devices, sockets) are refused.
     pub fn from_dir(root: &Path, limits: &Limits) -> Result<Self, Error> {
+        let canonical_root =
+            std::fs::canonicalize(root).map_err(|e| Error::io(root.display().to_string(), e))?;
         let mut tree = ManifestTree::new();
         let mut total: u64 = 0;
         let mut entries = 0usize;
-        let mut stack = vec![(root.to_path_buf(), String::new())];
-        while let Some((dir, prefix)) = stack.pop() {
+        // (directory on disk, key prefix, canonical directories from the root down to it)
+        let mut stack = vec![(
+            canonical_root.clone(),
+            String::new(),
+            vec![canonical_root.clone()],
+        )];
+        while let Some((dir, prefix, ancestors)) = stack.pop() {
             let listing =
                 std::fs::read_dir(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
             for item in listing {
@@ -147,24 +159,61 @@ impl ManifestTree {
                     });
                 }
                 let raw = item.file_name();
-                let name = raw.to_str().ok_or_else(|| Error::NonUtf8Name {
-                    lossy: raw.to_string_lossy().into_owned(),
-                })?;
+                let name = raw.to_string_lossy();
                 let rel = if prefix.is_empty() {
-                    name.to_owned()
+                    name.into_owned()
                 } else {
                     format!("{prefix}/{name}")
                 };
-                let path = check_path(&rel, &rel, limits)?;
-                let meta = std::fs::symlink_metadata(item.path())
-                    .map_err(|e| Error::io(rel.clone(), e))?;
+                let depth = rel.split('/').count();
+                if rel.len() > limits.max_path_len || depth > limits.max_path_depth {
+                    return Err(Error::PathTooLong {
+                        name: display_name(&rel),
+                        max_len: limits.max_path_len,
+                        max_depth: limits.max_path_depth,
+                    });
+                }
+                let path = item.path();
+                let link = std::fs::symlink_metadata(&path)
+                    .map_err(|e| Error::io(rel.clone(), e))?
+                    .file_type()
+                    .is_symlink();
+                let target = if link {
+                    let Ok(target) = std::fs::canonicalize(&path) else {
+                        return Err(Error::BrokenLink {
+                            name: display_name(&rel),
+                        });
+                    };
+                    if !target.starts_with(&canonical_root) {
+                        return Err(Error::LinkOutsideRoot {
+                            name: display_name(&rel),
+                        });
+                    }
+                    target
+                } else {
+                    path
+                };
+                let meta = std::fs::metadata(&target).map_err(|e| Error::io(rel.clone(), e))?;
                 if meta.is_dir() {
-                    stack.push((item.path(), path));
+                    if link && ancestors.iter().any(|a| *a == target) {
+                        return Err(Error::LinkLoop {
+                            name: display_name(&rel),
+                        });
+                    }
+                    let mut below = ancestors.clone();
+                    below.push(target.clone());
+                    stack.push((target, rel, below));
                 } else if meta.is_file() {
+                    if tree.files.contains_key(&rel) {
+                        // Two names that differ only in bytes that are not UTF-8.
+                        return Err(Error::Duplicate {
+                            name: display_name(&rel),
+                        });
+                    }
                     let file =
-                        std::fs::File::open(item.path()).map_err(|e| Error::io(rel.clone(), e))?;
+                        std::fs::File::open(&target).map_err(|e| Error::io(rel.clone(), e))?;
                     let data = read_capped(file, &rel, meta.len(), &mut total, limits)?;
-                    tree.files.insert(path, data);
+                    tree.files.insert(rel, data);
                 } else {
                     return Err(Error::NotRegularFile {
                         name: display_name(&rel),

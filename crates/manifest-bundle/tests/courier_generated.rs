@@ -346,7 +346,7 @@ enum Ours {
 }
 
 fn ours(dir: &Path, repository: Option<&str>) -> Ours {
-    let limits = Limits::default();
+    let limits = Limits::for_directories();
     let tree = match ManifestTree::from_dir(dir, &limits) {
         Ok(t) => t,
         Err(e) => return Ours::Unreadable(e.to_string()),
@@ -617,4 +617,76 @@ fn issue_examples_of_raising_rules() {
         }
     }
     assert!(report.is_empty(), "differences from courier:\n{report}");
+}
+
+/// Directory input as courier reads it: links inside the root, odd file names, more than
+/// 1,000 entries, more than 20 MiB. Every variant, flat and nested.
+#[test]
+#[ignore = "needs operator-courier; run by cargo xtask ci"]
+fn directory_input_like_courier() {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::symlink;
+
+    type Edit = fn(&Path, &Path);
+    let variants: &[(&str, Edit)] = &[
+        ("symlinked CSV", |root, version| {
+            let csv = version.join("example.v0.1.0.clusterserviceversion.yaml");
+            std::fs::create_dir_all(root.join("store")).unwrap();
+            std::fs::rename(&csv, root.join("store/csv.txt")).unwrap();
+            let depth = version.strip_prefix(root).unwrap().components().count();
+            let up = "../".repeat(depth);
+            symlink(format!("{up}store/csv.txt"), &csv).unwrap();
+        }),
+        ("symlinked README", |root, version| {
+            std::fs::write(root.join("README.md"), "# example\n").unwrap();
+            symlink(root.join("README.md"), version.join("README")).unwrap();
+        }),
+        ("symlinked version folder", |root, version| {
+            if version != root {
+                symlink("0.1.0", root.join("0.1.0-again")).unwrap();
+            }
+        }),
+        ("backslash and colon names", |_, version| {
+            std::fs::write(version.join("odd\\name.yaml"), "a: 1\n").unwrap();
+            std::fs::write(version.join("a:b.txt"), "x\n").unwrap();
+        }),
+        ("non-UTF-8 CRD name", |_, version| {
+            let crd = version.join("examples.example.com.crd.yaml");
+            let odd = version.join(std::ffi::OsStr::from_bytes(b"caf\xe9.crd.yaml"));
+            std::fs::rename(crd, odd).unwrap();
+        }),
+        ("1,200 entries", |root, _| {
+            std::fs::create_dir_all(root.join("docs")).unwrap();
+            for i in 0..1_200 {
+                std::fs::write(root.join(format!("docs/page{i}.md")), "x").unwrap();
+            }
+        }),
+        ("21 MiB", |root, _| {
+            std::fs::write(root.join("icon.bin"), vec![b'x'; 21 * 1024 * 1024]).unwrap();
+        }),
+    ];
+    let mut oracle = Oracle::start();
+    let mut report = String::new();
+    for (name, edit) in variants {
+        for nested in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path().join("example");
+            write_package(&root, nested, &base_texts());
+            let version = if nested {
+                root.join("0.1.0")
+            } else {
+                root.clone()
+            };
+            edit(&root, &version);
+            let c = oracle.verify(&root, Some("example"));
+            assert!(!c.invalid(), "{name} nested {nested}: courier {c:?}");
+            if let Some(d) = difference(&c, &ours(&root, Some("example"))) {
+                let _ = writeln!(report, "{name} (nested {nested}): {d}");
+            }
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "directory input differs from courier:\n{report}"
+    );
 }

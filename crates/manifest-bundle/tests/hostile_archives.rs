@@ -420,14 +420,14 @@ fn too_deep() {
 }
 
 #[test]
-fn directory_intake_rejects_symlinks() {
+fn directory_intake_rejects_symlinks_out_of_the_root() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.package.yaml"), PKG).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", dir.path().join("evil.yaml")).unwrap();
     let error = ManifestTree::from_dir(dir.path(), &Limits::default()).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "Archive entry 'evil.yaml' is not a regular file"
+        "'evil.yaml' is a symbolic link to a place outside the package directory"
     );
 }
 

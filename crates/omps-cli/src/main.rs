@@ -47,6 +47,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
+        #[command(flatten)]
+        limits: validate::DirLimits,
     },
     /// Run the OMPS server (same as the `omps-server` binary, same configuration).
     ///
@@ -174,7 +176,8 @@ fn run(command: Command) -> Result<Exit, CliError> {
             path,
             repository,
             output,
-        } => validate::run(&path, repository.as_deref(), output),
+            limits,
+        } => validate::run(&path, repository.as_deref(), output, &limits),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "omps", &mut std::io::stdout());
             Ok(Exit::Success)

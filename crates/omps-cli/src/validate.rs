@@ -18,9 +18,45 @@ pub fn read_tree(path: &Path, limits: &Limits) -> Result<ManifestTree, CliError>
     tree.map_err(|e| CliError::input(format!("{}: {e}", path.display())))
 }
 
+/// Limits for a directory input (a zip keeps the upload limits).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[allow(clippy::struct_field_names)] // the flags are --max-*
+pub struct DirLimits {
+    /// Most files and directories read from a directory [default: 100000].
+    #[arg(long, value_name = "N")]
+    max_entries: Option<usize>,
+    /// Most bytes read from a directory in total [default: 1 GiB].
+    #[arg(long, value_name = "BYTES")]
+    max_total_bytes: Option<u64>,
+    /// Most bytes of one file of a directory [default: 256 MiB].
+    #[arg(long, value_name = "BYTES")]
+    max_file_bytes: Option<u64>,
+}
+
+impl DirLimits {
+    fn limits(&self) -> Limits {
+        let d = Limits::for_directories();
+        Limits {
+            max_entries: self.max_entries.unwrap_or(d.max_entries),
+            max_total_bytes: self.max_total_bytes.unwrap_or(d.max_total_bytes),
+            max_entry_bytes: self.max_file_bytes.unwrap_or(d.max_entry_bytes),
+            ..d
+        }
+    }
+}
+
 /// Validates and prints the report: 0 valid, 1 invalid; unreadable input is an error (2).
-pub fn run(path: &Path, repository: Option<&str>, output: Output) -> Result<Exit, CliError> {
-    let limits = Limits::default();
+pub fn run(
+    path: &Path,
+    repository: Option<&str>,
+    output: Output,
+    dir: &DirLimits,
+) -> Result<Exit, CliError> {
+    let limits = if path.is_dir() {
+        dir.limits()
+    } else {
+        Limits::default()
+    };
     let tree = read_tree(path, &limits)?;
     let mut stdout = std::io::stdout().lock();
     match validate_tree(&tree, repository, &limits.yaml) {
