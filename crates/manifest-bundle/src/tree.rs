@@ -195,7 +195,7 @@ impl ManifestTree {
                 };
                 let meta = std::fs::metadata(&target).map_err(|e| Error::io(rel.clone(), e))?;
                 if meta.is_dir() {
-                    if link && ancestors.iter().any(|a| *a == target) {
+                    if link && ancestors.contains(&target) {
                         return Err(Error::LinkLoop {
                             name: display_name(&rel),
                         });
