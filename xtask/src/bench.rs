@@ -114,10 +114,12 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
             courier: courier_t,
         };
         println!(
-            "    {:<34} omps {:>8.2} ms  courier {:>9.1} ms  {:>6.0}x",
+            "    {:<34} omps {:>8.2} ms ({:.2} ms CPU)  courier {:>9.1} ms ({:.0} ms CPU)  {:>6.0}x CPU",
             row.name,
             ms(row.omps.median),
+            ms(row.omps.cpu),
             ms(row.courier.median),
+            ms(row.courier.cpu),
             row.speedup()
         );
         rows.push(row);
@@ -253,24 +255,44 @@ fn fixture_dirs(fixtures: &Path) -> Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
+/// CPU time (user + system) used so far by the waited-for children of this process.
+fn children_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(Duration::ZERO, |u| {
+        let tv = |t: nix::sys::time::TimeVal| {
+            Duration::from_secs(u64::try_from(t.tv_sec()).unwrap_or(0))
+                + Duration::from_micros(u64::try_from(t.tv_usec()).unwrap_or(0))
+        };
+        tv(u.user_time()) + tv(u.system_time())
+    })
+}
+
 /// Runs `cmd` once to warm caches, then `runs` timed times; output is discarded for both tools.
+/// Each run's CPU time is the growth of the children's CPU time across it.
 fn time_runs(cmd: &Command, runs: usize) -> Result<Timing> {
-    let run = || -> Result<(Duration, i32)> {
+    let run = || -> Result<(Duration, Duration, i32)> {
         let mut c = Command::new(cmd.get_program());
         c.args(cmd.get_args())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        let cpu_before = children_cpu();
         let start = Instant::now();
         let status = c
             .status()
             .with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()))?;
-        Ok((start.elapsed(), status.code().unwrap_or(-1)))
+        let wall = start.elapsed();
+        Ok((
+            wall,
+            children_cpu().saturating_sub(cpu_before),
+            status.code().unwrap_or(-1),
+        ))
     };
-    let (_, exit) = run()?;
+    let (_, _, exit) = run()?;
     let mut samples = Vec::with_capacity(runs);
+    let mut cpu = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let (d, code) = run()?;
+        let (d, c, code) = run()?;
         if code != exit {
             bail!(
                 "{} exited {code} after {exit} on the same input",
@@ -278,8 +300,9 @@ fn time_runs(cmd: &Command, runs: usize) -> Result<Timing> {
             );
         }
         samples.push(d);
+        cpu.push(c);
     }
-    Ok(Timing::from_samples(&samples, exit))
+    Ok(Timing::from_samples(&samples, exit).with_cpu(&cpu))
 }
 
 /// Whether `dir` (or one of its version directories) holds `metadata/annotations.yaml`.
@@ -402,6 +425,18 @@ mod tests {
             .arg(&flag);
         let e = time_runs(&c, 2).unwrap_err().to_string();
         assert!(e.contains("exited 1 after 0"), "{e}");
+    }
+
+    #[test]
+    fn time_runs_measures_the_child_cpu_time() {
+        let mut busy = Command::new("sh");
+        busy.args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"]);
+        let t = time_runs(&busy, 1).unwrap();
+        assert!(t.cpu >= Duration::from_millis(20), "{t:?}");
+        // A sleeping child costs almost no CPU, however long it takes.
+        let t = time_runs(&Command::new("sleep").arg("0.3"), 1).unwrap();
+        assert!(t.median >= Duration::from_millis(300), "{t:?}");
+        assert!(t.cpu < Duration::from_millis(100), "{t:?}");
     }
 
     #[test]
