@@ -434,7 +434,7 @@ mod tests {
         let t = time_runs(&busy, 1).unwrap();
         assert!(t.cpu >= Duration::from_millis(20), "{t:?}");
         // A sleeping child costs almost no CPU, however long it takes.
-        let t = time_runs(&Command::new("sleep").arg("0.3"), 1).unwrap();
+        let t = time_runs(Command::new("sleep").arg("0.3"), 1).unwrap();
         assert!(t.median >= Duration::from_millis(300), "{t:?}");
         assert!(t.cpu < Duration::from_millis(100), "{t:?}");
     }
