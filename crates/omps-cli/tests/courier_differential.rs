@@ -11,6 +11,10 @@
 //! One intended divergence: the bundle format (`manifests/` + `metadata/annotations.yaml`),
 //! which omps reads and courier 2.1.11 cannot; those inputs are exempt and counted.
 //!
+//! Courier runs as one long-lived process (`test_support::courier::Oracle`) that calls
+//! `api.build_and_verify`, the function behind `operator-courier verify`, for every input: the
+//! same report and exception text as the command, without a Python start-up per case.
+//!
 //! The tests need operator-courier, so they are `#[ignore]`d; `cargo xtask ci` and
 //! `cargo xtask e2e` install it and pass its path in `OMPS_COURIER`. Without that variable they
 //! panic rather than pass, so CI can never skip them silently.
@@ -22,13 +26,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use test_support::courier::{Oracle, courier_path};
 
 // ---------------------------------------------------------------------------------------------
 // The two tools
-
-fn courier_path() -> PathBuf {
-    test_support::peers::require(test_support::peers::COURIER)
-}
 
 use test_support::fixtures::operators_dir as fixtures_dir;
 
@@ -94,62 +95,21 @@ fn last_line(stderr: &str) -> String {
         .to_owned()
 }
 
-fn run_courier(courier: &Path, dir: &Path) -> Outcome {
-    let out_dir = tempfile::tempdir().unwrap();
-    let json = out_dir.path().join("validation.json");
-    let out = Command::new(courier)
-        .arg("verify")
-        .arg("--validation-output")
-        .arg(&json)
-        .arg(dir)
-        .output()
-        .expect("cannot run operator-courier");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let messages = fs::read_to_string(&json)
-        .ok()
-        .and_then(|t| Messages::from_json(&t).expect("courier wrote bad JSON"));
+/// What courier says about `dir` (with `repository`: the push-time check, which its command
+/// line cannot reach), asked of one long-lived courier process: `operator-courier verify`
+/// is `api.build_and_verify`, and on failure it prints the exception text and exits 1.
+fn run_courier(oracle: &mut Oracle, dir: &Path, repository: Option<&str>) -> Outcome {
+    let v = oracle.verify(dir, repository);
+    let messages = v.report.as_ref().map(|r| {
+        Messages::from_json(&r.to_string())
+            .expect("courier wrote bad JSON")
+            .expect("a report")
+    });
     Outcome {
-        exit: out.status.code().expect("courier was killed"),
+        exit: i32::from(v.invalid()),
         messages,
-        last_line: last_line(&stderr),
-        stderr,
-    }
-}
-
-/// `operator-courier verify` has no repository argument; the push-time check (rule B5) is
-/// only reachable through courier's Python API, which this calls the way the CLI would.
-const COURIER_API: &str = "\
-import sys
-from operatorcourier import api
-from operatorcourier.errors import OpCourierError
-try:
-    api.build_and_verify(source_dir=sys.argv[1], repository=sys.argv[2],
-                         validation_output=sys.argv[3])
-except OpCourierError as e:
-    print(e, file=sys.stderr)
-    sys.exit(1)
-";
-
-fn run_courier_api(courier: &Path, dir: &Path, repository: &str) -> Outcome {
-    let out_dir = tempfile::tempdir().unwrap();
-    let json = out_dir.path().join("validation.json");
-    // The venv's interpreter sits next to its operator-courier script.
-    let out = Command::new(courier.with_file_name("python"))
-        .args(["-c", COURIER_API])
-        .arg(dir)
-        .arg(repository)
-        .arg(&json)
-        .output()
-        .expect("cannot run courier's python");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let messages = fs::read_to_string(&json)
-        .ok()
-        .and_then(|t| Messages::from_json(&t).expect("courier wrote bad JSON"));
-    Outcome {
-        exit: out.status.code().expect("python was killed"),
-        messages,
-        last_line: last_line(&stderr),
-        stderr,
+        last_line: last_line(&v.message),
+        stderr: v.message,
     }
 }
 
@@ -865,14 +825,14 @@ fn variants() -> Vec<Variant> {
 #[test]
 #[ignore = "needs operator-courier; run by cargo xtask ci"]
 fn variants_provoke_their_defect_in_courier() {
-    let courier = courier_path();
+    let mut oracle = Oracle::start();
     let mut report = String::new();
     let vs = variants();
     assert!(vs.len() >= 15, "too few variants");
     for v in &vs {
         let tree = Tree::new(v.base, v.name);
         (v.edit)(&tree);
-        let c = run_courier(&courier, &tree.root);
+        let c = run_courier(&mut oracle, &tree.root, None);
         println!(
             "{}: courier exit {} errors {:?} last line {:?}",
             v.name,
@@ -890,7 +850,7 @@ fn variants_provoke_their_defect_in_courier() {
     }
     for dir in fixture_dirs() {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let c = run_courier(&courier, &dir);
+        let c = run_courier(&mut oracle, &dir, None);
         let txt = fs::read_to_string(dir.with_extension("courier.txt")).unwrap();
         let stored_exit: i32 = txt.lines().next().unwrap().trim().parse().unwrap();
         let stored = fs::read_to_string(dir.with_extension("courier.json"))
@@ -925,13 +885,13 @@ fn variants_provoke_their_defect_in_courier() {
 #[test]
 #[ignore = "needs operator-courier; run by cargo xtask ci"]
 fn omps_agrees_with_courier_on_variants_and_fixtures() {
-    let courier = courier_path();
+    let mut oracle = Oracle::start();
     let mut report = String::new();
     let mut cases = 0;
     let mut bundles = 0;
     let mut check = |name: &str, dir: &Path| {
         cases += 1;
-        let c = run_courier(&courier, dir);
+        let c = run_courier(&mut oracle, dir, None);
         let o = run_omps(dir, None);
         let problems = if is_bundle_format(dir) && c.messages.is_none() {
             // Intended divergence: omps reads the bundle format, courier 2.1.11 cannot
@@ -982,7 +942,7 @@ fn omps_agrees_with_courier_on_variants_and_fixtures() {
 #[test]
 #[ignore = "needs operator-courier; run by cargo xtask ci"]
 fn omps_agrees_with_courier_on_the_repository_check() {
-    let courier = courier_path();
+    let mut oracle = Oracle::start();
     let mut report = String::new();
     let mut cases = 0;
     for dir in fixture_dirs() {
@@ -1003,7 +963,7 @@ fn omps_agrees_with_courier_on_the_repository_check() {
         }
         for repo in repos {
             cases += 1;
-            let c = run_courier_api(&courier, &dir, &repo);
+            let c = run_courier(&mut oracle, &dir, Some(&repo));
             let problems = differences(&c, &run_omps(&dir, Some(&repo)));
             if !problems.is_empty() {
                 let _ = writeln!(report, "{name} --repository {repo}:");
@@ -1035,6 +995,7 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
             z.write(p, os.path.relpath(p, src))
 ";
     let courier = courier_path();
+    let mut oracle = Oracle::start();
     let tmp = tempfile::tempdir().unwrap();
     let mut report = String::new();
     let mut cases = 0;
@@ -1052,7 +1013,7 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
             .status()
             .expect("cannot run python");
         assert!(made.success(), "zipping {name} failed");
-        let problems = differences(&run_courier(&courier, &dir), &run_omps(&zip, None));
+        let problems = differences(&run_courier(&mut oracle, &dir, None), &run_omps(&zip, None));
         if !problems.is_empty() {
             let _ = writeln!(report, "{name}.zip:");
             for p in problems {
