@@ -719,6 +719,7 @@ pub fn emit(value: &Yaml, sort_keys: bool) -> String {
     match value {
         Yaml::Map(m) if !m.is_empty() => emit_map(&mut out, m, 0, true, sort_keys),
         Yaml::Seq(s) if !s.is_empty() => emit_seq(&mut out, s, 0, true, sort_keys),
+        v if tagged_block(v).is_some() => emit_tagged(&mut out, v, 0, sort_keys),
         scalar => emit_scalar(&mut out, scalar, 0),
     }
     out.push('\n');
@@ -763,6 +764,10 @@ fn emit_map(out: &mut String, m: &Mapping, indent: usize, first_inline: bool, so
         match v {
             Yaml::Map(child) if !child.is_empty() => emit_map(out, child, indent + 2, false, sort),
             Yaml::Seq(items) if !items.is_empty() => emit_seq(out, items, seq_indent, false, sort),
+            v if tagged_block(v).is_some() => {
+                out.push(' ');
+                emit_tagged(out, v, indent + 2, sort);
+            }
             scalar => {
                 out.push(' ');
                 emit_scalar(out, scalar, indent + 2);
@@ -792,8 +797,48 @@ fn emit_seq(out: &mut String, items: &[Yaml], indent: usize, first_inline: bool,
         match item {
             Yaml::Map(child) if !child.is_empty() => emit_map(out, child, indent + 2, true, sort),
             Yaml::Seq(inner) if !inner.is_empty() => emit_seq(out, inner, indent + 2, true, sort),
+            v if tagged_block(v).is_some() => emit_tagged(out, v, indent + 2, sort),
             scalar => emit_scalar(out, scalar, indent + 2),
         }
+    }
+}
+
+/// A non-empty `!!set` or `!!pairs` as its tag and the plain collection written under it.
+fn tagged_block(v: &Yaml) -> Option<(&'static str, Yaml)> {
+    match v {
+        Yaml::Set(items) if !items.is_empty() => Some((
+            "!!set",
+            Yaml::Map(Mapping {
+                entries: items.iter().map(|k| (k.clone(), Yaml::Null)).collect(),
+            }),
+        )),
+        Yaml::Pairs(items) if !items.is_empty() => Some((
+            "!!pairs",
+            Yaml::Seq(
+                items
+                    .iter()
+                    .map(|(k, v)| {
+                        Yaml::Map(Mapping {
+                            entries: vec![(k.clone(), v.clone())],
+                        })
+                    })
+                    .collect(),
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// Writes the tag, then the collection on the following lines at `indent`.
+fn emit_tagged(out: &mut String, v: &Yaml, indent: usize, sort: bool) {
+    let Some((tag, plain)) = tagged_block(v) else {
+        return;
+    };
+    out.push_str(tag);
+    match &plain {
+        Yaml::Map(m) => emit_map(out, m, indent, false, sort),
+        Yaml::Seq(items) => emit_seq(out, items, indent, false, sort),
+        _ => {}
     }
 }
 

@@ -2,10 +2,6 @@
 //! PyYAML's implicit resolvers (YAML 1.1 regular expressions) and its scalar constructors,
 //! including where they raise a Python exception.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::Yaml;
 use super::pyint::BigInt;
 
@@ -25,55 +21,294 @@ pub(crate) const TAG_OMAP: &str = "tag:yaml.org,2002:omap";
 pub(crate) const TAG_PAIRS: &str = "tag:yaml.org,2002:pairs";
 pub(crate) const TAG_SET: &str = "tag:yaml.org,2002:set";
 
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("a valid built-in pattern")
+// PyYAML's resolver patterns, matched by hand: compiling regular expressions would cost every
+// `omps validate` process more CPU than the validation of a small package.
+
+fn is_bool(v: &str) -> bool {
+    matches!(
+        v,
+        "yes"
+            | "Yes"
+            | "YES"
+            | "no"
+            | "No"
+            | "NO"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
 }
 
-static BOOL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
-});
-static FLOAT: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-    )
-});
-static INT: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
-    )
-});
-static NULL: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:~|null|Null|NULL|)$"));
-static TIMESTAMP_RESOLVE: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$",
-    )
-});
-static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"^(?P<year>[0-9][0-9][0-9][0-9])-(?P<month>[0-9][0-9]?)-(?P<day>[0-9][0-9]?)(?:(?:[Tt]|[ \t]+)(?P<hour>[0-9][0-9]?):(?P<minute>[0-9][0-9]):(?P<second>[0-9][0-9])(?:\.(?P<fraction>[0-9]*))?(?:[ \t]*(?P<tz>Z|(?P<tz_sign>[-+])(?P<tz_hour>[0-9][0-9]?)(?::(?P<tz_minute>[0-9][0-9]))?))?)?$",
-    )
-});
+fn is_null(v: &str) -> bool {
+    matches!(v, "~" | "null" | "Null" | "NULL" | "")
+}
+
+fn strip_sign(v: &[u8]) -> &[u8] {
+    match v.first() {
+        Some(b'-' | b'+') => &v[1..],
+        _ => v,
+    }
+}
+
+fn all(v: &[u8], ok: impl Fn(u8) -> bool) -> bool {
+    v.iter().all(|&c| ok(c))
+}
+
+fn digit_or_underscore(c: u8) -> bool {
+    c.is_ascii_digit() || c == b'_'
+}
+
+/// `(:[0-5]?[0-9])+` covering all of `v`.
+fn sexagesimal_groups(v: &[u8]) -> bool {
+    if v.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] != b':' {
+            return false;
+        }
+        let run = v[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let ok = match run {
+            1 => true,
+            2 => (b'0'..=b'5').contains(&v[i + 1]),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        i += 1 + run;
+    }
+    true
+}
+
+/// `[1-9][0-9_]*` followed by sexagesimal groups; `rest` gets what follows the groups.
+fn sexagesimal_prefix(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    if !b.first().is_some_and(|c| (b'1'..=b'9').contains(c)) {
+        return None;
+    }
+    let head = b.iter().take_while(|&&c| digit_or_underscore(c)).count();
+    let tail = &b[head..];
+    tail.first()
+        .is_some_and(|&c| c == b':')
+        .then_some((&b[..head], tail))
+}
+
+fn is_int(v: &str) -> bool {
+    let b = strip_sign(v.as_bytes());
+    if let Some(r) = b.strip_prefix(b"0b") {
+        return !r.is_empty() && all(r, |c| matches!(c, b'0' | b'1' | b'_'));
+    }
+    if let Some(r) = b.strip_prefix(b"0x") {
+        return !r.is_empty() && all(r, |c| c.is_ascii_hexdigit() || c == b'_');
+    }
+    if let Some(r) = b.strip_prefix(b"0") {
+        return r.is_empty() || all(r, |c| matches!(c, b'0'..=b'7' | b'_'));
+    }
+    if !b.first().is_some_and(|c| (b'1'..=b'9').contains(c)) {
+        return false;
+    }
+    if all(b, digit_or_underscore) {
+        return true;
+    }
+    sexagesimal_prefix(b).is_some_and(|(_, groups)| sexagesimal_groups(groups))
+}
+
+/// `[eE][-+][0-9]+`, or nothing.
+fn is_exponent(v: &[u8]) -> bool {
+    v.is_empty()
+        || (v.len() >= 3
+            && matches!(v[0], b'e' | b'E')
+            && matches!(v[1], b'-' | b'+')
+            && all(&v[2..], |c| c.is_ascii_digit()))
+}
+
+fn is_float(v: &str) -> bool {
+    let raw = v.as_bytes();
+    if matches!(v, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    let b = strip_sign(raw);
+    if matches!(b, b".inf" | b".Inf" | b".INF") {
+        return true;
+    }
+    // `\.[0-9][0-9_]*` with an optional exponent, only without a sign
+    if b.len() == raw.len() && b.first() == Some(&b'.') {
+        let body = &b[1..];
+        let n = body.iter().take_while(|&&c| digit_or_underscore(c)).count();
+        if n > 0 && body[0].is_ascii_digit() && is_exponent(&body[n..]) {
+            return true;
+        }
+    }
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    // `[0-9][0-9_]*\.[0-9_]*` with an optional exponent
+    let n = b.iter().take_while(|&&c| digit_or_underscore(c)).count();
+    if b.get(n) == Some(&b'.') {
+        let frac = &b[n + 1..];
+        let m = frac.iter().take_while(|&&c| digit_or_underscore(c)).count();
+        if is_exponent(&frac[m..]) {
+            return true;
+        }
+    }
+    // `[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*`
+    if b.get(n) == Some(&b':') {
+        if let Some(dot) = b.iter().rposition(|&c| c == b'.') {
+            return dot > n
+                && sexagesimal_groups(&b[n..dot])
+                && all(&b[dot + 1..], digit_or_underscore);
+        }
+    }
+    false
+}
+
+/// The groups of PyYAML's timestamp pattern.
+struct TsParts<'a> {
+    year: &'a str,
+    month: &'a str,
+    day: &'a str,
+    time: Option<TimeParts<'a>>,
+}
+
+struct TimeParts<'a> {
+    hour: &'a str,
+    minute: &'a str,
+    second: &'a str,
+    fraction: Option<&'a str>,
+    /// `Z`, or the sign, hours and minutes of an offset.
+    tz: Option<(Option<char>, &'a str, Option<&'a str>)>,
+}
+
+/// A run of ASCII digits at `s[*i..]` of a length in `lens`.
+fn digits<'a>(s: &'a str, i: &mut usize, lens: std::ops::RangeInclusive<usize>) -> Option<&'a str> {
+    let n = s[*i..].bytes().take_while(u8::is_ascii_digit).count();
+    if !lens.contains(&n) {
+        return None;
+    }
+    let d = &s[*i..*i + n];
+    *i += n;
+    Some(d)
+}
+
+fn byte(s: &str, i: &mut usize, c: u8) -> Option<()> {
+    (s.as_bytes().get(*i) == Some(&c)).then(|| *i += 1)
+}
+
+/// PyYAML's constructor pattern for timestamps, on the whole of `s`.
+#[allow(clippy::many_single_char_names)] // a small scanner over `s`/`b` at `i`
+fn ts_parts(s: &str) -> Option<TsParts<'_>> {
+    let mut i = 0;
+    let year = digits(s, &mut i, 4..=4)?;
+    byte(s, &mut i, b'-')?;
+    let month = digits(s, &mut i, 1..=2)?;
+    byte(s, &mut i, b'-')?;
+    let day = digits(s, &mut i, 1..=2)?;
+    if i == s.len() {
+        return Some(TsParts {
+            year,
+            month,
+            day,
+            time: None,
+        });
+    }
+    let b = s.as_bytes();
+    if matches!(b[i], b'T' | b't') {
+        i += 1;
+    } else {
+        let n = s[i..]
+            .bytes()
+            .take_while(|c| matches!(c, b' ' | b'\t'))
+            .count();
+        if n == 0 {
+            return None;
+        }
+        i += n;
+    }
+    let hour = digits(s, &mut i, 1..=2)?;
+    byte(s, &mut i, b':')?;
+    let minute = digits(s, &mut i, 2..=2)?;
+    byte(s, &mut i, b':')?;
+    let second = digits(s, &mut i, 2..=2)?;
+    let mut fraction = None;
+    if byte(s, &mut i, b'.').is_some() {
+        let n = s[i..].bytes().take_while(u8::is_ascii_digit).count();
+        fraction = Some(&s[i..i + n]);
+        i += n;
+    }
+    let mut tz = None;
+    if i < s.len() {
+        i += s[i..]
+            .bytes()
+            .take_while(|c| matches!(c, b' ' | b'\t'))
+            .count();
+        match b.get(i) {
+            Some(b'Z') => {
+                i += 1;
+                tz = Some((None, "", None));
+            }
+            Some(&c @ (b'-' | b'+')) => {
+                i += 1;
+                let h = digits(s, &mut i, 1..=2)?;
+                let mut m = None;
+                if byte(s, &mut i, b':').is_some() {
+                    m = Some(digits(s, &mut i, 2..=2)?);
+                }
+                tz = Some((Some(char::from(c)), h, m));
+            }
+            _ => return None,
+        }
+    }
+    (i == s.len()).then_some(TsParts {
+        year,
+        month,
+        day,
+        time: Some(TimeParts {
+            hour,
+            minute,
+            second,
+            fraction,
+            tz,
+        }),
+    })
+}
+
+/// The resolver's pattern: a date with two-digit month and day, or a date and a time.
+fn is_timestamp(v: &str) -> bool {
+    ts_parts(v).is_some_and(|p| p.time.is_some() || (p.month.len() == 2 && p.day.len() == 2))
+}
 
 /// Python's `re.match` with `^...$`: `$` also matches just before a final newline.
-fn py_match(r: &Regex, s: &str) -> bool {
-    r.is_match(s) || s.strip_suffix('\n').is_some_and(|t| r.is_match(t))
+fn py_match(matcher: Matcher, s: &str) -> bool {
+    matcher(s) || s.strip_suffix('\n').is_some_and(matcher)
 }
+
+type Matcher = fn(&str) -> bool;
 
 /// The tag PyYAML's resolver gives a plain (implicitly typed) scalar.
 pub(crate) fn resolve_tag(value: &str) -> &'static str {
     let first = value.chars().next();
     #[allow(clippy::match_same_arms)] // one arm per first character, as PyYAML lists them
-    let checks: &[(&str, &LazyLock<Regex>)] = match first {
-        None => &[(TAG_NULL, &NULL)],
-        Some('y' | 'Y' | 't' | 'T' | 'f' | 'F' | 'o' | 'O') => &[(TAG_BOOL, &BOOL)],
-        Some('n' | 'N') => &[(TAG_BOOL, &BOOL), (TAG_NULL, &NULL)],
-        Some('~') => &[(TAG_NULL, &NULL)],
-        Some('-' | '+') => &[(TAG_FLOAT, &FLOAT), (TAG_INT, &INT)],
-        Some('.') => &[(TAG_FLOAT, &FLOAT)],
+    let checks: &[(&str, Matcher)] = match first {
+        None => &[(TAG_NULL, is_null)],
+        Some('y' | 'Y' | 't' | 'T' | 'f' | 'F' | 'o' | 'O') => &[(TAG_BOOL, is_bool)],
+        Some('n' | 'N') => &[(TAG_BOOL, is_bool), (TAG_NULL, is_null)],
+        Some('~') => &[(TAG_NULL, is_null)],
+        Some('-' | '+') => &[(TAG_FLOAT, is_float), (TAG_INT, is_int)],
+        Some('.') => &[(TAG_FLOAT, is_float)],
         Some('0'..='9') => &[
-            (TAG_FLOAT, &FLOAT),
-            (TAG_INT, &INT),
-            (TAG_TIMESTAMP, &TIMESTAMP_RESOLVE),
+            (TAG_FLOAT, is_float),
+            (TAG_INT, is_int),
+            (TAG_TIMESTAMP, is_timestamp),
         ],
         Some('<') => {
             return if value == "<<" || value == "<<\n" {
@@ -98,8 +333,8 @@ pub(crate) fn resolve_tag(value: &str) -> &'static str {
         }
         _ => &[],
     };
-    for (tag, r) in checks {
-        if py_match(r, value) {
+    for (tag, matcher) in checks {
+        if py_match(*matcher, value) {
             return tag;
         }
     }
@@ -318,21 +553,16 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 
 /// `construct_yaml_timestamp`, with Python's `datetime` range checks.
 pub(crate) fn parse_timestamp(text: &str) -> Result<Timestamp, ConstructFail> {
-    let caps = TIMESTAMP
-        .captures(text)
-        .or_else(|| text.strip_suffix('\n').and_then(|t| TIMESTAMP.captures(t)))
+    let parts = ts_parts(text)
+        .or_else(|| text.strip_suffix('\n').and_then(ts_parts))
         .ok_or_else(|| {
             ConstructFail::Raised(
                 "AttributeError: 'NoneType' object has no attribute 'groupdict'".into(),
             )
         })?;
-    let num = |name: &str| -> u32 {
-        caps.name(name)
-            .and_then(|m| m.as_str().parse().ok())
-            .unwrap_or(0)
-    };
-    let year = i32::try_from(num("year")).unwrap_or(0);
-    let (month, day) = (num("month"), num("day"));
+    let num = |d: &str| -> u32 { d.parse().unwrap_or(0) };
+    let year = i32::try_from(num(parts.year)).unwrap_or(0);
+    let (month, day) = (num(parts.month), num(parts.day));
     let value_error = |what: &str| ConstructFail::Raised(format!("ValueError: {what}"));
     if !(1..=9999).contains(&year) {
         return Err(value_error(&format!("year {year} is out of range")));
@@ -343,15 +573,15 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<Timestamp, ConstructFail> {
     if day < 1 || day > days_in_month(year, month) {
         return Err(value_error("day is out of range for month"));
     }
-    if caps.name("hour").is_none_or(|m| m.as_str().is_empty()) {
+    let Some(t) = parts.time else {
         return Ok(Timestamp {
             year,
             month,
             day,
             time: None,
         });
-    }
-    let (hour, minute, second) = (num("hour"), num("minute"), num("second"));
+    };
+    let (hour, minute, second) = (num(t.hour), num(t.minute), num(t.second));
     if hour > 23 {
         return Err(value_error("hour must be in 0..23"));
     }
@@ -361,33 +591,25 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<Timestamp, ConstructFail> {
     if second > 59 {
         return Err(value_error("second must be in 0..59"));
     }
-    let micro = caps
-        .name("fraction")
-        .map(|m| m.as_str())
-        .filter(|f| !f.is_empty())
-        .map_or(0, |f| {
-            let mut f: String = f.chars().take(6).collect();
-            while f.len() < 6 {
-                f.push('0');
-            }
-            f.parse().unwrap_or(0)
-        });
-    let offset_minutes = if let Some(sign) = caps.name("tz_sign") {
-        let minutes = i32::try_from(num("tz_hour") * 60 + num("tz_minute")).unwrap_or(i32::MAX);
-        if minutes >= 24 * 60 {
-            return Err(value_error(
-                "offset must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24)",
-            ));
+    let micro = t.fraction.filter(|f| !f.is_empty()).map_or(0, |f| {
+        let mut f: String = f.chars().take(6).collect();
+        while f.len() < 6 {
+            f.push('0');
         }
-        Some(if sign.as_str() == "-" {
-            -minutes
-        } else {
-            minutes
-        })
-    } else if caps.name("tz").is_some() {
-        Some(0)
-    } else {
-        None
+        f.parse().unwrap_or(0)
+    });
+    let offset_minutes = match t.tz {
+        None => None,
+        Some((None, _, _)) => Some(0),
+        Some((Some(sign), h, m)) => {
+            let minutes = i32::try_from(num(h) * 60 + m.map_or(0, num)).unwrap_or(i32::MAX);
+            if minutes >= 24 * 60 {
+                return Err(value_error(
+                    "offset must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24)",
+                ));
+            }
+            Some(if sign == '-' { -minutes } else { minutes })
+        }
     };
     Ok(Timestamp {
         year,
