@@ -212,6 +212,9 @@ impl Value {
                 o.0.sort_by(|a, b| a.0.cmp(&b.0));
                 Value::Object(o)
             }
+            Yaml::BigInt(digits) => Value::Number(digits.clone()),
+            // Values only Python's loader builds (bytes, sets, pairs, recursion): their text.
+            other => Value::String(other.py_str()),
         }
     }
 }
