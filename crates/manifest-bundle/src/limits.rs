@@ -56,14 +56,15 @@ impl Limits {
 /// Budgets for parsing one YAML document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlLimits {
-    /// Size of the text in bytes (default 20 MiB: any file an upload may hold).
+    /// Size of the text in bytes (default 8 MiB, far above any real manifest file; directories
+    /// allow 128 MiB).
     pub max_bytes: usize,
     /// Nesting depth of collections (default 326: operator-courier 2.1.11 itself fails on a
     /// manifest nested deeper, when its `yaml.dump` exceeds Python's recursion limit; PyYAML
     /// loads up to about 490 levels; real CRD schemas nest a few dozen).
     pub max_depth: usize,
-    /// Nodes produced, counting every node an alias expands to (default 2,000,000: a 20 MiB
-    /// manifest has about one node per 10 bytes; the largest fixture file has about 1,200).
+    /// Nodes produced, counting every node an alias expands to (default 2,000,000: a manifest
+    /// has about one node per 10 bytes; the largest fixture file has about 1,200).
     pub max_nodes: usize,
     /// Nodes produced by alias expansion alone (default 100,000): manifests rarely use aliases,
     /// and this is what keeps a billion-laughs document to a few megabytes.
@@ -73,7 +74,7 @@ pub struct YamlLimits {
 impl Default for YamlLimits {
     fn default() -> Self {
         Self {
-            max_bytes: 20 * 1024 * 1024,
+            max_bytes: 8 * 1024 * 1024,
             max_depth: 326,
             max_nodes: 2_000_000,
             max_alias_nodes: 100_000,
