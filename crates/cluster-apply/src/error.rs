@@ -137,6 +137,9 @@ pub enum Error {
     /// readable.
     #[error("infrastructure name unavailable: {0}")]
     NotOpenShift(String),
+    /// The run was interrupted (SIGINT/SIGTERM); what was applied stays applied.
+    #[error("interrupted (what was applied stays applied)")]
+    Interrupted,
 }
 
 fn causes_suffix(causes: &[Cause]) -> String {
@@ -157,13 +160,15 @@ impl Error {
     }
 
     /// The exit code the specification gives this failure (`cluster-apply.md` §7): 1 rejected by
-    /// the API or unreachable, 2 bad input, 3 timeout, 4 failed object, 5 authentication.
+    /// the API or unreachable, 2 bad input, 3 timeout, 4 failed object, 5 authentication, 130
+    /// interrupted.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Input { .. } | Self::Io { .. } | Self::Config(_) => 2,
             Self::KindNotServed { .. } | Self::Timeout { .. } => 3,
             Self::Failed { .. } => 4,
             Self::Unauthorized(_) => 5,
+            Self::Interrupted => 130,
             Self::Api { .. }
             | Self::Conflict { .. }
             | Self::Transport { .. }

@@ -17,7 +17,7 @@ pub use input::{Order, Plan, Sources};
 pub use limits::{Limits, YamlLimits};
 pub use run::{
     Action, ApplyOptions, DEFAULT_FIELD_MANAGER, DryRun, Event, Outcome, Report, WaitMode,
-    apply_dir, apply_sources,
+    apply_dir, apply_dir_until, apply_sources, apply_sources_until,
 };
 pub use secret::{SecretFromFiles, SecretOutcome, create_secret_from_files};
 

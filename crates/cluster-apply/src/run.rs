@@ -2,7 +2,9 @@
 //! are ready.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
@@ -266,10 +268,28 @@ pub async fn apply_dir(
     options: &ApplyOptions,
     progress: Progress<'_>,
 ) -> Outcome {
+    apply_dir_until(cluster, dir, options, progress, std::future::pending()).await
+}
+
+/// [`apply_dir`] that stops when `interrupt` completes (SIGINT/SIGTERM in a binary): nothing more
+/// is applied, what was applied stays applied, and the outcome's error is
+/// [`Error::Interrupted`] with the report of everything done so far.
+pub async fn apply_dir_until(
+    cluster: &Cluster,
+    dir: &Path,
+    options: &ApplyOptions,
+    progress: Progress<'_>,
+    interrupt: impl Future<Output = ()>,
+) -> Outcome {
+    let mut interrupt = std::pin::pin!(interrupt);
     let dir = dir.to_owned();
     let limits = cluster.limits().clone();
     let order = options.order;
-    let read = tokio::task::spawn_blocking(move || input::read_dir(&dir, order, &limits)).await;
+    let read = tokio::task::spawn_blocking(move || input::read_dir(&dir, order, &limits));
+    let read = tokio::select! {
+        r = read => r,
+        () = &mut interrupt => return failed_early(options, Error::Interrupted),
+    };
     let sources = match read {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return failed_early(options, e),
@@ -280,7 +300,7 @@ pub async fn apply_dir(
             );
         }
     };
-    apply_sources(cluster, &sources, options, progress).await
+    apply_sources_until(cluster, &sources, options, progress, interrupt).await
 }
 
 fn failed_early(options: &ApplyOptions, error: Error) -> Outcome {
@@ -302,11 +322,27 @@ pub async fn apply_sources(
     options: &ApplyOptions,
     progress: Progress<'_>,
 ) -> Outcome {
+    apply_sources_until(cluster, sources, options, progress, std::future::pending()).await
+}
+
+/// [`apply_sources`] that stops when `interrupt` completes (see [`apply_dir_until`]).
+pub async fn apply_sources_until(
+    cluster: &Cluster,
+    sources: &Sources,
+    options: &ApplyOptions,
+    progress: Progress<'_>,
+    interrupt: impl Future<Output = ()>,
+) -> Outcome {
+    let mut interrupt = std::pin::pin!(interrupt);
     progress(Event::Order(
         sources.files.iter().map(|f| f.name.clone()).collect(),
     ));
     let infra = if sources.needs_infra_id() {
-        match crate::infrastructure_name(cluster).await {
+        let read = tokio::select! {
+            r = crate::infrastructure_name(cluster) => r,
+            () = &mut interrupt => return failed_early(options, Error::Interrupted),
+        };
+        match read {
             Ok(name) => Some(name),
             Err(Error::NotOpenShift(_)) => None,
             Err(e) => return failed_early(options, e),
@@ -328,7 +364,7 @@ pub async fn apply_sources(
         discovery: Discovery::new(),
         started: Instant::now(),
     }
-    .run(plan)
+    .run(plan, interrupt)
     .await
 }
 
@@ -347,16 +383,29 @@ struct Applied {
 }
 
 impl Runner<'_> {
-    async fn run(self, plan: Plan) -> Outcome {
+    async fn run(self, plan: Plan, mut interrupt: Pin<&mut impl Future<Output = ()>>) -> Outcome {
         let mut files = Vec::new();
         let mut first_error: Option<Error> = None;
         for file in plan.files {
-            let (report, error) = self.file(&file).await;
+            let mut report = FileReport {
+                file: file.name.clone(),
+                objects: Vec::new(),
+            };
+            let error = tokio::select! {
+                e = self.file(&file, &mut report) => e,
+                () = &mut interrupt => Some(Error::Interrupted),
+            };
             files.push(report);
             if let Some(e) = error {
-                let stop = !self.options.keep_going;
+                let interrupted = matches!(e, Error::Interrupted);
+                if interrupted {
+                    // The exit status says "interrupted" even after an earlier failure
+                    // (`keep_going`); that failure stays in its file's report.
+                    first_error = Some(e);
+                    break;
+                }
                 first_error.get_or_insert(e);
-                if stop {
+                if !self.options.keep_going {
                     break;
                 }
             }
@@ -390,13 +439,11 @@ impl Runner<'_> {
         deadline
     }
 
-    async fn file(&self, file: &ManifestFile) -> (FileReport, Option<Error>) {
+    /// Applies one file and waits for it, filling `report` as it goes (so that an interrupted
+    /// run still reports what was applied).
+    async fn file(&self, file: &ManifestFile, report: &mut FileReport) -> Option<Error> {
         let start = Instant::now();
         let deadline = self.file_deadline(file, start);
-        let mut report = FileReport {
-            file: file.name.clone(),
-            objects: Vec::new(),
-        };
         let mut applied = Vec::new();
         for object in &file.objects {
             if self.options.dry_run == DryRun::Client {
@@ -417,14 +464,12 @@ impl Runner<'_> {
                         action: a.action,
                         dry_run: self.options.dry_run == DryRun::Server,
                     });
+                    report
+                        .objects
+                        .push(object_report(&a.object, a.action, false, 0.0, None));
                     applied.push(a);
                 }
                 Err(e) => {
-                    for a in &applied {
-                        report
-                            .objects
-                            .push(object_report(&a.object, a.action, false, 0.0, None));
-                    }
                     report.objects.push(object_report(
                         object,
                         Action::Skipped,
@@ -432,25 +477,22 @@ impl Runner<'_> {
                         0.0,
                         Some(e.to_string()),
                     ));
-                    return (report, Some(e));
+                    return Some(e);
                 }
             }
         }
         if self.options.dry_run != DryRun::None {
-            for a in &applied {
-                report
-                    .objects
-                    .push(object_report(&a.object, a.action, false, 0.0, None));
-            }
-            return (report, None);
+            return None;
         }
-        let error = self.wait(&file.name, &applied, deadline, &mut report).await;
+        let error = self
+            .wait(&file.name, &applied, deadline, &mut report.objects)
+            .await;
         if error.is_none() {
             if let Some(settle) = self.options.settle {
                 tokio::time::sleep(settle).await;
             }
         }
-        (report, error)
+        error
     }
 
     async fn resolve(
@@ -603,7 +645,7 @@ impl Runner<'_> {
         file: &str,
         applied: &[Applied],
         deadline: Instant,
-        report: &mut FileReport,
+        reports: &mut [ObjectReport],
     ) -> Option<Error> {
         struct Tracked {
             mode: WaitMode,
@@ -639,7 +681,11 @@ impl Runner<'_> {
         let mut delay = self.options.poll_interval;
         let mut error = None;
         'poll: while tracked.iter().any(|t| t.done.is_none()) {
-            for (a, t) in applied.iter().zip(tracked.iter_mut()) {
+            for ((a, t), r) in applied
+                .iter()
+                .zip(tracked.iter_mut())
+                .zip(reports.iter_mut())
+            {
                 if t.done.is_some() {
                     continue;
                 }
@@ -689,13 +735,17 @@ impl Runner<'_> {
                         elapsed: start.elapsed(),
                     });
                     t.status.clone_from(&status);
+                    r.message = Some(status.clone());
                 }
                 if !failing {
                     t.failing_since = None;
                 }
                 match assessment {
                     Assessment::Ready(_) => {
-                        t.done = Some(start.elapsed().as_secs_f64());
+                        let waited = start.elapsed().as_secs_f64();
+                        t.done = Some(waited);
+                        r.ready = true;
+                        r.waited_s = round_tenths(waited);
                         if a.object.kind == "CustomResourceDefinition" {
                             // Its kind is served from now on.
                             self.discovery.invalidate().await;
@@ -746,20 +796,13 @@ impl Runner<'_> {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(self.options.poll_max.max(self.options.poll_interval));
         }
-        let elapsed = start.elapsed().as_secs_f64();
-        for (a, t) in applied.iter().zip(&tracked) {
-            let message = if t.status.is_empty() {
-                None
-            } else {
-                Some(t.status.clone())
-            };
-            report.objects.push(object_report(
-                &a.object,
-                a.action,
-                t.done.is_some(),
-                t.done.unwrap_or(elapsed),
-                message,
-            ));
+        let elapsed = round_tenths(start.elapsed().as_secs_f64());
+        for ((_, t), r) in applied.iter().zip(&tracked).zip(reports.iter_mut()) {
+            match t.done {
+                // Ready, or never waited for (`never`, `--no-wait`).
+                Some(_) => r.ready = true,
+                None => r.waited_s = elapsed,
+            }
         }
         if error.is_none() {
             (self.progress)(Event::FileReady {
@@ -785,9 +828,13 @@ fn object_report(
         name: object.name.clone(),
         action,
         ready,
-        waited_s: (waited_s * 10.0).round() / 10.0,
+        waited_s: round_tenths(waited_s),
         message,
     }
+}
+
+fn round_tenths(seconds: f64) -> f64 {
+    (seconds * 10.0).round() / 10.0
 }
 
 /// A copy fit for printing: a `Secret`'s values become their sizes.

@@ -711,6 +711,74 @@ async fn timeout_lists_every_object_not_ready() {
 }
 
 #[tokio::test]
+async fn an_interrupt_stops_the_run_and_reports_what_was_applied() {
+    let fake = FakeKube::start().await;
+    fake.script(
+        "apps",
+        "Deployment",
+        Script::stuck(json!({"replicas": 1, "updatedReplicas": 1, "availableReplicas": 0})),
+    );
+    let cluster = connect(&fake).await;
+    let dir = write_dir(&[
+        (
+            "01-app.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: default}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n",
+        ),
+        (
+            "02-later.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later, namespace: default}\n",
+        ),
+    ]);
+    // The interrupt fires once the Deployment's status has been seen (the wait is under way).
+    let waiting = tokio::sync::Notify::new();
+    let events = Mutex::new(Vec::new());
+    let progress = |e: Event| {
+        if matches!(&e, Event::Status { object, .. } if object.starts_with("Deployment/web")) {
+            waiting.notify_one();
+        }
+        events.lock().unwrap().push(e);
+    };
+    let outcome = cluster_apply::apply_dir_until(
+        &cluster,
+        dir.path(),
+        &fast(),
+        &progress,
+        waiting.notified(),
+    )
+    .await;
+    assert!(
+        matches!(outcome.error, Some(Error::Interrupted)),
+        "{:?}",
+        outcome.error
+    );
+    assert_eq!(outcome.exit_code(), 130);
+    assert_eq!(outcome.report.result, "failure");
+    let files = &outcome.report.files;
+    assert_eq!(files.len(), 1, "nothing after the interrupted file");
+    let objects: Vec<(&str, Action, bool)> = files[0]
+        .objects
+        .iter()
+        .map(|o| (o.name.as_str(), o.action, o.ready))
+        .collect();
+    assert_eq!(
+        objects,
+        [
+            ("cfg", Action::Created, true),
+            ("web", Action::Created, false)
+        ]
+    );
+    assert!(
+        files[0].objects[1]
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("0 available")),
+        "{:?}",
+        files[0].objects[1]
+    );
+    assert_eq!(patched_names(&fake), ["cfg", "web"]);
+}
+
+#[tokio::test]
 async fn conflicts_list_every_field_and_force_takes_them_over() {
     let fake = FakeKube::start().await;
     fake.insert_applied(
