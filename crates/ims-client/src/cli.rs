@@ -21,10 +21,10 @@ use crate::error::ImsError;
 use crate::ims::{Arch, ImsClient, check_uuid};
 use crate::manifest::{ArtifactKind, python_json};
 use crate::recipe::{
-    Distro, RecipeRequest, job_status_json, recipe_json, set_job_status, upload_recipe,
+    Distro, RecipeRequest, job_status_json, recipe_json, set_job_status, upload_recipe_until,
 };
-use crate::s3::S3Client;
-use crate::upload::{UploadRequest, failure_json, upload_artifacts_until};
+use crate::s3::{ProgressFn, S3Client};
+use crate::upload::{UploadRequest, failure_json, upload_preflighted};
 
 /// Where Kubernetes mounts the Keycloak admin client's secret in IMS pods.
 pub const DEFAULT_OAUTH_CONFIG_DIR: &str = "/etc/admin-client-auth";
@@ -63,6 +63,10 @@ pub struct Common {
     /// directory).
     #[arg(long = "token-url", global = true)]
     pub token_url: Option<String>,
+    /// How the client id and secret reach the token endpoint: HTTP Basic (what the Python
+    /// helper sends) or `client_id`/`client_secret` form fields.
+    #[arg(long = "token-auth", global = true, value_enum, default_value_t = TokenAuthArg::Basic)]
+    pub token_auth: TokenAuthArg,
     /// S3 endpoint (default: env S3_ENDPOINT, else S3_HOST).
     #[arg(long = "s3-endpoint", global = true)]
     pub s3_endpoint: Option<String>,
@@ -217,6 +221,24 @@ impl From<ArchArg> for Arch {
         match a {
             ArchArg::X86_64 => Arch::X86_64,
             ArchArg::Aarch64 => Arch::Aarch64,
+        }
+    }
+}
+
+/// `--token-auth` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenAuthArg {
+    /// `Authorization: Basic base64(id:secret)`.
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Body,
+}
+
+impl From<TokenAuthArg> for omps_http::oauth::ClientAuth {
+    fn from(a: TokenAuthArg) -> Self {
+        match a {
+            TokenAuthArg::Basic => Self::Basic,
+            TokenAuthArg::Body => Self::Body,
         }
     }
 }
@@ -414,6 +436,7 @@ pub fn ims_from(common: &Common, env: &dyn Environment) -> Result<ImsClient, Ims
     let tokens = omps_http::oauth::ClientCredentials::builder(oauth.token_url)
         .client_id(oauth.client_id)
         .client_secret(oauth.client_secret)
+        .client_auth(common.token_auth.into())
         .http_settings(settings.clone())
         .build()
         .map_err(|e| ImsError::from_http(crate::Service::Token, e))?;
@@ -425,6 +448,14 @@ pub fn ims_from(common: &Common, env: &dyn Environment) -> Result<ImsClient, Ims
 
 /// Builds the S3 client from the command line and environment.
 pub fn s3_from(common: &Common, env: &dyn Environment) -> Result<S3Client, ImsError> {
+    s3_with_progress(common, env, None)
+}
+
+fn s3_with_progress(
+    common: &Common,
+    env: &dyn Environment,
+    progress: Option<ProgressFn>,
+) -> Result<S3Client, ImsError> {
     let need = |flag: &Option<String>, vars: &[&str], what: &str| {
         flag.clone()
             .filter(|v| !v.is_empty())
@@ -465,19 +496,22 @@ pub fn s3_from(common: &Common, env: &dyn Environment) -> Result<S3Client, ImsEr
         .clone()
         .or_else(|| env.var("AWS_REGION"))
         .unwrap_or_else(|| "us-east-1".to_owned());
-    S3Client::builder(endpoint)
+    let mut builder = S3Client::builder(endpoint)
         .bucket(bucket)
         .region(region)
         .credentials(access, SecretString::from(secret))
         .virtual_hosted(common.s3_virtual_hosted)
-        .http_settings(settings)
-        .build()
+        .http_settings(settings);
+    if let Some(p) = progress {
+        builder = builder.progress(p);
+    }
+    builder.build()
 }
 
 /// What a binary prints and how it exits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutput {
-    /// 0 success, 1 failure, 2 usage error, 130 interrupted.
+    /// 0 success, 1 failure, 2 usage error, 130 interrupted by SIGINT, 143 by SIGTERM.
     pub exit_code: i32,
     /// The JSON document (or help text) for stdout, newline-terminated.
     pub stdout: String,
@@ -514,7 +548,15 @@ fn usage(message: String) -> RunOutput {
     }
 }
 
-fn finish(result: Result<Value, ImsError>) -> RunOutput {
+fn is_interrupted(e: &ImsError) -> bool {
+    match e {
+        ImsError::Interrupted => true,
+        ImsError::Upload { source, .. } => is_interrupted(source),
+        _ => false,
+    }
+}
+
+fn finish(result: Result<Value, ImsError>, signal: Option<Signal>) -> RunOutput {
     match result {
         Ok(doc) => RunOutput {
             exit_code: 0,
@@ -524,9 +566,8 @@ fn finish(result: Result<Value, ImsError>) -> RunOutput {
         Err(e) => {
             let exit_code = if e.is_usage() {
                 2
-            } else if matches!(&e, ImsError::Upload { source, .. } if matches!(**source, ImsError::Interrupted))
-            {
-                130
+            } else if is_interrupted(&e) {
+                signal.unwrap_or(Signal::Interrupt).exit_code()
             } else {
                 1
             };
@@ -539,12 +580,62 @@ fn finish(result: Result<Value, ImsError>) -> RunOutput {
     }
 }
 
+/// The signal that interrupted a run. The exit status is 128 + its number, as a shell reports a
+/// process killed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C): exit 130.
+    Interrupt,
+    /// SIGTERM: exit 143.
+    Terminate,
+}
+
+impl Signal {
+    /// 130 or 143.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        }
+    }
+}
+
+/// What a binary adds to a run besides the arguments and the environment.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Receives the progress of every file upload (for a progress bar).
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
 /// Parses `args` (program name first), runs the command and returns what to print. `interrupt`
 /// completes on SIGINT/SIGTERM; uploads then clean up and the exit code is 130.
 pub async fn run(
     args: Vec<OsString>,
     env: &dyn Environment,
     interrupt: impl Future<Output = ()> + Send,
+) -> RunOutput {
+    let interrupt = async {
+        interrupt.await;
+        Signal::Interrupt
+    };
+    run_with(args, env, interrupt, Hooks::default()).await
+}
+
+/// [`run`] with the signal that `interrupt` yields deciding the exit status (130 or 143), and
+/// the binary's [`Hooks`].
+pub async fn run_with(
+    args: Vec<OsString>,
+    env: &dyn Environment,
+    interrupt: impl Future<Output = Signal> + Send,
+    hooks: Hooks,
 ) -> RunOutput {
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -562,15 +653,23 @@ pub async fn run(
             };
         }
     };
-    finish(execute(cli, env, interrupt).await)
+    let received = std::sync::OnceLock::new();
+    let interrupt = async {
+        let signal = interrupt.await;
+        let _ = received.set(signal);
+    };
+    let result = execute(cli, env, interrupt, &hooks).await;
+    finish(result, received.get().copied())
 }
 
 async fn execute(
     cli: Cli,
     env: &dyn Environment,
     interrupt: impl Future<Output = ()> + Send,
+    hooks: &Hooks,
 ) -> Result<Value, ImsError> {
     let common = &cli.common;
+    let mut interrupt = std::pin::pin!(interrupt);
     match cli.command {
         Group::Image {
             command: ImageCommand::SetJobStatus { job_id, status },
@@ -578,19 +677,26 @@ async fn execute(
             check_uuid("IMS job id", &job_id)?;
             status.parse::<crate::JobStatus>()?;
             let ims = ims_from(common, env)?;
-            Ok(job_status_json(
-                &set_job_status(&ims, &job_id, &status).await?,
-            ))
+            // One PATCH: an interrupt just stops waiting for it.
+            let job = tokio::select! {
+                r = set_job_status(&ims, &job_id, &status) => r?,
+                () = &mut interrupt => return Err(ImsError::Interrupted),
+            };
+            Ok(job_status_json(&job))
         }
         Group::Image {
             command: ImageCommand::UploadArtifacts(args),
         } => {
             let req = upload_request(args, common, env);
-            // Local problems are reported before any client is built or any call is made.
-            crate::upload::preflight(&req).await?;
+            // Local problems are reported before any client is built or any call is made;
+            // nothing exists yet, so an interrupt while the files are hashed just stops.
+            let files = tokio::select! {
+                r = crate::upload::preflight(&req) => r?,
+                () = &mut interrupt => return Err(ImsError::Interrupted),
+            };
             let ims = ims_from(common, env)?;
-            let s3 = s3_from(common, env)?;
-            let outcome = upload_artifacts_until(&ims, &s3, &req, interrupt).await?;
+            let s3 = s3_with_progress(common, env, hooks.progress.clone())?;
+            let outcome = upload_preflighted(&ims, &s3, &req, files, interrupt).await?;
             Ok(outcome.to_json())
         }
         Group::Recipe {
@@ -613,8 +719,10 @@ async fn execute(
                 require_dkms,
             };
             let ims = ims_from(common, env)?;
-            let s3 = s3_from(common, env)?;
-            Ok(recipe_json(&upload_recipe(&ims, &s3, &req).await?))
+            let s3 = s3_with_progress(common, env, hooks.progress.clone())?;
+            Ok(recipe_json(
+                &upload_recipe_until(&ims, &s3, &req, interrupt).await?,
+            ))
         }
     }
 }

@@ -21,13 +21,14 @@ pub use manifest::{
 pub use omps_http::HttpSettings;
 pub use recipe::{
     Distro, RecipeRequest, job_status_json, recipe_json, recipe_key, set_job_status, upload_recipe,
+    upload_recipe_until,
 };
 pub use s3::{
     ArtifactStore, DEFAULT_PART_SIZE, LocalFile, MAX_PARTS, MIN_PART_SIZE, Metadata, ObjectHead,
-    S3Client, S3ClientBuilder, md5_hex, multipart_etag,
+    ProgressFn, S3Client, S3ClientBuilder, UploadProgress, md5_hex, multipart_etag,
 };
 pub use token::TokenSource;
 pub use upload::{
     UploadOutcome, UploadRequest, UploadedArtifact, failure_json, image_name_metadata, preflight,
-    upload_artifacts, upload_artifacts_until,
+    upload_artifacts, upload_artifacts_until, upload_preflighted,
 };

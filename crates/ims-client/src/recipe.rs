@@ -1,6 +1,7 @@
 //! Recipe upload (spec §9) and job status (spec §8).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
@@ -101,6 +102,19 @@ pub async fn upload_recipe(
     store: &dyn ArtifactStore,
     req: &RecipeRequest,
 ) -> Result<Record, ImsError> {
+    upload_recipe_until(ims, store, req, std::future::pending()).await
+}
+
+/// [`upload_recipe`] that stops when `interrupt` completes during the upload or the link: the
+/// clean-up of a failure runs and the error is [`ImsError::Interrupted`] inside
+/// [`ImsError::Upload`].
+pub async fn upload_recipe_until(
+    ims: &ImsClient,
+    store: &dyn ArtifactStore,
+    req: &RecipeRequest,
+    interrupt: impl Future<Output = ()> + Send,
+) -> Result<Record, ImsError> {
+    let mut interrupt = std::pin::pin!(interrupt);
     let file = LocalFile::inspect(req.path.clone()).await?;
     check_gzip(&req.path).await?;
     let md5 = file.md5_hex();
@@ -134,10 +148,14 @@ pub async fn upload_recipe(
         image_record: Some(Box::new(record.raw().clone())),
     };
     if let Some(record) = empty {
-        let link = match put_recipe(store, record.id(), &file).await {
+        let put = tokio::select! {
+            r = put_recipe(store, record.id(), &file) => r,
+            () = &mut interrupt => Err(ImsError::Interrupted),
+        };
+        let link = match put {
             Ok(link) => link,
-            // The empty record is not ours: it stays.
-            Err(e) => return Err(fail(e, vec![], &record)),
+            // The empty record is not ours: it stays, without what this run wrote.
+            Err(e) => return Err(fail(e, remove_upload(store, record.id()).await, &record)),
         };
         let mut patch = json!({ "link": link });
         if !req.template.is_empty() {
@@ -161,9 +179,13 @@ pub async fn upload_recipe(
         body["require_dkms"] = json!(dkms);
     }
     let record = ims.create_recipe(body).await?;
-    let result = match put_recipe(store, record.id(), &file).await {
-        Ok(link) => ims.patch_recipe(record.id(), json!({ "link": link })).await,
-        Err(e) => Err(e),
+    let upload_and_link = async {
+        let link = put_recipe(store, record.id(), &file).await?;
+        ims.patch_recipe(record.id(), json!({ "link": link })).await
+    };
+    let result = tokio::select! {
+        r = upload_and_link => r,
+        () = &mut interrupt => Err(ImsError::Interrupted),
     };
     match result {
         Ok(r) => Ok(r),
@@ -172,16 +194,21 @@ pub async fn upload_recipe(
             if let Err(d) = ims.delete_recipe(record.id()).await {
                 cleanup.push(format!("delete recipe record {}: {d}", record.id()));
             }
-            if let Err(d) = store.delete(&recipe_key(record.id())).await {
-                cleanup.push(format!(
-                    "delete s3://{}/{}: {d}",
-                    store.bucket(),
-                    recipe_key(record.id())
-                ));
-            }
+            cleanup.extend(remove_upload(store, record.id()).await);
             Err(fail(e, cleanup, &record))
         }
     }
+}
+
+/// Aborts an unfinished multipart upload and deletes the recipe key this run wrote; returns
+/// what could not be cleaned up.
+async fn remove_upload(store: &dyn ArtifactStore, id: &str) -> Vec<String> {
+    let mut errors = store.abort_open_uploads().await;
+    let key = recipe_key(id);
+    if let Err(d) = store.delete(&key).await {
+        errors.push(format!("delete s3://{}/{key}: {d}", store.bucket()));
+    }
+    errors
 }
 
 async fn put_recipe(

@@ -134,6 +134,22 @@ pub struct ObjectHead {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// How far one file upload has got: reported before the first byte (`sent` 0), after each
+/// multipart part, and when the object is complete (`sent == total`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadProgress {
+    /// The object key.
+    pub key: String,
+    /// Bytes the store has acknowledged.
+    pub sent: u64,
+    /// The file's size.
+    pub total: u64,
+}
+
+/// Receives [`UploadProgress`] (a progress bar in a binary). Called on the uploading task: it
+/// must return quickly.
+pub type ProgressFn = std::sync::Arc<dyn Fn(&UploadProgress) + Send + Sync>;
+
 /// User metadata to store with an object, as `(name, value)` without the `x-amz-meta-` prefix.
 /// Values must be ASCII (percent-encode first, see [`crate::image_name_metadata`]).
 pub type Metadata = Vec<(String, String)>;
@@ -179,7 +195,6 @@ pub trait ArtifactStore: Send + Sync {
 }
 
 /// Builder for [`S3Client`].
-#[derive(Debug)]
 pub struct S3ClientBuilder {
     endpoint: String,
     bucket: Option<String>,
@@ -189,9 +204,31 @@ pub struct S3ClientBuilder {
     virtual_hosted: bool,
     settings: HttpSettings,
     part_size: u64,
+    progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for S3ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .field("virtual_hosted", &self.virtual_hosted)
+            .field("part_size", &self.part_size)
+            .field("progress", &self.progress.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl S3ClientBuilder {
+    /// Reports the progress of file uploads (not of the small manifest).
+    #[must_use]
+    pub fn progress(mut self, progress: ProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
     /// The bucket (required).
     #[must_use]
     pub fn bucket(mut self, bucket: impl Into<String>) -> Self {
@@ -271,6 +308,7 @@ impl S3ClientBuilder {
             credentials: Credentials::new(access_key, secret_key.expose_secret().to_owned()),
             part_size: self.part_size,
             open_uploads: Mutex::new(Vec::new()),
+            progress: self.progress,
         })
     }
 }
@@ -285,6 +323,7 @@ pub struct S3Client {
     part_size: u64,
     /// `(key, upload id)` of multipart uploads created and neither completed nor aborted.
     open_uploads: Mutex<Vec<(String, String)>>,
+    progress: Option<ProgressFn>,
 }
 
 impl std::fmt::Debug for S3Client {
@@ -317,6 +356,7 @@ impl S3Client {
             virtual_hosted: false,
             settings: http::default_http_settings(),
             part_size: DEFAULT_PART_SIZE,
+            progress: None,
         }
     }
 
@@ -504,6 +544,44 @@ impl S3Client {
         result
     }
 
+    /// Single PUT below the part size, multipart above.
+    async fn upload_whole(
+        &self,
+        key: &str,
+        file: &LocalFile,
+        content_type: &str,
+        metadata: &Metadata,
+    ) -> Result<String, ImsError> {
+        if file.size < self.part_size {
+            let body = tokio::fs::read(&file.path)
+                .await
+                .map_err(|source| ImsError::Io {
+                    path: file.path.clone(),
+                    source,
+                })?;
+            if Md5::digest(&body).as_slice() != file.md5 {
+                return Err(ImsError::InvalidInput(format!(
+                    "{} changed while it was being uploaded",
+                    file.path.display()
+                )));
+            }
+            self.put_single(key, Bytes::from(body), content_type, metadata)
+                .await
+        } else {
+            self.put_multipart(key, file, content_type, metadata).await
+        }
+    }
+
+    fn report(&self, key: &str, sent: u64, total: u64) {
+        if let Some(progress) = &self.progress {
+            progress(&UploadProgress {
+                key: key.to_owned(),
+                sent,
+                total,
+            });
+        }
+    }
+
     fn lock_open(&self) -> std::sync::MutexGuard<'_, Vec<(String, String)>> {
         // A panic while holding this lock leaves a plain Vec behind, which is still consistent.
         self.open_uploads
@@ -570,6 +648,9 @@ impl S3Client {
             part_md5s.push(md5);
             offset += len;
             part_number += 1;
+            if offset < file.size {
+                self.report(key, offset, file.size);
+            }
         }
         let whole: [u8; 16] = whole.finalize().into();
         if whole != file.md5 {
@@ -645,24 +726,10 @@ impl ArtifactStore for S3Client {
         content_type: &str,
         metadata: &Metadata,
     ) -> Result<String, ImsError> {
-        if file.size < self.part_size {
-            let body = tokio::fs::read(&file.path)
-                .await
-                .map_err(|source| ImsError::Io {
-                    path: file.path.clone(),
-                    source,
-                })?;
-            if Md5::digest(&body).as_slice() != file.md5 {
-                return Err(ImsError::InvalidInput(format!(
-                    "{} changed while it was being uploaded",
-                    file.path.display()
-                )));
-            }
-            self.put_single(key, Bytes::from(body), content_type, metadata)
-                .await
-        } else {
-            self.put_multipart(key, file, content_type, metadata).await
-        }
+        self.report(key, 0, file.size);
+        let etag = self.upload_whole(key, file, content_type, metadata).await?;
+        self.report(key, file.size, file.size);
+        Ok(etag)
     }
 
     async fn put_bytes(

@@ -156,6 +156,19 @@ pub async fn upload_artifacts_until(
     interrupt: impl Future<Output = ()> + Send,
 ) -> Result<UploadOutcome, ImsError> {
     let files = preflight(req).await?;
+    upload_preflighted(ims, store, req, files, interrupt).await
+}
+
+/// [`upload_artifacts_until`] after its step 1, for a caller that ran [`preflight`] itself (to
+/// report local problems before it builds any client) and must not hash every file twice.
+/// `files` must be what `preflight(req)` returned.
+pub async fn upload_preflighted(
+    ims: &ImsClient,
+    store: &dyn ArtifactStore,
+    req: &UploadRequest,
+    files: Vec<(ArtifactKind, LocalFile)>,
+    interrupt: impl Future<Output = ()> + Send,
+) -> Result<UploadOutcome, ImsError> {
     let fail = |step, source, cleanup_errors, record: Option<&Record>| ImsError::Upload {
         step,
         source: Box::new(source),

@@ -292,3 +292,98 @@ async fn set_job_status_runs_end_to_end_with_environment_credentials() {
         "{doc}"
     );
 }
+
+#[tokio::test]
+async fn token_auth_is_basic_by_default_and_form_fields_on_request() {
+    let fake = fake(MemStore::default().reader()).await;
+    fake.add_job(JOB);
+    let vars = env(&[
+        ("OAUTH_CLIENT_ID", test_support::ims_fake::CLIENT_ID),
+        ("OAUTH_CLIENT_SECRET", CANARY_SECRET),
+        ("OAUTH_CLIENT_ENDPOINT", &fake.token_url()),
+        ("OAUTH_CONFIG_DIR", "/nonexistent-dir"),
+    ]);
+    let ims_url = fake.ims_url();
+    let token_requests = |fake: &test_support::ims_fake::ImsFake| {
+        fake.log()
+            .into_iter()
+            .filter(|l| l.method == "POST" && l.path == "/token")
+            .collect::<Vec<_>>()
+    };
+    for (extra, basic) in [(None, true), (Some("basic"), true), (Some("body"), false)] {
+        let before = token_requests(&fake).len();
+        let mut list = vec![
+            "image",
+            "set_job_status",
+            JOB,
+            "creating",
+            "--ims-url",
+            &ims_url,
+        ];
+        if let Some(mode) = extra {
+            list.extend(["--token-auth", mode]);
+        }
+        let out = run(args(&list), &vars, std::future::pending()).await;
+        assert_eq!(out.exit_code, 0, "{extra:?}: {out:?}");
+        let sent = token_requests(&fake);
+        assert_eq!(sent.len(), before + 1, "one token request per run");
+        let token = sent.last().unwrap();
+        let has_basic = token
+            .headers
+            .to_ascii_lowercase()
+            .contains("authorization: basic ");
+        assert_eq!(has_basic, basic, "{extra:?}: {}", token.headers);
+        assert_eq!(
+            token.body.contains("client_secret="),
+            !basic,
+            "{extra:?}: the secret is in the form only when asked"
+        );
+        assert!(token.body.contains("grant_type=client_credentials"));
+    }
+    let out = run(
+        args(&[
+            "image",
+            "set_job_status",
+            JOB,
+            "creating",
+            "--token-auth",
+            "header",
+        ]),
+        &vars,
+        std::future::pending(),
+    )
+    .await;
+    assert_eq!(out.exit_code, 2, "{out:?}");
+}
+
+#[tokio::test]
+async fn the_signal_decides_the_exit_status_of_an_interrupted_run() {
+    use ims_client::cli::{Hooks, Signal, run_with};
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    // Large enough that hashing is still under way when the signal arrives (already delivered).
+    std::fs::write(&rootfs, vec![7u8; 4 << 20]).unwrap();
+    let e = env(&[("OAUTH_CONFIG_DIR", "/nonexistent-dir")]);
+    for (signal, code) in [(Signal::Interrupt, 130), (Signal::Terminate, 143)] {
+        let out = run_with(
+            args(&[
+                "image",
+                "upload_artifacts",
+                "img",
+                "-r",
+                rootfs.to_str().unwrap(),
+            ]),
+            &e,
+            std::future::ready(signal),
+            Hooks::default(),
+        )
+        .await;
+        assert_eq!(out.exit_code, code, "{signal:?}: {out:?}");
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(doc["result"], "failure");
+        assert!(
+            doc["error"].as_str().unwrap().contains("interrupted"),
+            "{doc}"
+        );
+    }
+}

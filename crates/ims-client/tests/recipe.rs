@@ -106,3 +106,42 @@ async fn a_failed_upload_deletes_only_a_record_this_run_created() {
     assert_eq!(fake.recipes()[0]["id"], empty.id());
     assert_eq!(count(&fake, "DELETE", "/apis/ims/recipes/"), 1);
 }
+
+#[tokio::test]
+async fn an_interrupted_upload_cleans_up_like_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = MemStore::default();
+    let fake = fake(mem.reader()).await;
+    let ims = ims_client(&fake);
+    let interrupted = |e: &ImsError| matches!(e, ImsError::Upload { source, .. } if matches!(**source, ImsError::Interrupted));
+
+    // A record this run created: deleted, with the key it was being uploaded to.
+    let store = Faulty::new(mem.clone(), Op::Stall, "recipe.tar.gz");
+    let stalled = store.stalled.clone();
+    let e = ims_client::upload_recipe_until(&ims, &store, &request(dir.path()), stalled.notified())
+        .await
+        .unwrap_err();
+    assert!(interrupted(&e), "{e:?}");
+    assert!(fake.recipes().is_empty(), "{:?}", fake.recipes());
+    assert_eq!(store.deletes.lock().unwrap().len(), 1);
+    assert!(store.deletes.lock().unwrap()[0].ends_with("/recipe.tar.gz"));
+
+    // Someone else's empty record stays (still empty); only this run's key is removed.
+    let body = json!({"name": "cos", "recipe_type": "kiwi-ng", "linux_distribution": "sles15"});
+    let empty = ims.create_recipe(body).await.unwrap();
+    let store = Faulty::new(mem.clone(), Op::Stall, "recipe.tar.gz");
+    let stalled = store.stalled.clone();
+    let e = ims_client::upload_recipe_until(&ims, &store, &request(dir.path()), stalled.notified())
+        .await
+        .unwrap_err();
+    assert!(interrupted(&e), "{e:?}");
+    assert_eq!(fake.recipes().len(), 1);
+    assert_eq!(fake.recipes()[0]["id"], empty.id());
+    assert!(fake.recipes()[0]["link"].is_null());
+    assert_eq!(
+        *store.deletes.lock().unwrap(),
+        [recipe_key(empty.id())],
+        "exactly the key of the empty record"
+    );
+    assert!(mem.keys().is_empty());
+}

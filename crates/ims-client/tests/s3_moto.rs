@@ -96,6 +96,59 @@ async fn multipart_upload_has_the_multipart_etag_and_metadata() {
     assert_eq!(moto.get_object(BUCKET, "img/rootfs").unwrap(), data);
 }
 
+#[tokio::test]
+#[ignore = "needs moto (OMPS_MOTO_SERVER)"]
+async fn upload_progress_is_reported_per_part_and_per_file() {
+    use std::sync::{Arc, Mutex};
+    let moto = start();
+    let seen: Arc<Mutex<Vec<(String, u64, u64)>>> = Arc::default();
+    let sink = seen.clone();
+    let s3 = S3Client::builder(moto.endpoint())
+        .bucket(BUCKET)
+        .credentials("testing", SecretString::from("testing-secret"))
+        .http_settings(common::fast_settings())
+        .progress(Arc::new(move |p: &ims_client::UploadProgress| {
+            sink.lock().unwrap().push((p.key.clone(), p.sent, p.total));
+        }))
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let big = LocalFile::inspect(write_file(dir.path(), "rootfs", 17 * MIB, 8))
+        .await
+        .unwrap();
+    let small = LocalFile::inspect(write_file(dir.path(), "kernel", 1000, 9))
+        .await
+        .unwrap();
+    s3.upload_file("p/rootfs", &big, "application/octet-stream", &vec![])
+        .await
+        .unwrap();
+    s3.upload_file("p/kernel", &small, "application/octet-stream", &vec![])
+        .await
+        .unwrap();
+    s3.put_bytes(
+        "p/manifest.json",
+        bytes::Bytes::from_static(b"{}"),
+        "application/json",
+        &vec![],
+    )
+    .await
+    .unwrap();
+    let total = 17 * MIB as u64;
+    let mib = MIB as u64;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("p/rootfs".to_owned(), 0, total),
+            ("p/rootfs".to_owned(), 8 * mib, total),
+            ("p/rootfs".to_owned(), 16 * mib, total),
+            ("p/rootfs".to_owned(), total, total),
+            ("p/kernel".to_owned(), 0, 1000),
+            ("p/kernel".to_owned(), 1000, 1000),
+        ],
+        "the manifest (put_bytes) reports nothing"
+    );
+}
+
 fn md5_bytes(data: &[u8]) -> [u8; 16] {
     let hex = md5_hex(data);
     let mut out = [0u8; 16];
