@@ -94,12 +94,39 @@ pub struct Common {
     pub no_etag_check: bool,
 }
 
+/// The exit statuses of the helper's command line (spec §11), as listed in its help.
+pub const EXIT_TABLE: [(i32, &str); 5] = [
+    (0, "success"),
+    (
+        1,
+        "failure: the JSON document's \"error\" says what failed (what this run created was cleaned up)",
+    ),
+    (2, "usage or local validation error (nothing was sent)"),
+    (130, "interrupted by SIGINT (after the clean-up)"),
+    (143, "terminated by SIGTERM (after the clean-up)"),
+];
+
+/// The help text after the options: credential precedence and [`EXIT_TABLE`].
+pub fn after_help() -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "Common options are accepted before or after the subcommand words. Credentials: option >\n\
+         environment variable > file in $OAUTH_CONFIG_DIR (default /etc/admin-client-auth).\n\
+         One JSON document on stdout; logs on stderr.\n\nExit status:\n",
+    );
+    for (code, meaning) in EXIT_TABLE {
+        let _ = writeln!(text, "  {code:<3}  {meaning}");
+    }
+    text
+}
+
 /// `ims-helper [COMMON] …`
 #[derive(Debug, Parser)]
 #[command(
     name = "ims-helper",
     version,
-    about = "Upload image artifacts to S3 and record them in IMS"
+    about = "Upload image artifacts to S3 and record them in IMS",
+    after_help = after_help()
 )]
 pub struct Cli {
     /// Common options.

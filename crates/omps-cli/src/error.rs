@@ -24,6 +24,10 @@ pub enum Exit {
     RemoteFailure,
     /// A remote server could not be reached: DNS, TCP, TLS, timeout.
     Unreachable,
+    /// A status fixed by the command's own specification, the documented exception to the
+    /// table: `omps cluster …` (3 timeout, 4 failed object, 5 login, 130 interrupted) and
+    /// `omps ims …` (1 any failure, 130/143 signals). Their help lists the codes.
+    Own(u8),
 }
 
 /// The exit-status table: code and meaning, as documented in `omps --help` and the README.
@@ -56,6 +60,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::RemoteFailure => 3,
             Exit::Unreachable => 4,
+            Exit::Own(code) => code,
         }
     }
 }
@@ -66,13 +71,21 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// Commands whose specifications fix their own exit statuses, and where those are listed.
+pub const EXIT_EXCEPTIONS: &str =
+    "Exceptions: `omps cluster ...` and `omps ims ...` use the exit statuses of their
+specifications (cluster: 3 readiness timeout, 4 failed object, 5 login failure,
+130 interrupted; ims: 1 for every failure, 130 SIGINT, 143 SIGTERM);
+`omps cluster --help` and `omps ims --help` list them.";
+
 /// The table as help text (`omps --help`).
 pub fn exit_table_help() -> String {
     use std::fmt::Write as _;
-    let mut text = String::from("Exit status (every command):\n");
+    let mut text = String::from("Exit status (every command but the exceptions below):\n");
     for (exit, meaning) in EXIT_TABLE {
         let _ = writeln!(text, "  {}  {meaning}", exit.code());
     }
+    let _ = write!(text, "\n{EXIT_EXCEPTIONS}");
     text
 }
 
@@ -106,6 +119,8 @@ pub enum Failure {
     Unreachable(String),
     /// A local failure that is none of the above (the runtime, writing output).
     Internal(String),
+    /// `omps cluster …` failed; the exit status is the cluster-apply specification's.
+    Cluster(cluster_apply::Error),
 }
 
 /// The error of an `omps` command: a [`Failure`], what was being done, and an optional hint
@@ -118,6 +133,9 @@ struct Inner {
     failure: Failure,
     context: Option<String>,
     hint: Option<String>,
+    /// The command's own JSON document for this failure (`omps cluster apply`'s report), printed
+    /// instead of the generic one.
+    document: Option<Value>,
 }
 
 impl From<Failure> for CliError {
@@ -126,6 +144,7 @@ impl From<Failure> for CliError {
             failure,
             context: None,
             hint: None,
+            document: None,
         }))
     }
 }
@@ -133,6 +152,12 @@ impl From<Failure> for CliError {
 impl From<QuayError> for CliError {
     fn from(e: QuayError) -> Self {
         Failure::Quay(e).into()
+    }
+}
+
+impl From<cluster_apply::Error> for CliError {
+    fn from(error: cluster_apply::Error) -> Self {
+        Failure::Cluster(error).into()
     }
 }
 
@@ -182,6 +207,14 @@ impl CliError {
         self
     }
 
+    /// Sets the JSON document printed for this failure with `--output json`, for a command
+    /// whose specification fixes its failure document.
+    #[must_use]
+    pub fn with_document(mut self, document: Value) -> Self {
+        self.0.document = Some(document);
+        self
+    }
+
     /// The hint, when there is one.
     pub fn hint(&self) -> Option<&str> {
         self.0.hint.as_deref()
@@ -194,6 +227,7 @@ impl CliError {
             Failure::Invalid(_) | Failure::Internal(_) => Exit::Refused,
             Failure::Unreachable(_) => Exit::Unreachable,
             Failure::Service { status, .. } => status_exit(*status),
+            Failure::Cluster(error) => Exit::Own(error.exit_code()),
             Failure::Quay(e) => match e.kind() {
                 ErrorKind::Config => Exit::Usage,
                 ErrorKind::Timeout | ErrorKind::Transport => Exit::Unreachable,
@@ -215,6 +249,7 @@ impl CliError {
             Failure::Service { .. } => "service",
             Failure::Unreachable(_) => "transport",
             Failure::Internal(_) => "other",
+            Failure::Cluster(error) => cluster_kind(error),
         }
     }
 
@@ -273,12 +308,32 @@ impl CliError {
     pub fn print_json(&self) {
         match &self.0.failure {
             Failure::Service { body, .. } => println!("{body}"),
-            _ => crate::output::print_json(&self.to_json()),
+            _ => match &self.0.document {
+                Some(document) => crate::output::print_json(document),
+                None => crate::output::print_json(&self.to_json()),
+            },
         }
         eprintln!("error: {self}");
         if let Some(h) = self.hint() {
             eprintln!("hint: {h}");
         }
+    }
+}
+
+/// The `error.kind` of a cluster failure.
+fn cluster_kind(error: &cluster_apply::Error) -> &'static str {
+    use cluster_apply::Error as E;
+    match error {
+        E::Input { .. } => "input",
+        E::Io { .. } | E::Config(_) => "config",
+        E::Api { .. } | E::SecretExists { .. } | E::NotOpenShift(_) => "refused",
+        E::Conflict { .. } => "conflict",
+        E::Unauthorized(_) => "unauthorized",
+        E::Transport { .. } | E::ResponseTooLarge { .. } => "transport",
+        E::KindNotServed { .. } | E::Timeout { .. } => "timeout",
+        E::Failed { .. } => "failed",
+        E::Interrupted => "interrupted",
+        _ => "other",
     }
 }
 
@@ -304,6 +359,7 @@ impl fmt::Display for CliError {
             | Failure::Unreachable(m)
             | Failure::Internal(m) => f.write_str(m),
             Failure::Quay(e) => write!(f, "{e}"),
+            Failure::Cluster(error) => write!(f, "{error}"),
             Failure::Service { id, message, .. } => write!(f, "{id}: {message}"),
         }
     }

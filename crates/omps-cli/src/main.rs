@@ -5,13 +5,16 @@
 //! the exit status of a failure is decided in one place ([`error`]), and one tokio runtime, built
 //! here, runs every command that talks to the network.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod bundle;
+mod cluster;
 mod error;
+mod ims;
 mod mirror;
 mod output;
 mod quay;
@@ -84,6 +87,24 @@ enum Command {
     /// Copy images between registries, digests preserved (replaces quay_sync).
     #[command(after_help = MIRROR_HELP)]
     Mirror(Box<mirror::MirrorArgs>),
+    /// Apply manifest directories to OpenShift/Kubernetes in order with readiness waits; a
+    /// secret from files; the infrastructure name.
+    #[command(after_help = cluster::cluster_help())]
+    Cluster(Box<cluster::ClusterCmd>),
+    /// The IMS artifact helper (the IMS Python Helper's command line): upload boot-image
+    /// artifacts to S3 and record them in IMS, set job status, upload recipes.
+    #[command(
+        disable_help_flag = true,
+        after_help = "Everything after `ims` is the helper's command line, parsed as `ims-helper` parses it
+(see `omps ims --help`). One JSON document on stdout; exit 0 success, 1 failure, 2 usage
+error, 130 / 143 after SIGINT / SIGTERM (what this run created is cleaned up first).
+
+Examples:
+  omps ims image upload_artifacts \"my new image\" $IMS_JOB_ID -r rootfs.sqsh -k vmlinuz -i initrd
+  omps ims image set_job_status $IMS_JOB_ID packaging_artifacts
+  omps ims recipe upload cos-2.5 recipe.tgz --distro sles15 --template CSM_RELEASE=1.6"
+    )]
+    Ims(ImsArgs),
     /// Print shell completions for omps.
     #[command(
         after_help = "Examples:\n  omps completions bash > /etc/bash_completion.d/omps\n  omps completions zsh > \"${fpath[1]}/_omps\""
@@ -92,6 +113,20 @@ enum Command {
         /// Shell to generate completions for.
         shell: clap_complete::Shell,
     },
+}
+
+/// `omps ims`: the helper's arguments, handed unparsed to `ims_client::cli` (its one parser).
+#[derive(Debug, Args)]
+struct ImsArgs {
+    /// The helper's arguments: `[COMMON] image upload_artifacts …`, `image set_job_status …`,
+    /// `recipe upload …`, or `--help`.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 0..,
+        value_name = "ARGS"
+    )]
+    args: Vec<OsString>,
 }
 
 const QUAY_HELP: &str =
@@ -163,7 +198,9 @@ impl Command {
             Command::List(a) => Some(a.connection.output),
             Command::Quay(q) => Some(q.output()),
             Command::Mirror(m) => Some(m.output),
-            Command::Serve(_) | Command::Completions { .. } => None,
+            Command::Cluster(c) => Some(c.output()),
+            // The helper prints its own documents, failures included.
+            Command::Serve(_) | Command::Ims(_) | Command::Completions { .. } => None,
         }
     }
 }
@@ -188,7 +225,11 @@ fn run(command: Command) -> Result<Exit, CliError> {
                 .enable_all()
                 .build()
                 .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))?;
-            runtime.block_on(run_async(other))
+            let result = runtime.block_on(run_async(other));
+            // A command interrupted while a blocking task still runs (hashing a large file)
+            // exits now instead of waiting for it.
+            runtime.shutdown_background();
+            result
         }
     }
 }
@@ -208,6 +249,11 @@ async fn run_async(command: Command) -> Result<Exit, CliError> {
         Command::List(args) => service::list(&args).await,
         Command::Quay(cmd) => quay::run(&cmd).await,
         Command::Mirror(args) => mirror::run(&args).await,
+        Command::Cluster(cmd) => cluster::run(&cmd).await,
+        Command::Ims(args) => Ok(match ims::run("omps ims", args.args).await {
+            0 => Exit::Success,
+            code => Exit::Own(code),
+        }),
         Command::Validate { .. } | Command::Completions { .. } | Command::Bundle(_) => {
             unreachable!("run() handles the commands that need no runtime")
         }
