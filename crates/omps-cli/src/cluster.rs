@@ -32,7 +32,7 @@ pub const CLUSTER_EXIT_TABLE: [(u8, &str); 7] = [
     ),
     (
         2,
-        "usage or input error found before anything was applied (bad YAML, stray files, missing name, <INFRAID> without OpenShift)",
+        "usage or input error found before anything was applied (bad YAML, stray files, missing name, `<INFRAID>` without OpenShift)",
     ),
     (3, "readiness timeout (also: a kind that is never served)"),
     (

@@ -511,6 +511,76 @@ mod tests {
         }
     }
 
+    /// `omps cluster` keeps its specification's codes (the documented exception), through the
+    /// same error type, and says so in `omps --help` and the README.
+    #[test]
+    fn cluster_failures_keep_the_specifications_codes() {
+        use cluster_apply::Error as E;
+        let cases: Vec<(E, u8, &str)> = vec![
+            (
+                E::Input {
+                    problems: vec!["x".into()],
+                },
+                2,
+                "input",
+            ),
+            (E::Config("x".into()), 2, "config"),
+            (E::Unauthorized("x".into()), 5, "unauthorized"),
+            (E::Interrupted, 130, "interrupted"),
+            (
+                E::Timeout {
+                    file: "f".into(),
+                    waited_s: 1.0,
+                    not_ready: vec![],
+                },
+                3,
+                "timeout",
+            ),
+            (
+                E::Failed {
+                    file: "f".into(),
+                    object: "o".into(),
+                    message: "m".into(),
+                },
+                4,
+                "failed",
+            ),
+            (
+                E::Transport {
+                    context: "c".into(),
+                    message: "m".into(),
+                },
+                1,
+                "transport",
+            ),
+            (E::NotOpenShift("x".into()), 1, "refused"),
+        ];
+        for (e, code, kind) in cases {
+            let cli = CliError::from(e);
+            assert_eq!(cli.exit().code(), code, "{cli}");
+            assert_eq!(cli.kind(), kind, "{cli}");
+        }
+        // A command's own document replaces the generic one.
+        let e =
+            CliError::from(E::Interrupted).with_document(json!({"result": "failure", "files": []}));
+        assert_eq!(e.0.document.as_ref().unwrap()["files"], json!([]));
+        let help = exit_table_help();
+        assert!(help.contains(EXIT_EXCEPTIONS), "{help}");
+        let readme = include_str!("../README.md");
+        for (code, meaning) in crate::cluster::CLUSTER_EXIT_TABLE {
+            assert!(
+                readme.contains(&format!("| {code} | {meaning} |")),
+                "README lacks the cluster row | {code} | {meaning} |"
+            );
+        }
+        for (code, meaning) in ims_client::cli::EXIT_TABLE {
+            assert!(
+                readme.contains(&format!("| {code} | {meaning} |")),
+                "README lacks the ims row | {code} | {meaning} |"
+            );
+        }
+    }
+
     #[test]
     fn hints_and_remote_bodies_reach_the_json_document() {
         let gone = RemoteError::from_body(Api::QuayRest, 404, br#"{"error_message": "gone"}"#);
