@@ -778,3 +778,57 @@ async fn sigint_stops_the_run_with_130_and_reports_what_was_applied() {
         "nothing after the interrupt"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_the_wait_is_a_live_line_with_object_status_and_time() {
+    let fake = FakeKube::start().await;
+    fake.script(
+        "apps",
+        "Deployment",
+        Script::stuck(json!({"replicas": 1, "updatedReplicas": 1, "availableReplicas": 0})),
+    );
+    let dir = write_dir(&[(
+        "01-app.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n",
+    )]);
+    let url = fake.url();
+    let r = run_support::run_on_terminal(
+        OMPS,
+        &[
+            "cluster",
+            "--server",
+            &url,
+            "apply",
+            s(dir.path()),
+            "--poll-interval",
+            "100ms",
+            "--timeout",
+            "2s",
+        ],
+        &[("OMPS_CLUSTER_TOKEN", ADMIN_TOKEN)],
+    )
+    .await;
+    // script(1) passes the command's status on; the run timed out (3) as asked.
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    // The live line: file, object, its status and the elapsed time, redrawn in place (plain
+    // output has no such line: it prints "waiting for 1 object …" and one line per status).
+    assert!(
+        r.stdout
+            .contains("01-app.yaml: waiting for 1 object: Deployment/web (default): "),
+        "{}",
+        r.stdout
+    );
+    // … with the elapsed time after the status: "… 1 total [1s]".
+    assert!(
+        r.stdout.contains("0 available, 1 total [") && r.stdout.contains("s]"),
+        "elapsed time shown: {}",
+        r.stdout
+    );
+    assert!(r.stdout.contains('\u{1b}'), "drawn with terminal escapes");
+    assert!(!r.stdout.contains("waiting for 1 object …"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("01-app.yaml: Deployment/web (default) created")
+    );
+    assert!(r.stdout.contains("timed out after"), "{}", r.stdout);
+}

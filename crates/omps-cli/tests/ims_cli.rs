@@ -518,3 +518,48 @@ fn the_golden_upload_document_has_the_python_layout() {
         doc["ims_image_record"]["id"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs moto (OMPS_MOTO_SERVER)"]
+async fn a_large_upload_shows_a_progress_bar_on_a_terminal_only() {
+    let moto = MotoServer::start();
+    moto.create_bucket(BUCKET);
+    let fake = ims_fake(Some(&moto)).await;
+    let a = artifacts(&fake);
+    let endpoint = moto.endpoint();
+    let ims_url = fake.ims_url();
+    let args = [
+        "ims",
+        "image",
+        "upload_artifacts",
+        "bar image",
+        "-r",
+        s(&a.rootfs),
+        "-k",
+        s(&a.kernel),
+        "--ims-url",
+        &ims_url,
+    ];
+    let env = [
+        ("OAUTH_CONFIG_DIR", s(&a.auth)),
+        ("S3_ENDPOINT", endpoint.as_str()),
+        ("S3_ACCESS_KEY", "testing"),
+        ("S3_SECRET_KEY", S3_CANARY),
+        ("S3_BUCKET", BUCKET),
+    ];
+    let r = run_support::run_on_terminal(OMPS, &args, &env).await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // The 17 MiB rootfs gets a bar (message, bar, bytes); the 5 kB kernel does not.
+    assert!(
+        r.stdout.contains("/rootfs [") && r.stdout.contains("MiB/17.00 MiB"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("/kernel ["), "{}", r.stdout);
+    r.assert_no_secret(CANARY_SECRET);
+    // Not a terminal: no bar, the document alone on stdout.
+    let r = run_support::run(OMPS, &args, &env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("/rootfs ["), "{}", r.stderr);
+    assert_eq!(r.json()["result"], "success");
+}

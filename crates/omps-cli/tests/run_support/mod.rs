@@ -150,3 +150,26 @@ pub fn write_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
 pub fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// Runs `bin args` with stdout and stderr on a pseudo-terminal (through util-linux `script`),
+/// as a person at a terminal would; returns everything the terminal received.
+pub async fn run_on_terminal(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let quoted: Vec<String> = std::iter::once(bin)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    // A fixed size, so progress lines are drawn the same on every machine.
+    let line = format!("stty cols 160 rows 40; exec {}", quoted.join(" "));
+    let mut cmd = command("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .envs(env.iter().copied());
+    let out = tokio::time::timeout(RUN_LIMIT, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{bin} {args:?} did not finish within {RUN_LIMIT:?}"))
+        .expect("run script(1)");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
