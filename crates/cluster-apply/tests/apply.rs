@@ -11,9 +11,8 @@ use cluster_apply::{
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use test_support::kube_api::{
-    ADMIN_TOKEN, FakeKube, Fault, FaultKind, INFRA_NAME, LoggedRequest, Script,
-};
+use test_support::fixtures::write_dir;
+use test_support::kube_api::{ADMIN_TOKEN, FakeKube, Fault, FaultKind, INFRA_NAME, Script};
 
 fn fixtures(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -62,28 +61,6 @@ async fn run(cluster: &Cluster, dir: &Path, options: &ApplyOptions) -> Run {
         outcome,
         events: events.into_inner().unwrap(),
     }
-}
-
-fn patches(fake: &FakeKube) -> Vec<LoggedRequest> {
-    fake.requests()
-        .into_iter()
-        .filter(|r| r.method == "PATCH")
-        .collect()
-}
-
-fn patched_names(fake: &FakeKube) -> Vec<String> {
-    patches(fake)
-        .iter()
-        .map(|r| r.path.rsplit('/').next().unwrap().to_owned())
-        .collect()
-}
-
-fn write_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    dir
 }
 
 /// What each file of a report waited for: `(file, [Kind/name])`, all ready.
@@ -171,7 +148,7 @@ async fn odf_only_sample_applies_in_order_and_waits_per_file() {
             .all(|r| !r.body.contains("<INFRAID>"))
     );
     // Every apply is server-side with the stable manager and no force.
-    for p in patches(&fake) {
+    for p in fake.patches() {
         assert_eq!(
             p.content_type.as_deref(),
             Some("application/apply-patch+yaml")
@@ -266,7 +243,7 @@ async fn odf_quay_sample_uses_byte_order_and_the_config_secret() {
         |e| matches!(e, Event::Warning(w) if w.contains("Console/cluster is cluster-scoped"))
     ));
     assert!(
-        patches(&fake)
+        fake.patches()
             .iter()
             .any(|p| p.path == "/apis/operator.openshift.io/v1/consoles/cluster")
     );
@@ -315,7 +292,7 @@ async fn quay_only_sample_then_reapply_changes_nothing() {
     // The QuayRegistry waited through MigrationsInProgress.
     assert!(first.events.iter().any(|e| matches!(e,
         Event::Status { status, .. } if status.contains("MigrationsInProgress"))));
-    let before = patches(&fake).len();
+    let before = fake.patches().len();
     let second = run(&cluster, &fixtures("quay_only_manifests"), &fast()).await;
     assert_eq!(second.outcome.exit_code(), 0, "{:?}", second.outcome.error);
     let actions: Vec<Action> = second
@@ -326,7 +303,7 @@ async fn quay_only_sample_then_reapply_changes_nothing() {
         .flat_map(|f| f.objects.iter().map(|o| o.action))
         .collect();
     assert_eq!(actions, vec![Action::Unchanged; 4]);
-    assert_eq!(patches(&fake).len(), before + 4);
+    assert_eq!(fake.patches().len(), before + 4);
 }
 
 #[tokio::test]
@@ -354,7 +331,7 @@ async fn kind_never_served_times_out_with_exit_3() {
         .filter(|r| r.path == "/apis/quay.redhat.com/v1")
         .count();
     assert!(asked >= 2, "{asked}");
-    assert!(patches(&fake).is_empty());
+    assert!(fake.patches().is_empty());
 }
 
 #[tokio::test]
@@ -595,7 +572,9 @@ async fn every_readiness_rule_reports_the_failure_and_stops() {
         assert_eq!(run.outcome.report.files.len(), 1, "{}", case.kind);
         assert!(!run.outcome.report.files[0].objects[0].ready);
         assert!(
-            !patched_names(&fake).contains(&"must-not-be-applied".to_owned()),
+            !fake
+                .patched_names()
+                .contains(&"must-not-be-applied".to_owned()),
             "{}: applied after the failure",
             case.kind
         );
@@ -775,7 +754,7 @@ async fn an_interrupt_stops_the_run_and_reports_what_was_applied() {
         "{:?}",
         files[0].objects[1]
     );
-    assert_eq!(patched_names(&fake), ["cfg", "web"]);
+    assert_eq!(fake.patched_names(), ["cfg", "web"]);
 }
 
 #[tokio::test]
@@ -816,7 +795,7 @@ async fn conflicts_list_every_field_and_force_takes_them_over() {
         Action::Configured
     );
     assert_eq!(
-        patches(&fake).last().unwrap().param("force").as_deref(),
+        fake.patches().last().unwrap().param("force").as_deref(),
         Some("true")
     );
     assert_eq!(
@@ -865,7 +844,7 @@ async fn server_dry_run_persists_nothing_and_waits_for_nothing() {
     // The QuayRegistry kind is only served after the operator installs: a server dry run cannot
     // map it, and says so once its timeout passes. The files before it were validated.
     assert!(
-        patches(&fake)
+        fake.patches()
             .iter()
             .all(|p| p.param("dryRun").as_deref() == Some("All"))
     );
@@ -963,14 +942,14 @@ async fn invalid_object_fails_with_causes_and_keep_going_continues() {
     assert!(text.contains("01-bad.yaml document 1"), "{text}");
     assert!(text.contains("422 Invalid"), "{text}");
     assert!(text.contains("spec.replicas: Invalid value: -1"), "{text}");
-    assert!(!patched_names(&fake).contains(&"next".to_owned()));
+    assert!(!fake.patched_names().contains(&"next".to_owned()));
     let keep = ApplyOptions {
         keep_going: true,
         ..fast()
     };
     let go_on = run(&cluster, dir.path(), &keep).await;
     assert_eq!(go_on.outcome.exit_code(), 1);
-    assert!(patched_names(&fake).contains(&"next".to_owned()));
+    assert!(fake.patched_names().contains(&"next".to_owned()));
     assert_eq!(go_on.outcome.report.files.len(), 2);
 }
 
@@ -1053,7 +1032,7 @@ async fn transient_faults_are_retried() {
     let started = std::time::Instant::now();
     let run = run(&cluster, dir.path(), &fast()).await;
     assert_eq!(run.outcome.exit_code(), 0, "{:?}", run.outcome.error);
-    assert_eq!(patches(&fake).len(), 5);
+    assert_eq!(fake.patches().len(), 5);
     // Retry-After: 1 was honoured.
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert!(fake.object("", "configmaps", "default", "flaky").is_some());
@@ -1077,7 +1056,7 @@ async fn persistent_faults_fail_after_the_retries() {
     let error = run.outcome.error.unwrap();
     assert!(matches!(error, Error::Api { status: 503, .. }), "{error}");
     assert!(error.is_retryable());
-    assert_eq!(patches(&fake).len(), 6, "one try and five retries");
+    assert_eq!(fake.patches().len(), 6, "one try and five retries");
     // A 410 is not a transient error: reported at once.
     let fake = FakeKube::start().await;
     let cluster = connect(&fake).await;
@@ -1139,7 +1118,7 @@ async fn infraid_on_plain_kubernetes_is_an_input_error() {
             .to_string()
             .contains("0001-ODF_machineset.yaml: uses <INFRAID>")
     );
-    assert!(patches(&fake).is_empty());
+    assert!(fake.patches().is_empty());
     let err = cluster_apply::infrastructure_name(&cluster)
         .await
         .unwrap_err();

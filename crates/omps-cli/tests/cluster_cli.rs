@@ -6,10 +6,11 @@ mod run_support;
 
 use std::path::{Path, PathBuf};
 
-use run_support::{Run, command, run_and_signal, s, write_dir};
+use run_support::{Run, command, run_and_signal, s};
 use serde_json::{Value, json};
+use test_support::fixtures::write_dir;
 use test_support::kube_api::{
-    ADMIN_PASSWORD, ADMIN_TOKEN, ADMIN_USER, FakeKube, INFRA_NAME, LoggedRequest, Script,
+    ADMIN_PASSWORD, ADMIN_TOKEN, ADMIN_USER, FakeKube, INFRA_NAME, Script,
 };
 
 const OMPS: &str = env!("CARGO_BIN_EXE_omps");
@@ -36,20 +37,6 @@ async fn cluster_env(fake: &FakeKube, args: &[&str], env: &[(&str, &str)]) -> Ru
         all.extend(["--poll-interval", "10ms", "--fail-grace", "300ms"]);
     }
     run_support::run(OMPS, &all, env).await
-}
-
-fn patches(fake: &FakeKube) -> Vec<LoggedRequest> {
-    fake.requests()
-        .into_iter()
-        .filter(|r| r.method == "PATCH")
-        .collect()
-}
-
-fn patched_names(fake: &FakeKube) -> Vec<String> {
-    patches(fake)
-        .iter()
-        .map(|r| r.path.rsplit('/').next().unwrap().to_owned())
-        .collect()
 }
 
 /// `(file, [(kind/name, action, ready)])` per file of a JSON report.
@@ -82,6 +69,25 @@ fn report_objects(report: &Value) -> FileObjects {
             )
         })
         .collect()
+}
+
+/// Deployments stay at 0 available replicas.
+fn never_available(fake: &FakeKube) {
+    fake.script(
+        "apps",
+        "Deployment",
+        Script::stuck(json!({"replicas": 1, "updatedReplicas": 1, "availableReplicas": 0})),
+    );
+}
+
+/// Jobs fail at once (a fail-fast state).
+fn jobs_fail(fake: &FakeKube) {
+    fake.script(
+        "batch",
+        "Job",
+        Script::stuck(json!({"failed": 6, "conditions": [{"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]})),
+    );
 }
 
 fn sorted_listing(dir: &Path) -> Vec<String> {
@@ -170,7 +176,7 @@ async fn the_three_sample_directories_apply_in_byte_order_and_wait_per_file() {
             .iter()
             .map(|(_, o)| o.split('/').nth(1).unwrap().to_owned())
             .collect();
-        assert_eq!(patched_names(&fake), names, "{sample}");
+        assert_eq!(fake.patched_names(), names, "{sample}");
         for (file, _) in &expected {
             assert!(
                 r.stderr.contains(&format!("{file}: ready in ")),
@@ -232,12 +238,7 @@ async fn text_output_puts_results_on_stdout_and_a_second_run_changes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_object_exits_4_and_stops_unless_keep_going() {
     let fake = FakeKube::start().await;
-    fake.script(
-        "batch",
-        "Job",
-        Script::stuck(json!({"failed": 6, "conditions": [{"type": "Failed", "status": "True",
-            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]})),
-    );
+    jobs_fail(&fake);
     let dir = write_dir(&[
         (
             "01-job.yaml",
@@ -258,18 +259,13 @@ async fn a_failed_object_exits_4_and_stops_unless_keep_going() {
         r.stderr
     );
     assert_eq!(
-        patched_names(&fake),
+        fake.patched_names(),
         ["migrate"],
         "nothing after the failure"
     );
 
     let fake = FakeKube::start().await;
-    fake.script(
-        "batch",
-        "Job",
-        Script::stuck(json!({"conditions": [{"type": "Failed", "status": "True",
-            "reason": "BackoffLimitExceeded", "message": "backoff limit"}]})),
-    );
+    jobs_fail(&fake);
     let r = cluster(
         &fake,
         &["apply", s(dir.path()), "--keep-going", "-o", "json"],
@@ -297,7 +293,7 @@ async fn a_failed_object_exits_4_and_stops_unless_keep_going() {
             ),
         ]
     );
-    assert_eq!(patched_names(&fake), ["migrate", "after"]);
+    assert_eq!(fake.patched_names(), ["migrate", "after"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -327,13 +323,9 @@ async fn a_rejected_apply_exits_1_with_each_field_and_a_timeout_exits_3() {
         "{}",
         r.stderr
     );
-    assert_eq!(patched_names(&fake), ["bad"]);
+    assert_eq!(fake.patched_names(), ["bad"]);
 
-    fake.script(
-        "apps",
-        "Deployment",
-        Script::stuck(json!({"replicas": 1, "updatedReplicas": 1, "availableReplicas": 0})),
-    );
+    never_available(&fake);
     let dir = write_dir(&[(
         "01-app.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n",
@@ -410,9 +402,9 @@ async fn dry_runs_change_nothing_and_never_show_secret_values() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let report = r.json();
     assert_eq!(report["dry_run"], "server");
-    assert_eq!(patches(&fake).len(), 2);
+    assert_eq!(fake.patches().len(), 2);
     assert!(
-        patches(&fake)
+        fake.patches()
             .iter()
             .all(|p| p.param("dryRun").as_deref() == Some("All"))
     );
@@ -732,11 +724,7 @@ async fn secret_from_file_creates_refuses_to_overwrite_replaces_and_never_prints
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_stops_the_run_with_130_and_reports_what_was_applied() {
     let fake = FakeKube::start().await;
-    fake.script(
-        "apps",
-        "Deployment",
-        Script::stuck(json!({"replicas": 1, "updatedReplicas": 1, "availableReplicas": 0})),
-    );
+    never_available(&fake);
     let dir = write_dir(&[
         (
             "01-app.yaml",
@@ -776,7 +764,7 @@ async fn sigint_stops_the_run_with_130_and_reports_what_was_applied() {
         )]
     );
     assert_eq!(
-        patched_names(&fake),
+        fake.patched_names(),
         ["cfg", "web"],
         "nothing after the interrupt"
     );
@@ -785,11 +773,7 @@ async fn sigint_stops_the_run_with_130_and_reports_what_was_applied() {
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_terminal_the_wait_is_a_live_line_with_object_status_and_time() {
     let fake = FakeKube::start().await;
-    fake.script(
-        "apps",
-        "Deployment",
-        Script::stuck(json!({"replicas": 1, "updatedReplicas": 1, "availableReplicas": 0})),
-    );
+    never_available(&fake);
     let dir = write_dir(&[(
         "01-app.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n",

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use run_support::{Run, command, run_and_signal, s};
 use serde_json::Value;
+use test_support::fixtures::patterned_file as write_file;
 use test_support::ims_fake::{CLIENT_ID, ImsFake};
 use test_support::moto::MotoServer;
 use wiremock::matchers::{method, path_regex};
@@ -25,21 +26,6 @@ const S3_CANARY: &str = "canary-s3-secret-key-81c4";
 const JOB: &str = "e3a46cf3-1150-4bbf-b7c9-504993917f7d";
 const BUCKET: &str = "boot-images";
 const MIB: usize = 1024 * 1024;
-
-/// A file of `len` bytes whose content depends on `seed` (so MD5s and ETags are fixed).
-fn write_file(dir: &Path, name: &str, len: usize, seed: u8) -> PathBuf {
-    let path = dir.join(name);
-    let data: Vec<u8> = (0..len)
-        .map(|i| {
-            u8::try_from(i % 251)
-                .unwrap()
-                .wrapping_mul(31)
-                .wrapping_add(seed)
-        })
-        .collect();
-    std::fs::write(&path, data).unwrap();
-    path
-}
 
 /// The pod's mounted Keycloak secret: one file per value, with trailing newlines.
 fn mounted_auth(dir: &Path, fake: &ImsFake) -> PathBuf {
@@ -79,6 +65,42 @@ fn artifacts(fake: &ImsFake) -> Artifacts {
     }
 }
 
+/// moto with the bucket, the IMS fake seeing it, the files and the mounted credentials.
+struct Stack {
+    moto: MotoServer,
+    fake: ImsFake,
+    files: Artifacts,
+    endpoint: String,
+    ims_url: String,
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let moto = MotoServer::start();
+        moto.create_bucket(BUCKET);
+        let fake = ims_fake(Some(&moto)).await;
+        let files = artifacts(&fake);
+        Self {
+            endpoint: moto.endpoint(),
+            ims_url: fake.ims_url(),
+            moto,
+            fake,
+            files,
+        }
+    }
+
+    /// The pod's environment: the mounted credentials and the S3 settings.
+    fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("OAUTH_CONFIG_DIR", s(&self.files.auth)),
+            ("S3_ENDPOINT", &self.endpoint),
+            ("S3_ACCESS_KEY", "testing"),
+            ("S3_SECRET_KEY", S3_CANARY),
+            ("S3_BUCKET", BUCKET),
+        ]
+    }
+}
+
 /// stdout with what changes between runs replaced: the record's creation time, and the
 /// manifest's MD5 (= its single-PUT ETag), since the manifest holds its own creation time.
 fn normalized(run: &Run) -> String {
@@ -108,19 +130,18 @@ fn golden(name: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto (OMPS_MOTO_SERVER)"]
 async fn omps_ims_uploads_with_mounted_credentials_and_prints_the_golden_document() {
-    let moto = MotoServer::start();
-    moto.create_bucket(BUCKET);
-    let fake = ims_fake(Some(&moto)).await;
+    let st = Stack::start().await;
+    let (moto, fake) = (&st.moto, &st.fake);
     fake.add_job(JOB);
-    let a = artifacts(&fake);
-    let endpoint = moto.endpoint();
-    let ims_url = fake.ims_url();
+    let a = &st.files;
+    let mut env = st.env();
+    env.push(("IMS_JOB_ID", JOB));
     let r = run_support::run(
         OMPS,
         &[
             "ims",
             "--ims-url",
-            &ims_url,
+            &st.ims_url,
             "image",
             "upload_artifacts",
             "e2e image",
@@ -131,14 +152,7 @@ async fn omps_ims_uploads_with_mounted_credentials_and_prints_the_golden_documen
             "-i",
             s(&a.initrd),
         ],
-        &[
-            ("OAUTH_CONFIG_DIR", s(&a.auth)),
-            ("S3_ENDPOINT", &endpoint),
-            ("S3_ACCESS_KEY", "testing"),
-            ("S3_SECRET_KEY", S3_CANARY),
-            ("S3_BUCKET", BUCKET),
-            ("IMS_JOB_ID", JOB),
-        ],
+        &env,
     )
     .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -162,13 +176,10 @@ async fn omps_ims_uploads_with_mounted_credentials_and_prints_the_golden_documen
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto (OMPS_MOTO_SERVER)"]
 async fn ims_helper_takes_the_seeds_syntax_and_keeps_secrets_out_of_debug_logs() {
-    let moto = MotoServer::start();
-    moto.create_bucket(BUCKET);
-    let fake = ims_fake(Some(&moto)).await;
+    let st = Stack::start().await;
+    let fake = &st.fake;
     fake.add_job(JOB);
-    let a = artifacts(&fake);
-    let endpoint = moto.endpoint();
-    let ims_url = fake.ims_url();
+    let (a, endpoint, ims_url) = (&st.files, &st.endpoint, &st.ims_url);
     let token_url = fake.token_url();
     // Upstream's order (options after the subcommand words), every credential as a flag (the
     // worst case for leaks), DEBUG logging.
@@ -188,7 +199,7 @@ async fn ims_helper_takes_the_seeds_syntax_and_keeps_secrets_out_of_debug_logs()
             "-l",
             "DEBUG",
             "--ims-url",
-            &ims_url,
+            ims_url,
             "--oauth-client-id",
             CLIENT_ID,
             "--oauth-client-secret",
@@ -196,7 +207,7 @@ async fn ims_helper_takes_the_seeds_syntax_and_keeps_secrets_out_of_debug_logs()
             "--token-url",
             &token_url,
             "--s3-endpoint",
-            &endpoint,
+            endpoint,
             "--s3-access-key",
             "testing",
             "--s3-secret-key",
@@ -243,13 +254,10 @@ async fn ims_helper_takes_the_seeds_syntax_and_keeps_secrets_out_of_debug_logs()
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto (OMPS_MOTO_SERVER)"]
 async fn a_refused_link_cleans_up_this_runs_keys_and_record() {
-    let moto = MotoServer::start();
-    moto.create_bucket(BUCKET);
-    let fake = ims_fake(Some(&moto)).await;
-    let a = artifacts(&fake);
+    let st = Stack::start().await;
+    let (moto, fake) = (&st.moto, &st.fake);
+    let a = &st.files;
     fake.fail_next("PATCH", "images/", 422, 1);
-    let endpoint = moto.endpoint();
-    let ims_url = fake.ims_url();
     let r = run_support::run(
         OMPS,
         &[
@@ -262,15 +270,9 @@ async fn a_refused_link_cleans_up_this_runs_keys_and_record() {
             "-k",
             s(&a.kernel),
             "--ims-url",
-            &ims_url,
+            &st.ims_url,
         ],
-        &[
-            ("OAUTH_CONFIG_DIR", s(&a.auth)),
-            ("S3_ENDPOINT", &endpoint),
-            ("S3_ACCESS_KEY", "testing"),
-            ("S3_SECRET_KEY", S3_CANARY),
-            ("S3_BUCKET", BUCKET),
-        ],
+        &st.env(),
     )
     .await;
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
@@ -522,12 +524,9 @@ fn the_golden_upload_document_has_the_python_layout() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto (OMPS_MOTO_SERVER)"]
 async fn a_large_upload_shows_a_progress_bar_on_a_terminal_only() {
-    let moto = MotoServer::start();
-    moto.create_bucket(BUCKET);
-    let fake = ims_fake(Some(&moto)).await;
-    let a = artifacts(&fake);
-    let endpoint = moto.endpoint();
-    let ims_url = fake.ims_url();
+    let st = Stack::start().await;
+
+    let a = &st.files;
     let args = [
         "ims",
         "image",
@@ -538,15 +537,9 @@ async fn a_large_upload_shows_a_progress_bar_on_a_terminal_only() {
         "-k",
         s(&a.kernel),
         "--ims-url",
-        &ims_url,
+        &st.ims_url,
     ];
-    let env = [
-        ("OAUTH_CONFIG_DIR", s(&a.auth)),
-        ("S3_ENDPOINT", endpoint.as_str()),
-        ("S3_ACCESS_KEY", "testing"),
-        ("S3_SECRET_KEY", S3_CANARY),
-        ("S3_BUCKET", BUCKET),
-    ];
+    let env = st.env();
     let r = run_support::run_on_terminal(OMPS, &args, &env).await;
     assert_eq!(r.code, 0, "{}", r.stdout);
     // The 17 MiB rootfs gets a bar (message, bar, bytes); the 5 kB kernel does not.

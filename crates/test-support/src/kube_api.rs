@@ -655,6 +655,23 @@ impl FakeKube {
         self.lock().log.clone()
     }
 
+    /// Every server-side apply (`PATCH`) so far, in order.
+    pub fn patches(&self) -> Vec<LoggedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "PATCH")
+            .collect()
+    }
+
+    /// The names of the objects applied so far, in order (the last path segment of each
+    /// `PATCH`).
+    pub fn patched_names(&self) -> Vec<String> {
+        self.patches()
+            .iter()
+            .map(|r| r.path.rsplit('/').next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// The stored object, if any (`group` `""` for core, `plural` as in the path).
     pub fn object(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
         self.lock()

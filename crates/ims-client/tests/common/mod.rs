@@ -254,17 +254,6 @@ impl<S: ArtifactStore> ArtifactStore for Faulty<S> {
     }
 }
 
-/// Writes `len` deterministic bytes to `dir/name`.
-pub fn write_file(dir: &std::path::Path, name: &str, len: usize, seed: u8) -> std::path::PathBuf {
-    let path = dir.join(name);
-    let data: Vec<u8> = (0..len)
-        .map(|i| {
-            u8::try_from(i % 251)
-                .unwrap()
-                .wrapping_mul(31)
-                .wrapping_add(seed)
-        })
-        .collect();
-    std::fs::write(&path, data).unwrap();
-    path
-}
+/// A file of patterned bytes (fixed MD5s for a given size and seed).
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use test_support::fixtures::patterned_file as write_file;

@@ -6,41 +6,15 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 
 /// No run of the binary in these tests takes this long, even on a loaded machine.
 pub const RUN_LIMIT: Duration = Duration::from_secs(180);
 
-/// One finished run.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// stdout as one JSON document (the whole of it).
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    /// Fails when `secret` appears in stdout or stderr.
-    pub fn assert_no_secret(&self, secret: &str) {
-        assert!(
-            !self.stdout.contains(secret) && !self.stderr.contains(secret),
-            "secret {secret:?} in the output:\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-    }
-}
+// One `Run` type for every test of the binary: the Quay tests' own.
+#[path = "../quay_support/mod.rs"]
+mod quay_support;
+pub use quay_support::Run;
 
 /// A command for `bin` with an environment free of the variables these tests set.
 pub fn command(bin: &str) -> tokio::process::Command {
@@ -135,15 +109,6 @@ pub async fn run_and_signal(mut cmd: tokio::process::Command, marker: &str, sign
         stdout: String::from_utf8_lossy(&reading.await.unwrap()).into_owned(),
         stderr: seen,
     }
-}
-
-/// Writes `files` into a new temporary directory.
-pub fn write_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    dir
 }
 
 /// A path as `&str` (the tests' temporary paths are UTF-8).
