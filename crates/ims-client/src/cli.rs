@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
 use crate::error::ImsError;
@@ -54,8 +54,8 @@ pub struct Common {
     #[arg(long = "oauth-client-id", global = true)]
     pub oauth_client_id: Option<String>,
     /// OAuth2 client secret; prefer `--oauth-client-secret-file` (command lines are visible).
-    #[arg(long = "oauth-client-secret", global = true, hide_default_value = true)]
-    pub oauth_client_secret: Option<String>,
+    #[arg(long = "oauth-client-secret", global = true, value_parser = secret_value)]
+    pub oauth_client_secret: Option<SecretString>,
     /// File holding the OAuth2 client secret.
     #[arg(long = "oauth-client-secret-file", global = true)]
     pub oauth_client_secret_file: Option<PathBuf>,
@@ -74,8 +74,8 @@ pub struct Common {
     #[arg(long = "s3-access-key", global = true)]
     pub s3_access_key: Option<String>,
     /// S3 secret key (default: env S3_SECRET_KEY).
-    #[arg(long = "s3-secret-key", global = true)]
-    pub s3_secret_key: Option<String>,
+    #[arg(long = "s3-secret-key", global = true, value_parser = secret_value)]
+    pub s3_secret_key: Option<SecretString>,
     /// `false/off/no/f/0`: no verification (warned); `true/on/yes/t/1`: system roots;
     /// otherwise a PEM CA path. Default: env S3_SSL_VERIFY, else "False".
     #[arg(long = "s3-ssl-verify", global = true)]
@@ -291,6 +291,13 @@ impl From<DistroArg> for Distro {
     }
 }
 
+/// Secret option values are kept as [`SecretString`]s from the start, so that no `Debug` of the
+/// parsed command line shows them.
+#[allow(clippy::unnecessary_wraps)] // the signature of a clap value parser
+fn secret_value(s: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(s))
+}
+
 fn parse_template(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .filter(|(k, _)| !k.is_empty())
@@ -385,7 +392,10 @@ pub fn oauth_settings(common: &Common, env: &dyn Environment) -> Result<OAuthSet
                 .trim()
                 .to_owned(),
         ),
-        None => common.oauth_client_secret.clone(),
+        None => common
+            .oauth_client_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned()),
     };
     let client_secret = layered(
         secret_flag,
@@ -500,7 +510,11 @@ fn s3_with_progress(
         "S3 endpoint",
     )?;
     let access = need(&common.s3_access_key, &["S3_ACCESS_KEY"], "S3 access key")?;
-    let secret = need(&common.s3_secret_key, &["S3_SECRET_KEY"], "S3 secret key")?;
+    let secret_flag = common
+        .s3_secret_key
+        .as_ref()
+        .map(|s| s.expose_secret().to_owned());
+    let secret = need(&secret_flag, &["S3_SECRET_KEY"], "S3 secret key")?;
     let bucket = need(&common.s3_bucket, &["S3_BUCKET"], "S3 bucket")?;
     let verify = common
         .s3_ssl_verify

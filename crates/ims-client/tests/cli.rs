@@ -219,6 +219,23 @@ fn secret_options_are_redacted_for_logging() {
         "{shown}"
     );
     assert!(shown.contains("--s3-secret-key=[REDACTED]"));
+    // The parsed command line holds them as secrets: its Debug form does not show them.
+    let cli = Cli::try_parse_from(args(&[
+        "--oauth-client-secret",
+        CANARY_SECRET,
+        "--s3-secret-key",
+        "abc-s3-secret",
+        "image",
+        "set_job_status",
+        JOB,
+        "success",
+    ]))
+    .unwrap();
+    let shown = format!("{cli:?}");
+    assert!(
+        !shown.contains(CANARY_SECRET) && !shown.contains("abc-s3-secret"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use cluster_apply::{
     ApplyOptions, Cluster, DEFAULT_FIELD_MANAGER, DryRun, Event, KubeconfigSource, Limits, Order,
     RetryPolicy, SecretFromFiles, WaitMode,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Exit};
@@ -143,9 +143,10 @@ struct LoginArgs {
         global = true,
         env = "OMPS_CLUSTER_TOKEN",
         hide_env_values = true,
-        value_name = "TOKEN"
+        value_name = "TOKEN",
+        value_parser = secret_value
     )]
-    token: Option<String>,
+    token: Option<SecretString>,
     /// File holding the bearer token.
     #[arg(
         long,
@@ -274,6 +275,12 @@ struct SecretArgs {
     dry_run: bool,
 }
 
+/// A token is a secret from the start: no `Debug` of the parsed command line shows it.
+#[allow(clippy::unnecessary_wraps)] // the signature of a clap value parser
+fn secret_value(s: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(s))
+}
+
 /// Reads `500ms`, `90s`, `20m`, `1h`, or plain seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -335,8 +342,12 @@ fn parse_from_file(text: &str) -> Result<(Option<String>, PathBuf), String> {
 
 impl LoginArgs {
     fn token(&self) -> Result<Option<SecretString>, CliError> {
-        if let Some(t) = self.token.as_ref().filter(|t| !t.is_empty()) {
-            return Ok(Some(SecretString::from(t.clone())));
+        if let Some(t) = self
+            .token
+            .as_ref()
+            .filter(|t| !t.expose_secret().is_empty())
+        {
+            return Ok(Some(t.clone()));
         }
         self.token_file
             .as_deref()
@@ -761,5 +772,28 @@ mod tests {
             (None, PathBuf::from("/tmp/c"))
         );
         assert!(parse_from_file("k=").is_err());
+    }
+
+    #[test]
+    fn a_token_given_as_a_flag_is_kept_secret() {
+        use clap::Parser as _;
+        #[derive(Debug, clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            cmd: ClusterCmd,
+        }
+        let parsed = Wrapper::try_parse_from([
+            "omps",
+            "--server",
+            "https://api.example:6443",
+            "--token",
+            "sha256~flag-token-canary",
+            "infrastructure-name",
+        ])
+        .unwrap();
+        let token = parsed.cmd.login.token().unwrap().unwrap();
+        assert_eq!(token.expose_secret(), "sha256~flag-token-canary");
+        let shown = format!("{parsed:?}");
+        assert!(!shown.contains("flag-token-canary"), "{shown}");
     }
 }
