@@ -5,7 +5,6 @@
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use manifest_bundle::image::{BundleImage, build_image};
@@ -305,14 +304,16 @@ fn registry_client(
     auth: RegistryAuth,
 ) -> Result<RegistryClient, CliError> {
     let scheme = if args.plain_http { "http" } else { "https" };
-    let mut builder = RegistryClient::builder(format!("{scheme}://{}", image_ref.registry))
-        .auth(auth)
-        .timeout(Duration::from_secs(args.timeout.max(1)))
-        .user_agent(format!("omps/{}", env!("CARGO_PKG_VERSION")));
+    let mut settings = crate::output::http_settings(args.timeout);
     if let Some(path) = &args.ca_bundle {
-        builder = builder.ca_bundle_pem(crate::output::read_ca_bundle(path)?);
+        settings = settings.ca_bundle_pem(crate::output::read_ca_bundle(path)?);
     }
-    Ok(builder.build()?)
+    Ok(
+        RegistryClient::builder(format!("{scheme}://{}", image_ref.registry))
+            .http_settings(settings)
+            .auth(auth)
+            .build()?,
+    )
 }
 
 /// Runs `omps bundle push`.

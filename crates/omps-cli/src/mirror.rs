@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use quay_client::mirror::{
+use quay_client::{CopyOptions, SecretString};
+use quay_tools::mirror::{
     Discovery, Endpoint, ExecuteOptions, ImageRef, ItemResult, ItemStatus, MirrorConfig,
     MirrorObserver, MirrorReport, PlanOptions, ServerConfig, TagFilter, normalize_server,
     registry_host,
 };
-use quay_client::{CopyOptions, QuayError, SecretString};
 
 use crate::error::{CliError, Exit};
 use crate::output::{self, ConnArgs, OAuthArgs, Output};
@@ -117,7 +117,7 @@ fn read_config(path: &Path) -> Result<MirrorConfig, CliError> {
     let text = read_yaml_file(path)?;
     Ok(MirrorConfig::from_value(
         &text,
-        &quay_client::credentials::process_env,
+        &quay_tools::credentials::process_env,
     )?)
 }
 
@@ -311,31 +311,33 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
     for w in &cfg.warnings {
         eprintln!("warning: {w}");
     }
-    let mut conn = args.conn.connect_options()?;
-    if conn.ca_bundle_pem.is_none() {
+    let mut settings = args.conn.http_settings()?;
+    if settings.ca_bundle_pem.is_none() {
         if let Some(p) = &cfg.ca_bundle {
-            conn.ca_bundle_pem = Some(output::read_ca_bundle(p)?);
+            settings = settings.ca_bundle_pem(output::read_ca_bundle(p)?);
         }
     }
-    conn.insecure_skip_verify |= cfg.insecure_skip_verify;
-    if conn.insecure_skip_verify {
+    if cfg.insecure_skip_verify {
+        settings = settings.danger_accept_invalid_certs(true);
+    }
+    if settings.danger_accept_invalid_certs {
         eprintln!("warning: TLS certificate verification is off for every call");
     }
-    let oauth = args.oauth.token(&conn).await?;
+    let oauth = args.oauth.token(&settings).await?;
     let src = Endpoint::connect_with_token(
         &cfg.source,
         cfg.source.api_token.clone().or(oauth.clone()),
-        &conn,
+        &settings,
     )?;
     let dst = Endpoint::connect_with_token(
         &cfg.destination,
         cfg.destination.api_token.clone().or(oauth),
-        &conn,
+        &settings,
     )?;
     if !args.no_preflight {
         let timeout = Duration::from_secs(args.preflight_timeout.max(1));
         for (role, ep) in [("source", &src), ("destination", &dst)] {
-            match quay_client::preflight::check_registry(&ep.registry, timeout).await {
+            match quay_tools::preflight::check_side(role, &ep.registry, timeout).await {
                 Ok(r) => {
                     if format_is_text(args) {
                         eprintln!(
@@ -350,7 +352,7 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
                         );
                     }
                 }
-                Err(e) => return Err(preflight_error(role, &ep.url, e).into()),
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -367,7 +369,7 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
         p.tags = TagFilter::new(cfg.tags.clone());
         p
     };
-    let plan = quay_client::mirror::plan(&src, &dst, &plan_opts).await?;
+    let plan = quay_tools::mirror::plan(&src, &dst, &plan_opts).await?;
     let mut exec = ExecuteOptions::default();
     exec.concurrency = cfg.concurrency.unwrap_or(4);
     exec.skip_broken_images = cfg.skip_broken_images;
@@ -377,7 +379,7 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
         bar: output::progress_bar(plan.items.len() as u64, "mirror"),
         lines: format_is_text(args),
     };
-    let report = quay_client::mirror::execute(&src, &dst, &plan, &exec, &progress).await;
+    let report = quay_tools::mirror::execute(&src, &dst, &plan, &exec, &progress).await;
     progress.bar.finish_and_clear();
     match args.output {
         Output::Json => output::print_json(
@@ -394,24 +396,4 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
 
 fn format_is_text(args: &MirrorArgs) -> bool {
     args.output == Output::Text
-}
-
-/// Prefixes a preflight failure with the role, keeping its category (and exit code).
-fn preflight_error(role: &str, url: &url::Url, e: QuayError) -> QuayError {
-    let what = format!(
-        "preflight failed for the {role} registry {}",
-        registry_host(url)
-    );
-    let strip = |c: &str| c.trim_start_matches("preflight: ").to_owned();
-    match e {
-        QuayError::Transport { context, source } => QuayError::Transport {
-            context: format!("{what}: {}", strip(&context)),
-            source,
-        },
-        QuayError::Timeout { context } => QuayError::Timeout {
-            context: format!("{what}: {}", strip(&context)),
-        },
-        QuayError::Config(m) => QuayError::Config(format!("{what}: {m}")),
-        other => other,
-    }
 }

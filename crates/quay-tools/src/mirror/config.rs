@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::ImageRef;
-use crate::QuayError;
+use crate::ToolsError;
 use crate::credentials::{self, EnvLookup, SecretOrigin};
 
 /// Which layout a configuration file used.
@@ -103,10 +103,10 @@ pub struct MirrorConfig {
 /// Normalises a server given as a bare `host[:port]` or a URL: bare names get `https://`.
 /// Parsed with a URL parser, so host names are never mangled (the original stripped the
 /// characters of `https://` from both ends).
-pub fn normalize_server(value: &str) -> Result<Url, QuayError> {
+pub fn normalize_server(value: &str) -> Result<Url, ToolsError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(QuayError::Config("server name is empty".into()));
+        return Err(ToolsError::Config("server name is empty".into()));
     }
     let with_scheme = if v.contains("://") {
         v.to_owned()
@@ -114,17 +114,17 @@ pub fn normalize_server(value: &str) -> Result<Url, QuayError> {
         format!("https://{v}")
     };
     let url = Url::parse(&with_scheme)
-        .map_err(|e| QuayError::Config(format!("invalid server {v:?}: {e}")))?;
+        .map_err(|e| ToolsError::Config(format!("invalid server {v:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(QuayError::Config(format!(
+        return Err(ToolsError::Config(format!(
             "server {v:?} must use http or https"
         )));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(QuayError::Config(format!("server {v:?} has no host")));
+        return Err(ToolsError::Config(format!("server {v:?} has no host")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(QuayError::Config(format!(
+        return Err(ToolsError::Config(format!(
             "server {} must not carry credentials in the URL",
             url.host_str().unwrap_or("")
         )));
@@ -172,7 +172,7 @@ impl Problems {
             .push(format!("  {key} ({kind}): {description}"));
     }
 
-    fn into_result(self) -> Result<(), QuayError> {
+    fn into_result(self) -> Result<(), ToolsError> {
         if self.missing.is_empty() && self.other.is_empty() {
             return Ok(());
         }
@@ -185,7 +185,7 @@ impl Problems {
             msg.push_str("\n  ");
             msg.push_str(o);
         }
-        Err(QuayError::Config(msg))
+        Err(ToolsError::Config(msg))
     }
 }
 
@@ -299,11 +299,11 @@ fn parse_repositories(list: Vec<String>, p: &mut Problems) -> Vec<ImageRef> {
 impl MirrorConfig {
     /// Reads a configuration already parsed into JSON (the CLI parses YAML with limits).
     /// `env` resolves `*_env` keys. Every problem is reported at once as
-    /// [`QuayError::Config`]; no value of a secret ever appears in it.
-    pub fn from_value(value: &serde_json::Value, env: EnvLookup<'_>) -> Result<Self, QuayError> {
+    /// [`ToolsError::Config`]; no value of a secret ever appears in it.
+    pub fn from_value(value: &serde_json::Value, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
         let obj = value
             .as_object()
-            .ok_or_else(|| QuayError::Config("the sync configuration must be a mapping".into()))?;
+            .ok_or_else(|| ToolsError::Config("the sync configuration must be a mapping".into()))?;
         let has = |prefix: &str| obj.keys().any(|k| k.starts_with(prefix));
         let omps = obj.contains_key("servers");
         let source = has("source_") || has("destination_");
@@ -312,12 +312,12 @@ impl MirrorConfig {
             (true, false, false) => Self::from_omps(obj, env),
             (false, true, false) => Self::from_original(obj, env, ConfigFormat::QuaySyncSource),
             (false, false, true) => Self::from_original(obj, env, ConfigFormat::QuaySyncPrimary),
-            (false, false, false) => Err(QuayError::Config(
+            (false, false, false) => Err(ToolsError::Config(
                 "invalid sync configuration: no servers (expected `servers:`, or the original \
                  `source_server`/`destination_server` or `primary_server`/`secondary_server`)"
                     .into(),
             )),
-            _ => Err(QuayError::Config(
+            _ => Err(ToolsError::Config(
                 "invalid sync configuration: it mixes key formats (`servers:`, `source_*`/`destination_*`, \
                  `primary_*`/`secondary_*`); use one"
                     .into(),
@@ -330,7 +330,7 @@ impl MirrorConfig {
         obj: &Obj,
         env: EnvLookup<'_>,
         format: ConfigFormat,
-    ) -> Result<Self, QuayError> {
+    ) -> Result<Self, ToolsError> {
         let mut p = Problems::default();
         let mut warnings = Vec::new();
         let (a, b, user_a, user_b) = match format {
@@ -444,7 +444,7 @@ impl MirrorConfig {
     }
 
     #[allow(clippy::too_many_lines)] // one linear walk over the sections
-    fn from_omps(obj: &Obj, env: EnvLookup<'_>) -> Result<Self, QuayError> {
+    fn from_omps(obj: &Obj, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
         let mut p = Problems::default();
         let mut warnings = Vec::new();
         let top = ["servers", "tls", "failover", "sync"];

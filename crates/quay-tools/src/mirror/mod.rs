@@ -3,8 +3,8 @@
 //! Three steps, each usable on its own:
 //!
 //! 1. [`Endpoint::connect`] builds the registry client and (with a token) the Quay REST client
-//!    of one side, both with the **same** TLS policy ([`ConnectOptions`]), so a custom CA bundle
-//!    or an insecure switch applies to every call, preflight included;
+//!    of one side, both from the **same** [`HttpSettings`], so a custom CA bundle or an insecure
+//!    switch applies to every call, preflight included;
 //! 2. [`plan`] turns a repository list or auto-discovery (Quay API, or the registry catalog) into
 //!    [`MirrorItem`]s, and finds destination organizations and repositories to create;
 //! 3. [`execute`] creates those, then copies every item with [`copy_image`] (digests kept,
@@ -18,16 +18,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use quay_client::{
+    Api, CopyOptions, CopyReport, HttpSettings, NewRepository, QuayError, QuayRestClient,
+    RegistryAuth, RegistryClient, RemoteError, RepositoryQuery, TagQuery, Visibility, copy_image,
+};
 use secrecy::SecretString;
 use serde::Serialize;
 use url::Url;
 
 pub use config::{ConfigFormat, MirrorConfig, ServerConfig, normalize_server};
 
-use crate::QuayError;
-use crate::appr::Visibility;
-use crate::oci::{CopyOptions, CopyReport, RegistryAuth, RegistryClient, copy_image};
-use crate::rest::{NewRepository, QuayRestClient, RepositoryQuery, TagQuery};
+use crate::ToolsError;
 
 /// A repository with an optional tag or digest: `org/repo`, `org/repo:tag`, `org/repo@sha256:…`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,10 +43,10 @@ impl ImageRef {
     /// Parses `org/repo[:tag|@digest]`. A leading `https://host/` or `host[:port]/` (as the
     /// original tool put into references) is rejected with a clear message instead of being
     /// taken as part of the name.
-    pub fn parse(s: &str) -> Result<Self, QuayError> {
+    pub fn parse(s: &str) -> Result<Self, ToolsError> {
         let s = s.trim();
         if s.contains("://") {
-            return Err(QuayError::InvalidArgument(format!(
+            return Err(ToolsError::Config(format!(
                 "{s:?}: give <org>/<repo>[:<tag>] without a scheme or host"
             )));
         }
@@ -66,12 +67,12 @@ impl ImageRef {
         };
         let comps: Vec<&str> = repo.split('/').collect();
         if comps.len() < 2 || !comps.iter().all(|c| comp_ok(c)) {
-            return Err(QuayError::InvalidArgument(format!(
+            return Err(ToolsError::Config(format!(
                 "{s:?} is not <org>/<repo>[:<tag>] (lowercase letters, digits, '.', '_', '-')"
             )));
         }
         if comps[0].contains('.') || comps[0].contains(':') {
-            return Err(QuayError::InvalidArgument(format!(
+            return Err(ToolsError::Config(format!(
                 "{s:?}: the first component looks like a host name; give <org>/<repo>[:<tag>]"
             )));
         }
@@ -86,7 +87,7 @@ impl ImageRef {
                     && !r.starts_with(['.', '-'])
             };
             if !ok {
-                return Err(QuayError::InvalidArgument(format!(
+                return Err(ToolsError::Config(format!(
                     "{s:?}: invalid tag or digest {r:?}"
                 )));
             }
@@ -161,45 +162,6 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
     p[pi..].iter().all(|&c| c == b'*')
 }
 
-/// Connection settings shared by every client of a sync: one TLS policy for all.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct ConnectOptions {
-    /// Extra trusted CA certificates (PEM).
-    pub ca_bundle_pem: Option<Vec<u8>>,
-    /// Turn certificate verification off (test registries only).
-    pub insecure_skip_verify: bool,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
-    /// Total timeout of one API call.
-    pub timeout: Duration,
-    /// User agent.
-    pub user_agent: String,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        Self {
-            ca_bundle_pem: None,
-            insecure_skip_verify: false,
-            connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(60),
-            user_agent: concat!("quay-client/", env!("CARGO_PKG_VERSION")).to_owned(),
-        }
-    }
-}
-
-impl std::fmt::Debug for ConnectOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectOptions")
-            .field("ca_bundle_pem", &self.ca_bundle_pem.as_ref().map(Vec::len))
-            .field("insecure_skip_verify", &self.insecure_skip_verify)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 /// One side of a sync: its registry client and, when a token is configured, its Quay API client.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -219,23 +181,9 @@ pub fn registry_host(url: &Url) -> String {
     }
 }
 
-macro_rules! apply_connect {
-    ($b:expr, $o:expr) => {{
-        let mut b = $b
-            .connect_timeout($o.connect_timeout)
-            .timeout($o.timeout)
-            .user_agent($o.user_agent.clone())
-            .danger_accept_invalid_certs($o.insecure_skip_verify);
-        if let Some(pem) = &$o.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
-        }
-        b
-    }};
-}
-
 impl Endpoint {
-    /// Builds the clients of one side with `opts` applied to every one of them.
-    pub fn connect(server: &ServerConfig, opts: &ConnectOptions) -> Result<Self, QuayError> {
+    /// Builds the clients of one side, every one of them with `settings`.
+    pub fn connect(server: &ServerConfig, settings: &HttpSettings) -> Result<Self, ToolsError> {
         let auth = match (&server.registry_username, &server.registry_password) {
             (Some(u), Some(p)) => RegistryAuth::basic(u.clone(), p.clone()),
             // Quay accepts an OAuth token as the password of the user `$oauthtoken`, so a side
@@ -245,26 +193,28 @@ impl Endpoint {
                 None => RegistryAuth::Anonymous,
             },
             (Some(u), None) => {
-                return Err(QuayError::Config(format!(
+                return Err(ToolsError::Config(format!(
                     "registry user {u} for {} has no password",
                     registry_host(&server.url)
                 )));
             }
             (None, Some(_)) => {
-                return Err(QuayError::Config(format!(
+                return Err(ToolsError::Config(format!(
                     "a registry password for {} is set without a user name",
                     registry_host(&server.url)
                 )));
             }
         };
-        let registry = apply_connect!(RegistryClient::builder(server.url.as_str()), opts)
+        let registry = RegistryClient::builder(server.url.as_str())
+            .http_settings(settings.clone())
             .auth(auth)
             .build()?;
         let api = match &server.api_token {
             Some(token) => {
                 let base = server.api_url.as_ref().unwrap_or(&server.url);
                 Some(
-                    apply_connect!(QuayRestClient::builder(base.as_str()), opts)
+                    QuayRestClient::builder(base.as_str())
+                        .http_settings(settings.clone())
                         .token(token.clone())
                         .build()?,
                 )
@@ -282,13 +232,13 @@ impl Endpoint {
     pub fn connect_with_token(
         server: &ServerConfig,
         token: Option<SecretString>,
-        opts: &ConnectOptions,
-    ) -> Result<Self, QuayError> {
+        settings: &HttpSettings,
+    ) -> Result<Self, ToolsError> {
         let mut s = server.clone();
         if token.is_some() {
             s.api_token = token;
         }
-        Self::connect(&s, opts)
+        Self::connect(&s, settings)
     }
 }
 
@@ -370,7 +320,7 @@ pub async fn plan(
     src: &Endpoint,
     dst: &Endpoint,
     opts: &PlanOptions,
-) -> Result<MirrorPlan, QuayError> {
+) -> Result<MirrorPlan, ToolsError> {
     let discovery = match opts.discovery {
         Discovery::Auto if src.api.is_some() => Discovery::QuayApi,
         Discovery::Auto => Discovery::RegistryCatalog,
@@ -378,7 +328,7 @@ pub async fn plan(
     };
     let src_api = || {
         src.api.as_ref().ok_or_else(|| {
-            QuayError::Config("discovery through the Quay API needs a source API token".into())
+            ToolsError::Config("discovery through the Quay API needs a source API token".into())
         })
     };
     let mut wanted: Vec<ImageRef> = opts.repositories.clone();
@@ -480,7 +430,7 @@ pub async fn plan(
                 match api.get_organization(ns).await {
                     Ok(_) => {}
                     Err(QuayError::NotFound(_)) => out.organizations_to_create.push(ns.to_owned()),
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
             }
             for repo in repos {
@@ -493,7 +443,7 @@ pub async fn plan(
                     match api.get_repository(ns, name).await {
                         Ok(_) => false,
                         Err(QuayError::NotFound(_)) => true,
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                 };
                 if missing {
@@ -579,7 +529,7 @@ pub struct ItemResult {
     /// Error message for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Error category for failures (see [`error_kind`]).
+    /// Error category for failures ([`quay_client::ErrorKind::as_str`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<&'static str>,
 }
@@ -613,7 +563,7 @@ impl ItemResult {
     fn failed(item: &MirrorItem, e: &QuayError) -> Self {
         Self {
             error: Some(e.to_string()),
-            error_kind: Some(error_kind(e)),
+            error_kind: Some(e.kind().as_str()),
             ..Self::new(item, ItemStatus::Failed)
         }
     }
@@ -678,13 +628,6 @@ impl MirrorReport {
     }
 }
 
-/// Stable category of an error: `unauthorized`, `not_found`, `already_exists`,
-/// `invalid_request`, `remote`, `timeout`, `transport`, `digest_mismatch`, `invalid_response`,
-/// `config`, `other`.
-pub fn error_kind(e: &QuayError) -> &'static str {
-    e.kind().as_str()
-}
-
 /// Progress callbacks of [`execute`] (the CLI draws a progress bar with them).
 pub trait MirrorObserver: Send + Sync {
     /// Called once with the number of items.
@@ -711,8 +654,8 @@ async fn unchanged(
         .await?
         .ok_or_else(|| {
             // A HEAD answer has no body; describe the miss as the registry would.
-            QuayError::NotFound(crate::RemoteError::from_body(
-                crate::Api::Registry,
+            QuayError::NotFound(RemoteError::from_body(
+                Api::Registry,
                 404,
                 br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown on the source"}]}"#,
             ))
@@ -953,16 +896,5 @@ mod tests {
         assert!(TagFilter::default().matches("anything"));
         assert!(TagFilter::new(["*a*b*"]).matches("xxaxxbxx"));
         assert!(!TagFilter::new(["*a*b"]).matches("xxaxxbxx"));
-    }
-
-    #[test]
-    fn error_kinds_are_stable() {
-        assert_eq!(error_kind(&QuayError::Config("x".into())), "config");
-        assert_eq!(
-            error_kind(&QuayError::Timeout {
-                context: "x".into()
-            }),
-            "timeout"
-        );
     }
 }

@@ -2,10 +2,10 @@
 
 use std::sync::Mutex;
 
-use quay_client::SecretString;
-use quay_client::mirror::{
-    self, ConnectOptions, Discovery, Endpoint, ExecuteOptions, ImageRef, ItemResult, ItemStatus,
-    MirrorObserver, PlanOptions, ServerConfig, TagFilter,
+use quay_client::{HttpSettings, SecretString};
+use quay_tools::mirror::{
+    self, Discovery, Endpoint, ExecuteOptions, ImageRef, ItemResult, ItemStatus, MirrorObserver,
+    PlanOptions, ServerConfig, TagFilter,
 };
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -18,7 +18,7 @@ fn digest(c: char) -> String {
 fn endpoint(server: &MockServer, token: Option<&str>) -> Endpoint {
     let mut s = ServerConfig::new(url::Url::parse(&server.uri()).unwrap());
     s.api_token = token.map(|t| SecretString::from(t.to_owned()));
-    Endpoint::connect(&s, &ConnectOptions::default()).unwrap()
+    Endpoint::connect(&s, &HttpSettings::new()).unwrap()
 }
 
 async fn head(s: &MockServer, repo: &str, tag: &str, d: &str) {
@@ -263,9 +263,8 @@ async fn transient_failures_are_retried_per_image() {
         .await;
     let mut s = ServerConfig::new(url::Url::parse(&src.uri()).unwrap());
     s.api_token = None;
-    let mut conn = ConnectOptions::default();
-    conn.timeout = std::time::Duration::from_secs(5);
-    let s = Endpoint::connect(&s, &conn).unwrap();
+    let settings = HttpSettings::new().timeout(std::time::Duration::from_secs(5));
+    let s = Endpoint::connect(&s, &settings).unwrap();
     let d = endpoint(&dst, None);
     let mut opts = PlanOptions::default();
     opts.repositories = vec![
