@@ -154,27 +154,29 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
-    fn registry(&self, url: &str, auth: RegistryAuth) -> Result<RegistryClient, QuayError> {
-        let mut b = RegistryClient::builder(url.to_owned())
-            .auth(auth)
+    /// The one settings value every client of the store gets.
+    fn http_settings(&self) -> quay_client::HttpSettings {
+        let settings = quay_client::HttpSettings::new()
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .user_agent(self.user_agent.clone());
-        if let Some(pem) = &self.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
+        match &self.ca_bundle_pem {
+            Some(pem) => settings.ca_bundle_pem(pem.clone()),
+            None => settings,
         }
-        b.build()
+    }
+
+    fn registry(&self, url: &str, auth: RegistryAuth) -> Result<RegistryClient, QuayError> {
+        RegistryClient::builder(url.to_owned())
+            .http_settings(self.http_settings())
+            .auth(auth)
+            .build()
     }
 
     fn rest(&self, url: &str) -> Result<QuayRestClient, QuayError> {
-        let mut b = QuayRestClient::builder(url.to_owned())
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.request_timeout)
-            .user_agent(self.user_agent.clone());
-        if let Some(pem) = &self.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
-        }
-        b.build()
+        QuayRestClient::builder(url.to_owned())
+            .http_settings(self.http_settings())
+            .build()
     }
 }
 
