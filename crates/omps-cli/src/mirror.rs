@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use quay_client::{CopyOptions, SecretString};
 use quay_tools::mirror::{
-    Discovery, Endpoint, ExecuteOptions, ImageRef, ItemResult, ItemStatus, MirrorConfig,
-    MirrorObserver, MirrorReport, PlanOptions, ServerConfig, TagFilter, normalize_server,
+    Discovery, Endpoint, ExecuteOptions, ItemResult, ItemStatus, MirrorConfig, MirrorObserver,
+    MirrorReport, PlanOptions, ServerConfig, TagFilter, normalize_server, parse_repository,
     registry_host,
 };
 
@@ -217,7 +217,7 @@ fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
         std::mem::swap(&mut cfg.source, &mut cfg.destination);
     }
     for r in &args.repositories {
-        cfg.repositories.push(ImageRef::parse(r)?);
+        cfg.repositories.push(parse_repository(r)?);
     }
     cfg.auto_discovery |= args.auto_discovery;
     cfg.skip_broken_images |= args.skip_broken_images;

@@ -13,8 +13,8 @@ pub use appr::{
 pub use error::{Api, ErrorKind, QuayError, RemoteError};
 pub use http::ClientBuilder;
 pub use oci::{
-    CopyOptions, CopyReport, RegistryAuth, RegistryClient, RegistryClientBuilder, RegistryOptions,
-    copy_image,
+    CopyOptions, CopyReport, ImageReference, ImageToPush, RegistryAuth, RegistryClient,
+    RegistryClientBuilder, RegistryOptions, copy_image,
 };
 pub use omps_http::{HttpSettings, TransportError, TransportKind};
 pub use rest::{

@@ -3,6 +3,8 @@
 mod auth;
 mod blob;
 mod copy;
+mod push;
+mod reference;
 mod types;
 
 use std::sync::{Arc, Mutex};
@@ -17,6 +19,8 @@ use url::Url;
 pub use auth::RegistryAuth;
 pub use blob::BlobStream;
 pub use copy::{CopyOptions, CopyReport, copy_image};
+pub use push::ImageToPush;
+pub use reference::ImageReference;
 pub use types::{
     Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types, sha256_digest,
     validate_digest,

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use url::Url;
 
-use super::ImageRef;
+use quay_client::ImageReference;
+
+use super::parse_repository;
 use crate::ToolsError;
 use crate::credentials::{self, EnvLookup, SecretOrigin};
 
@@ -81,7 +83,7 @@ pub struct MirrorConfig {
     /// Whether the file asked to swap the roles (already applied to `source`/`destination`).
     pub failover: bool,
     /// Configured `<org>/<repo>[:<tag>]` entries.
-    pub repositories: Vec<ImageRef>,
+    pub repositories: Vec<ImageReference>,
     /// Discover repositories on the source instead of (or besides) the list.
     pub auto_discovery: bool,
     /// Keep going after a failed image.
@@ -284,9 +286,9 @@ fn unknown_keys(obj: &Obj, known: &dyn Fn(&str) -> bool, where_: &str, p: &mut P
     }
 }
 
-fn parse_repositories(list: Vec<String>, p: &mut Problems) -> Vec<ImageRef> {
+fn parse_repositories(list: Vec<String>, p: &mut Problems) -> Vec<ImageReference> {
     list.into_iter()
-        .filter_map(|r| match ImageRef::parse(&r) {
+        .filter_map(|r| match parse_repository(&r) {
             Ok(i) => Some(i),
             Err(e) => {
                 p.other.push(format!("repositories: {e}"));
@@ -630,7 +632,7 @@ mod tests {
         );
         assert_eq!(c.repositories.len(), 2);
         assert_eq!(c.repositories[0].repository, "team/app");
-        assert_eq!(c.repositories[0].reference.as_deref(), Some("1.0"));
+        assert_eq!(c.repositories[0].reference(), Some("1.0"));
         // Two literal tokens and one ignored management key.
         assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
         assert!(c.warnings.iter().all(|w| !w.contains("tok-")));

@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use quay_client::{
-    Api, CopyOptions, CopyReport, HttpSettings, NewRepository, QuayError, QuayRestClient,
-    RegistryAuth, RegistryClient, RemoteError, RepositoryQuery, TagQuery, Visibility, copy_image,
+    Api, CopyOptions, CopyReport, HttpSettings, ImageReference, NewRepository, QuayError,
+    QuayRestClient, RegistryAuth, RegistryClient, RemoteError, RepositoryQuery, TagQuery,
+    Visibility, copy_image,
 };
 use secrecy::SecretString;
 use serde::Serialize;
@@ -30,90 +31,18 @@ pub use config::{ConfigFormat, MirrorConfig, ServerConfig, normalize_server};
 
 use crate::ToolsError;
 
-/// A repository with an optional tag or digest: `org/repo`, `org/repo:tag`, `org/repo@sha256:…`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ImageRef {
-    /// Repository path (`org/repo`).
-    pub repository: String,
-    /// Tag or digest; `None` means every tag.
-    pub reference: Option<String>,
-}
-
-impl ImageRef {
-    /// Parses `org/repo[:tag|@digest]`. A leading `https://host/` or `host[:port]/` (as the
-    /// original tool put into references) is rejected with a clear message instead of being
-    /// taken as part of the name.
-    pub fn parse(s: &str) -> Result<Self, ToolsError> {
-        let s = s.trim();
-        if s.contains("://") {
-            return Err(ToolsError::Config(format!(
-                "{s:?}: give <org>/<repo>[:<tag>] without a scheme or host"
-            )));
-        }
-        let (repo, reference) = if let Some((r, d)) = s.split_once('@') {
-            (r, Some(d.to_owned()))
-        } else {
-            match s.rsplit_once(':') {
-                Some((r, t)) if !t.contains('/') => (r, Some(t.to_owned())),
-                _ => (s, None),
-            }
-        };
-        let comp_ok = |c: &str| {
-            !c.is_empty()
-                && c.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-                })
-                && c.as_bytes()[0].is_ascii_alphanumeric()
-        };
-        let comps: Vec<&str> = repo.split('/').collect();
-        if comps.len() < 2 || !comps.iter().all(|c| comp_ok(c)) {
-            return Err(ToolsError::Config(format!(
-                "{s:?} is not <org>/<repo>[:<tag>] (lowercase letters, digits, '.', '_', '-')"
-            )));
-        }
-        if comps[0].contains('.') || comps[0].contains(':') {
-            return Err(ToolsError::Config(format!(
-                "{s:?}: the first component looks like a host name; give <org>/<repo>[:<tag>]"
-            )));
-        }
-        if let Some(r) = &reference {
-            let ok = if let Some(hex) = r.strip_prefix("sha256:") {
-                hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
-            } else {
-                !r.is_empty()
-                    && r.len() <= 128
-                    && r.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-                    && !r.starts_with(['.', '-'])
-            };
-            if !ok {
-                return Err(ToolsError::Config(format!(
-                    "{s:?}: invalid tag or digest {r:?}"
-                )));
-            }
-        }
-        Ok(Self {
-            repository: repo.to_owned(),
-            reference,
-        })
+/// Parses a repository entry of a mirror: `org/repo`, `org/repo:tag` or `org/repo@sha256:…`
+/// (the registry is configured separately, so a leading `https://host/` or `host[:port]/`, as
+/// the original tool put into references, is refused with a clear message instead of being
+/// taken as part of the name). Without a tag or digest it means every (selected) tag.
+pub fn parse_repository(s: &str) -> Result<ImageReference, ToolsError> {
+    let r = ImageReference::parse(s)?.require_no_registry(s)?;
+    if !r.repository.contains('/') {
+        return Err(ToolsError::Config(format!(
+            "{s:?} is not <org>/<repo>[:<tag>] (lowercase letters, digits, '.', '_', '-')"
+        )));
     }
-
-    /// Namespace (first path component) and the rest.
-    pub fn split_namespace(&self) -> (&str, &str) {
-        self.repository
-            .split_once('/')
-            .unwrap_or(("", self.repository.as_str()))
-    }
-}
-
-impl std::fmt::Display for ImageRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.reference {
-            Some(r) if r.starts_with("sha256:") => write!(f, "{}@{r}", self.repository),
-            Some(r) => write!(f, "{}:{r}", self.repository),
-            None => f.write_str(&self.repository),
-        }
-    }
+    Ok(r)
 }
 
 /// Tag selection by `*`/`?` glob patterns; no pattern selects every tag.
@@ -185,25 +114,14 @@ impl Endpoint {
     /// Builds the clients of one side, every one of them with `settings`.
     pub fn connect(server: &ServerConfig, settings: &HttpSettings) -> Result<Self, ToolsError> {
         let auth = match (&server.registry_username, &server.registry_password) {
-            (Some(u), Some(p)) => RegistryAuth::basic(u.clone(), p.clone()),
             // Quay accepts an OAuth token as the password of the user `$oauthtoken`, so a side
             // with only an API token can still push and pull private repositories.
             (None, None) => match &server.api_token {
                 Some(t) => RegistryAuth::basic("$oauthtoken", t.clone()),
                 None => RegistryAuth::Anonymous,
             },
-            (Some(u), None) => {
-                return Err(ToolsError::Config(format!(
-                    "registry user {u} for {} has no password",
-                    registry_host(&server.url)
-                )));
-            }
-            (None, Some(_)) => {
-                return Err(ToolsError::Config(format!(
-                    "a registry password for {} is set without a user name",
-                    registry_host(&server.url)
-                )));
-            }
+            (user, password) => RegistryAuth::from_parts(user.clone(), password.clone(), None)
+                .map_err(|e| ToolsError::Config(format!("{}: {e}", registry_host(&server.url))))?,
         };
         let registry = RegistryClient::builder(server.url.as_str())
             .http_settings(settings.clone())
@@ -260,7 +178,7 @@ pub enum Discovery {
 #[non_exhaustive]
 pub struct PlanOptions {
     /// Configured `org/repo[:tag]` entries (without a tag: every selected tag).
-    pub repositories: Vec<ImageRef>,
+    pub repositories: Vec<ImageReference>,
     /// Discover every repository on the source (restricted to `organizations` when given).
     pub auto_discovery: bool,
     /// Organizations to discover; empty: all visible ones.
@@ -331,7 +249,7 @@ pub async fn plan(
             ToolsError::Config("discovery through the Quay API needs a source API token".into())
         })
     };
-    let mut wanted: Vec<ImageRef> = opts.repositories.clone();
+    let mut wanted: Vec<ImageReference> = opts.repositories.clone();
     // Source visibility per repository, when the Quay API told us.
     let mut public: BTreeMap<String, bool> = BTreeMap::new();
     if opts.auto_discovery {
@@ -364,9 +282,11 @@ pub async fn plan(
                 for r in repos {
                     let path = format!("{}/{}", r.namespace, r.name);
                     public.insert(path.clone(), r.is_public);
-                    wanted.push(ImageRef {
+                    wanted.push(ImageReference {
+                        registry: None,
                         repository: path,
-                        reference: None,
+                        tag: None,
+                        digest: None,
                     });
                 }
             }
@@ -374,9 +294,11 @@ pub async fn plan(
                 for repo in src.registry.catalog(Some(100)).await? {
                     let ns = repo.split_once('/').map_or("", |(n, _)| n);
                     if opts.organizations.is_empty() || opts.organizations.iter().any(|o| o == ns) {
-                        wanted.push(ImageRef {
+                        wanted.push(ImageReference {
+                            registry: None,
                             repository: repo,
-                            reference: None,
+                            tag: None,
+                            digest: None,
                         });
                     }
                 }
@@ -385,10 +307,10 @@ pub async fn plan(
     }
     let mut items: BTreeSet<MirrorItem> = BTreeSet::new();
     for w in &wanted {
-        if let Some(r) = &w.reference {
+        if let Some(r) = w.reference() {
             items.insert(MirrorItem {
                 repository: w.repository.clone(),
-                reference: r.clone(),
+                reference: r.to_owned(),
             });
             continue;
         }
@@ -860,18 +782,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn image_refs() {
-        let r = ImageRef::parse("team/app:1.0").unwrap();
+    fn repository_entries() {
+        let r = parse_repository("team/app:1.0").unwrap();
         assert_eq!(
-            (r.repository.as_str(), r.reference.as_deref()),
+            (r.repository.as_str(), r.reference()),
             ("team/app", Some("1.0"))
         );
         assert_eq!(r.to_string(), "team/app:1.0");
-        let r = ImageRef::parse("team/app").unwrap();
-        assert_eq!(r.reference, None);
+        let r = parse_repository("team/app").unwrap();
+        assert_eq!(r.reference(), None);
         let d = format!("sha256:{}", "a".repeat(64));
-        let r = ImageRef::parse(&format!("team/app@{d}")).unwrap();
-        assert_eq!(r.reference.as_deref(), Some(d.as_str()));
+        let r = parse_repository(&format!("team/app@{d}")).unwrap();
+        assert_eq!(r.reference(), Some(d.as_str()));
         assert_eq!(r.split_namespace(), ("team", "app"));
         for bad in [
             "https://quay.example.com/team/app:1",
@@ -881,7 +803,7 @@ mod tests {
             "team/app:bad tag",
             "team/app@sha256:zz",
         ] {
-            assert!(ImageRef::parse(bad).is_err(), "{bad}");
+            assert!(parse_repository(bad).is_err(), "{bad}");
         }
     }
 
