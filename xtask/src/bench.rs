@@ -73,7 +73,15 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
         .unwrap_or_else(|| root.join("docs/benchmarks.md"));
 
     Step::new("build omps (release)", cargo(), root)
-        .args(["build", "--release", "-p", "omps-cli", "--bin", "omps"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "omps-cli",
+            "--bin",
+            "omps",
+        ])
         .run(1, 4)?;
     let omps = target_dir(root).join("release/omps");
     ensure!(omps.is_file(), "{} was not built", omps.display());
@@ -174,6 +182,7 @@ fn in_process_bench<'a>(
         .args([
             "bench",
             "-q",
+            "--locked",
             "-p",
             "manifest-bundle",
             "--bench",
