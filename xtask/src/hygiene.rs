@@ -324,7 +324,13 @@ pub fn advisories(root: &Path, install: bool) -> Result<()> {
     let db = advisory_db(root);
     let fetched = if db.join(".git").is_dir() {
         Command::new("git")
-            .args(["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=30", "-C"])
+            .args([
+                "-c",
+                "http.lowSpeedLimit=1000",
+                "-c",
+                "http.lowSpeedTime=30",
+                "-C",
+            ])
             .arg(&db)
             .args(["pull", "--ff-only", "--quiet"])
             .status()
@@ -332,7 +338,12 @@ pub fn advisories(root: &Path, install: bool) -> Result<()> {
     } else {
         // A stalled network must not hang CI: git gives up below 1 kB/s for 30 s.
         Command::new("git")
-            .args(["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=30"])
+            .args([
+                "-c",
+                "http.lowSpeedLimit=1000",
+                "-c",
+                "http.lowSpeedTime=30",
+            ])
             .args(["clone", "--depth", "1", "--quiet", ADVISORY_DB_URL])
             .arg(&db)
             .status()

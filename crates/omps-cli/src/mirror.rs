@@ -3,7 +3,7 @@
 //! Parses arguments and the configuration file, then calls `quay_client::mirror` (plan and
 //! execute) and `quay_client::preflight`; this module only formats the results.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -16,9 +16,6 @@ use quay_tools::mirror::{
 
 use crate::error::{CliError, Exit};
 use crate::output::{self, ConnArgs, OAuthArgs, Output};
-
-/// Largest configuration file read.
-const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// Arguments of `omps mirror`.
 #[derive(Debug, Args)]
@@ -113,40 +110,6 @@ pub enum DiscoveryArg {
     Registry,
 }
 
-fn read_config(path: &Path) -> Result<MirrorConfig, CliError> {
-    let text = read_yaml_file(path)?;
-    Ok(MirrorConfig::from_value(
-        &text,
-        &quay_tools::credentials::process_env,
-    )?)
-}
-
-/// Reads a YAML file (size-limited) into JSON with the bounded parser of `manifest-bundle`.
-pub fn read_yaml_file(path: &Path) -> Result<serde_json::Value, CliError> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path)
-        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
-    let mut text = String::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
-    if text.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(CliError::config(format!(
-            "{} is larger than {MAX_CONFIG_BYTES} bytes",
-            path.display()
-        )));
-    }
-    let limits = manifest_bundle::YamlLimits {
-        max_bytes: usize::try_from(MAX_CONFIG_BYTES).unwrap_or(usize::MAX),
-        max_depth: 32,
-        max_nodes: 100_000,
-        ..manifest_bundle::YamlLimits::default()
-    };
-    let doc = manifest_bundle::yaml::parse(&text, &limits)
-        .map_err(|e| CliError::config(format!("{}: {e}", path.display())))?;
-    Ok(doc.map_or(serde_json::Value::Null, |d| d.to_json()))
-}
-
 fn env_secret(var: &str) -> Option<SecretString> {
     std::env::var(var)
         .ok()
@@ -156,7 +119,11 @@ fn env_secret(var: &str) -> Option<SecretString> {
 
 /// Merges the configuration file and the flags (flags win).
 fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
-    let from_file = args.config_file.as_deref().map(read_config).transpose()?;
+    let from_file = args
+        .config_file
+        .as_deref()
+        .map(|p| MirrorConfig::from_file(p, &quay_tools::credentials::process_env))
+        .transpose()?;
     let mut cfg = if let Some(c) = from_file {
         c
     } else {
@@ -165,11 +132,8 @@ fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
                 "give --config-file, or both --source and --destination",
             ));
         };
-        // An empty configuration in this project's format, filled from the flags below.
-        MirrorConfig::from_value(
-            &serde_json::json!({"servers": {"primary": {"url": s}, "secondary": {"url": d}}}),
-            &|_| None,
-        )?
+        // A configuration of just the two servers, filled from the flags below.
+        MirrorConfig::from_servers(s, d)?
     };
     if let Some(s) = &args.source {
         cfg.source.url = normalize_server(s)?;

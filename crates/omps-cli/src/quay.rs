@@ -688,8 +688,7 @@ fn apply_text(r: &ApplyReport, dry_run: bool) -> String {
 }
 
 async fn apply_cmd(q: &QuayArgs, a: &ApplyArgs) -> Result<Done, CliError> {
-    let value = crate::mirror::read_yaml_file(&a.file)?;
-    let cfg = ApplyConfig::from_value(&value, &quay_tools::credentials::process_env)?;
+    let cfg = ApplyConfig::from_file(&a.file, &quay_tools::credentials::process_env)?;
     for w in &cfg.warnings {
         eprintln!("warning: {w}");
     }

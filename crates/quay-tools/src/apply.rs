@@ -210,6 +210,20 @@ fn entries<'a>(
 }
 
 impl ApplyConfig {
+    /// Reads a desired-state file (YAML, at most [`crate::MAX_CONFIG_BYTES`]): unknown keys are
+    /// refused with their full path and the closest known key, the parser has input limits,
+    /// and every problem of the values is then reported at once.
+    pub fn from_file(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
+        let (origin, text) = crate::file::read_file(path)?;
+        Self::from_yaml(&origin, &text, env)
+    }
+
+    /// [`ApplyConfig::from_file`] on text; `origin` names it in messages.
+    pub fn from_yaml(origin: &str, text: &str, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
+        let value = crate::file::read_yaml::<crate::file::ApplyFile>(origin, text)?;
+        Self::from_value(&value, env)
+    }
+
     /// Reads a desired state already parsed into JSON. Every problem is reported at once as
     /// [`ToolsError::Config`]; secrets never appear in it.
     #[allow(clippy::too_many_lines)] // one linear walk over the three sections

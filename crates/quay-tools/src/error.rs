@@ -12,6 +12,11 @@ pub enum ToolsError {
     #[error("{0}")]
     Config(String),
 
+    /// A configuration file cannot be read or has a key, a type or a syntax error; the message
+    /// names the file, the position, the full key path and the closest known key.
+    #[error(transparent)]
+    ConfigFile(Box<strict_config::ConfigError>),
+
     /// A preflight check of one side of a sync failed: the host name does not resolve, the port
     /// refuses connections, TLS fails, or `GET /v2/` does not answer 200 or 401.
     #[error("preflight failed for the {role} registry {host}: {error}")]
@@ -29,12 +34,18 @@ pub enum ToolsError {
     Quay(#[from] QuayError),
 }
 
+impl From<strict_config::ConfigError> for ToolsError {
+    fn from(e: strict_config::ConfigError) -> Self {
+        ToolsError::ConfigFile(Box::new(e))
+    }
+}
+
 impl ToolsError {
     /// The category: [`ErrorKind::Config`] for configuration problems, else the underlying
     /// client error's kind (a preflight that could not connect is a transport failure).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ToolsError::Config(_) => ErrorKind::Config,
+            ToolsError::Config(_) | ToolsError::ConfigFile(_) => ErrorKind::Config,
             ToolsError::Preflight { error, .. } => error.kind(),
             ToolsError::Quay(error) => error.kind(),
         }
@@ -43,7 +54,7 @@ impl ToolsError {
     /// The client error behind this one, when there is one.
     pub fn client_error(&self) -> Option<&QuayError> {
         match self {
-            ToolsError::Config(_) => None,
+            ToolsError::Config(_) | ToolsError::ConfigFile(_) => None,
             ToolsError::Preflight { error, .. } => Some(error),
             ToolsError::Quay(error) => Some(error),
         }

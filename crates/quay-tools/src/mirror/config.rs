@@ -299,6 +299,29 @@ fn parse_repositories(list: Vec<String>, p: &mut Problems) -> Vec<ImageReference
 }
 
 impl MirrorConfig {
+    /// Reads a sync configuration file (YAML, at most [`crate::MAX_CONFIG_BYTES`]): any key the
+    /// formats do not have is refused with its full path and the closest known key, the parser
+    /// has input limits, and every problem of the values is then reported at once. `env`
+    /// resolves `*_env` keys.
+    pub fn from_file(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
+        let (origin, text) = crate::file::read_file(path)?;
+        Self::from_yaml(&origin, &text, env)
+    }
+
+    /// [`MirrorConfig::from_file`] on text; `origin` names it in messages.
+    pub fn from_yaml(origin: &str, text: &str, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
+        let value = crate::file::read_yaml::<crate::file::MirrorFile>(origin, text)?;
+        Self::from_value(&value, env)
+    }
+
+    /// A configuration of just two servers (the command line's `--source` / `--destination`).
+    pub fn from_servers(source: &str, destination: &str) -> Result<Self, ToolsError> {
+        Self::from_value(
+            &serde_json::json!({"servers": {"primary": {"url": source}, "secondary": {"url": destination}}}),
+            &|_| None,
+        )
+    }
+
     /// Reads a configuration already parsed into JSON (the CLI parses YAML with limits).
     /// `env` resolves `*_env` keys. Every problem is reported at once as
     /// [`ToolsError::Config`]; no value of a secret ever appears in it.
@@ -676,6 +699,41 @@ mod tests {
         assert!(e.contains("unknown keys: bogus"), "{e}");
         assert!(e.contains("Not Valid"), "{e}");
         assert!(!e.contains("\"t\""), "{e}");
+    }
+
+    #[test]
+    fn yaml_files_of_every_format_are_read_with_serde() {
+        let env = |k: &str| (k == "PW").then(|| "pw".to_owned());
+        for (text, format) in [
+            (
+                "source_server: a.example.com\ndestination_server: b.example.com\n\
+                 destination_quay_user: u\ndestination_quay_password_env: PW\n\
+                 repositories: [t/a:1]\nrobot_config: {r: {type: org}}\n",
+                ConfigFormat::QuaySyncSource,
+            ),
+            (
+                "primary_server: a.example.com\nsecondary_server: b.example.com\n\
+                 primary_init_token_env: PW\nrepositories: [t/a:1]\n",
+                ConfigFormat::QuaySyncPrimary,
+            ),
+            (
+                "servers:\n  primary: {url: a.example.com}\n  secondary: {url: b.example.com}\n\
+                 sync: {repositories: [t/a:1], concurrency: 2}\n",
+                ConfigFormat::Omps,
+            ),
+        ] {
+            let c = MirrorConfig::from_yaml("s.yaml", text, &env).unwrap();
+            assert_eq!(c.format, format, "{text}");
+            assert_eq!(c.repositories.len(), 1);
+        }
+        let e = MirrorConfig::from_yaml("s.yaml", "servers:\n  primary: {urll: a}\n", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown key `servers.primary.urll`; did you mean `url`?"),
+            "{e}"
+        );
+        assert!(e.starts_with("s.yaml: line 2"), "{e}");
     }
 
     #[test]
