@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use omps_http::oauth::ClientCredentials;
+use omps_http::oauth::{ClientAuth, ClientCredentials};
 use quay_client::{HttpSettings, QuayRestClient, SecretString};
 
 use crate::error::CliError;
@@ -106,6 +106,19 @@ pub struct OAuthArgs {
     /// OAuth2 scopes to request (space-separated).
     #[arg(long, value_name = "SCOPES")]
     pub oauth_scope: Option<String>,
+    /// How the client id and secret reach the token endpoint: in the form body (what omps has
+    /// always sent) or as HTTP Basic authentication.
+    #[arg(long, value_enum, default_value_t = OAuthClientAuth::Body, value_name = "HOW")]
+    pub oauth_client_auth: OAuthClientAuth,
+}
+
+/// `--oauth-client-auth` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OAuthClientAuth {
+    /// `client_id` and `client_secret` in the form body.
+    Body,
+    /// HTTP Basic authentication (RFC 6749 §2.3.1's preferred form).
+    Basic,
 }
 
 /// Reads a secret file (size-limited, trailing newline removed); errors name the file only.
@@ -144,6 +157,10 @@ impl OAuthArgs {
         let mut b = ClientCredentials::builder(url.as_str())
             .client_id(id)
             .client_secret(secret)
+            .client_auth(match self.oauth_client_auth {
+                OAuthClientAuth::Body => ClientAuth::Body,
+                OAuthClientAuth::Basic => ClientAuth::Basic,
+            })
             .http_settings(settings.clone());
         if let Some(s) = &self.oauth_scope {
             b = b.scope(s.clone());
