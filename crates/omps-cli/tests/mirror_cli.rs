@@ -2,7 +2,6 @@
 //! auto-discovery through the Quay API with destination organizations and repositories created
 //! (wiremock serves both `/api/v1` and `/v2`). Also `omps completions`.
 
-use std::fmt::Write as _;
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -372,16 +371,7 @@ fn hostile_configuration_files_hit_limits_not_memory() {
     let dir = tempfile::tempdir().unwrap();
     // Alias expansion ("billion laughs") under a key the sync ignores: refused by the bounded
     // YAML parser's budget.
-    let mut bomb = String::from("robot_config:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 0..9 {
-        let prev = if i == 0 {
-            "a".to_owned()
-        } else {
-            format!("l{}", i - 1)
-        };
-        let refs = vec![format!("*{prev}"); 10].join(", ");
-        writeln!(bomb, "  l{i}: &l{i} [{refs}]").unwrap();
-    }
+    let bomb = test_support::hostile_yaml::alias_bomb(Some("robot_config"));
     let cfg = dir.path().join("bomb.yaml");
     std::fs::write(&cfg, bomb).unwrap();
     let start = std::time::Instant::now();

@@ -3,8 +3,6 @@
 
 #![cfg(feature = "yaml")]
 
-use std::fmt::Write as _;
-
 use serde::Deserialize;
 use strict_config::{ConfigError, YamlLimits, from_yaml_str, from_yaml_str_with_limits};
 
@@ -96,22 +94,13 @@ fn syntax_errors_have_a_position() {
 #[test]
 fn hostile_input_hits_a_limit_quickly() {
     // Alias expansion ("billion laughs").
-    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 0..9 {
-        let prev = if i == 0 {
-            "a".to_owned()
-        } else {
-            format!("l{}", i - 1)
-        };
-        let refs = vec![format!("*{prev}"); 10].join(", ");
-        writeln!(bomb, "l{i}: &l{i} [{refs}]").unwrap();
-    }
+    let bomb = test_support::hostile_yaml::alias_bomb(None);
     let start = std::time::Instant::now();
     let err = from_yaml_str::<serde_json::Value>("bomb.yaml", &bomb).unwrap_err();
     assert!(err.to_string().contains("budget breached"), "{err}");
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
     // Nesting deeper than the limit.
-    let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    let deep = test_support::hostile_yaml::deep_nesting(100);
     let limits = YamlLimits {
         max_depth: 32,
         ..YamlLimits::default()
@@ -120,6 +109,6 @@ fn hostile_input_hits_a_limit_quickly() {
         from_yaml_str_with_limits::<serde_json::Value>("deep.yaml", &deep, &limits).unwrap_err();
     assert!(err.to_string().contains("budget breached"), "{err}");
     // The same text within the limits parses.
-    let shallow = format!("{}1{}", "[".repeat(10), "]".repeat(10));
+    let shallow = test_support::hostile_yaml::deep_nesting(10);
     from_yaml_str_with_limits::<serde_json::Value>("ok.yaml", &shallow, &limits).unwrap();
 }
