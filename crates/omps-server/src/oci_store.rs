@@ -28,7 +28,7 @@ use quay_client::oci::{Manifest, media_types};
 use quay_client::{
     ImageToPush, QuayError, QuayRestClient, RegistryAuth, RegistryClient, Visibility,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 use sha2::Digest as _;
 
@@ -740,7 +740,6 @@ impl ManifestStore for OciStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret as _;
 
     #[test]
     fn tags_and_releases() {
