@@ -59,6 +59,17 @@ const SIZE_FACTORS: [usize; 6] = [1, 2, 4, 8, 16, 32];
 /// The fixture the linearity series replicates.
 const SIZE_BASE: &str = "etcd";
 
+/// `cargo build` of the release `omps` the benchmark times.
+const BUILD_OMPS: [&str; 7] = [
+    "build",
+    "--release",
+    "--locked",
+    "-p",
+    "omps-cli",
+    "--bin",
+    "omps",
+];
+
 pub fn bench(root: &Path, opts: &Options) -> Result<()> {
     let courier = peers::ensure_courier(root, opts.install)?;
     // Before any work of ours, so the load average shows what else the machine was doing.
@@ -73,7 +84,7 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
         .unwrap_or_else(|| root.join("docs/benchmarks.md"));
 
     Step::new("build omps (release)", cargo(), root)
-        .args(["build", "--release", "-p", "omps-cli", "--bin", "omps"])
+        .args(BUILD_OMPS)
         .run(1, 4)?;
     let omps = target_dir(root).join("release/omps");
     ensure!(omps.is_file(), "{} was not built", omps.display());
@@ -174,6 +185,7 @@ fn in_process_bench<'a>(
         .args([
             "bench",
             "-q",
+            "--locked",
             "-p",
             "manifest-bundle",
             "--bench",

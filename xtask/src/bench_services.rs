@@ -17,6 +17,7 @@ fn nextest(root: &Path, peers: &Peers, filter: &str, env: &[(&str, String)]) -> 
         "nextest",
         "run",
         "--release",
+        "--locked",
         "--workspace",
         "--run-ignored",
         "only",

@@ -43,7 +43,7 @@ pub fn ci(root: &Path, install: bool) -> Result<()> {
     } else {
         Tests::Hermetic
     };
-    let result = run_all(&ci_steps(root, &peers, tests));
+    let result = run_all(&ci_steps(root, &peers, tests, install));
     if tests == Tests::Hermetic {
         eprintln!(
             "\nWARNING: the tests that need {} were NOT run (--no-install and not found). \
@@ -80,23 +80,46 @@ fn fuzz_replay(root: &Path) -> Step {
         cargo(),
         root,
     )
-    .args(["test", "--release", "--manifest-path", "fuzz/Cargo.toml"])
+    .args([
+        "test",
+        "--release",
+        "--locked",
+        "--manifest-path",
+        "fuzz/Cargo.toml",
+    ])
     .env("OMPS_FUZZ_SECONDS", "10")
 }
 
-fn ci_steps(root: &Path, peers: &Peers, tests: Tests) -> Vec<Step> {
+/// This binary, to run its own checks as steps.
+fn xtask(root: &Path, title: &str, command: &str) -> Step {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "xtask".into());
+    Step::new(title, exe, root).args([command])
+}
+
+fn ci_steps(root: &Path, peers: &Peers, tests: Tests, install: bool) -> Vec<Step> {
+    let mut advisories = xtask(root, "RustSec advisories", "advisories");
+    if !install {
+        advisories = advisories.args(["--no-install"]);
+    }
     vec![
         Step::new("format check", cargo(), root).args(["fmt", "--all", "--", "--check"]),
         Step::new("clippy", cargo(), root).args([
             "clippy",
             "--workspace",
             "--all-targets",
+            "--locked",
             "--",
             "-D",
             "warnings",
         ]),
+        xtask(root, "no unused dependencies", "unused-deps"),
+        Step::new("docs (warnings denied)", cargo(), root)
+            .args(["doc", "--workspace", "--no-deps", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
         nextest(root, peers, tests),
-        Step::new("doctests", cargo(), root).args(["test", "--workspace", "--doc"]),
+        Step::new("doctests", cargo(), root).args(["test", "--workspace", "--doc", "--locked"]),
+        xtask(root, "build at the declared rust-version", "msrv"),
+        advisories,
     ]
 }
 
@@ -110,7 +133,13 @@ fn nextest(root: &Path, peers: &Peers, tests: Tests) -> Step {
     let mut tool_config = std::ffi::OsString::from("xtask:");
     tool_config.push(root.join("xtask/nextest.toml"));
     let mut step = Step::new(title, cargo(), root)
-        .args(["nextest", "run", "--workspace", "--tool-config-file"])
+        .args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--tool-config-file",
+        ])
         .args([tool_config.as_os_str()])
         .args(["--profile", "xtask-ci", "--run-ignored", ignored]);
     for (k, v) in peers.env() {
@@ -167,22 +196,49 @@ mod tests {
     }
 
     #[test]
-    fn ci_runs_fmt_clippy_all_tests_and_doctests_in_order() {
-        let steps = ci_steps(Path::new("/r"), &all_peers(), Tests::All);
+    fn ci_runs_every_check_in_order_and_every_cargo_call_is_locked() {
+        let steps = ci_steps(Path::new("/r"), &all_peers(), Tests::All, true);
         let lines: Vec<String> = steps.iter().map(without_cargo_path).collect();
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe.to_string_lossy();
         assert_eq!(
             lines,
             [
-                "cargo fmt --all -- --check",
-                "cargo clippy --workspace --all-targets -- -D warnings",
+                "cargo fmt --all -- --check".to_owned(),
+                "cargo clippy --workspace --all-targets --locked -- -D warnings".to_owned(),
+                format!("{exe} unused-deps"),
+                "RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps --locked".to_owned(),
                 "OMPS_COURIER=/r/target/courier-venv/bin/operator-courier \
                  OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry OMPS_SKOPEO=/usr/bin/skopeo \
-                 cargo nextest run --workspace --tool-config-file xtask:/r/xtask/nextest.toml \
-                 --profile xtask-ci --run-ignored all",
-                "cargo test --workspace --doc",
+                 cargo nextest run --workspace --locked --tool-config-file \
+                 xtask:/r/xtask/nextest.toml --profile xtask-ci --run-ignored all"
+                    .to_owned(),
+                "cargo test --workspace --doc --locked".to_owned(),
+                format!("{exe} msrv"),
+                format!("{exe} advisories"),
             ]
         );
         assert!(steps.iter().all(|s| s.cwd == Path::new("/r")));
+        // `cargo fmt` has no --locked (it resolves nothing); every other cargo call has it.
+        for line in lines
+            .iter()
+            .filter(|l| l.contains("cargo ") && !l.contains(" fmt "))
+        {
+            assert!(line.contains("--locked"), "{line}");
+        }
+        assert!(
+            fuzz_replay(Path::new("/r"))
+                .command_line()
+                .contains("--locked")
+        );
+        let offline = ci_steps(Path::new("/r"), &all_peers(), Tests::All, false);
+        assert!(
+            offline
+                .last()
+                .unwrap()
+                .command_line()
+                .ends_with("advisories --no-install")
+        );
     }
 
     #[test]

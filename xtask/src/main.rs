@@ -2,7 +2,9 @@
 //! same steps run on every machine and CI (`.ci/run`) cannot drift from what developers run.
 //!
 //! ```text
-//! cargo xtask ci [--no-install]     peers, fmt check, clippy -D warnings, all tests, doctests
+//! cargo xtask ci [--no-install]     peers, fmt check, clippy -D warnings, unused dependencies,
+//!                                   docs -D warnings, all tests, doctests, MSRV build,
+//!                                   RustSec advisories (every cargo call --locked)
 //! cargo xtask e2e [--no-install]    peers, then only the tests that need them, and a bounded fuzz run
 //! cargo xtask bench [options]       omps vs operator-courier timings, catalog and service benchmarks -> docs/benchmarks.md
 //! cargo xtask openapi               regenerate docs/openapi.json
@@ -12,6 +14,7 @@ mod bench;
 mod bench_catalog;
 mod bench_services;
 mod ci;
+mod hygiene;
 mod openapi;
 mod peers;
 mod report;
@@ -28,7 +31,13 @@ usage: cargo xtask <command> [options]
 
 commands:
   ci      install the test peers if missing, then: cargo fmt --check, cargo clippy -D warnings,
-          cargo nextest run (including the ignored tests that need the peers), doctests
+          no unused dependency, cargo doc with warnings denied, cargo nextest run (including
+          the ignored tests that need the peers), doctests, a check at the declared
+          rust-version, and the RustSec advisory check (skipped loudly when the database
+          cannot be reached); every cargo call with --locked
+  unused-deps   list dependencies no source file of their crate uses (fails if any)
+  msrv          check the workspace with the toolchain of the declared rust-version
+  advisories    check Cargo.lock against a RustSec advisory database snapshot
   e2e     install the test peers if missing, then run only the tests that need them and a
           bounded fuzz run (fuzz/ regressions plus 10 s of random inputs per target)
   bench   time `omps validate` against `operator-courier verify` on every fixture and on
@@ -52,6 +61,9 @@ options:
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Cmd {
     Ci { install: bool },
+    UnusedDeps,
+    Msrv,
+    Advisories { install: bool },
     E2e { install: bool },
     Bench(bench::Options),
     Openapi,
@@ -76,7 +88,7 @@ fn parse_args(args: &[OsString]) -> Result<Cmd> {
                 .with_context(|| format!("{name} needs a value"))
         };
         match (sub, arg) {
-            ("ci" | "e2e" | "bench", "--no-install") => install = false,
+            ("ci" | "e2e" | "bench" | "advisories", "--no-install") => install = false,
             ("bench", "--runs") => bench.runs = parse_count("--runs", &value("--runs")?)?,
             ("bench", "--courier-runs") => {
                 bench.courier_runs = parse_count("--courier-runs", &value("--courier-runs")?)?;
@@ -89,6 +101,9 @@ fn parse_args(args: &[OsString]) -> Result<Cmd> {
     bench.install = install;
     Ok(match sub {
         "ci" => Cmd::Ci { install },
+        "unused-deps" => Cmd::UnusedDeps,
+        "msrv" => Cmd::Msrv,
+        "advisories" => Cmd::Advisories { install },
         "e2e" => Cmd::E2e { install },
         "bench" => Cmd::Bench(bench),
         "openapi" => Cmd::Openapi,
@@ -118,6 +133,9 @@ fn main() -> ExitCode {
         let root = repo_root();
         match cmd {
             Cmd::Ci { install } => ci::ci(&root, install),
+            Cmd::UnusedDeps => hygiene::check_unused(&root),
+            Cmd::Msrv => hygiene::msrv(&root),
+            Cmd::Advisories { install } => hygiene::advisories(&root, install),
             Cmd::E2e { install } => ci::e2e(&root, install),
             Cmd::Bench(opts) => bench::bench(&root, &opts).and_then(|()| {
                 let peers = peers::ensure(&root, opts.install)?;

@@ -18,6 +18,7 @@ fn example(root: &Path, args: &[&str]) -> Result<Vec<u8>> {
         .args([
             "run",
             "--quiet",
+            "--locked",
             "-p",
             "omps-server",
             "--example",

@@ -10,59 +10,94 @@ use reqwest::StatusCode;
 use url::Url;
 
 pub use error::GreenwaveError;
+pub use omps_http::HttpSettings;
 pub use types::{About, Decision, DecisionContext, DecisionRequest, Requirement};
 
-/// Default connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default total timeout of one request (connect, send, read the whole body).
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on a response body; Greenwave answers are small JSON documents.
-pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 8 * 1024 * 1024;
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Builder for [`Client`]; obtain one with [`Client::builder`].
+///
+/// The setters are those of every client builder of the workspace ([`HttpSettings`]);
+/// [`ClientBuilder::http_settings`] replaces them all at once. Greenwave calls are not retried
+/// unless `max_retries` says so.
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     base_url: String,
-    ca_bundle_pem: Option<Vec<u8>>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    user_agent: String,
-    max_response_size: usize,
+    settings: HttpSettings,
 }
 
 impl ClientBuilder {
+    /// Uses these connection settings (replacing any set before).
+    #[must_use]
+    pub fn http_settings(mut self, settings: HttpSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
     /// Adds the certificates of a PEM bundle to the system roots.
     #[must_use]
     pub fn ca_bundle_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.ca_bundle_pem = Some(pem.into());
+        self.settings = self.settings.ca_bundle_pem(pem);
         self
     }
 
-    /// Sets the connect timeout.
+    /// Turns TLS certificate verification off (test instances only; logged at WARN).
+    #[must_use]
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.settings = self.settings.danger_accept_invalid_certs(accept);
+        self
+    }
+
+    /// Sets the connect timeout (default 10 s).
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings = self.settings.connect_timeout(timeout);
         self
     }
 
-    /// Sets the total timeout applied to every request.
+    /// Sets the total timeout applied to every request (default 30 s).
     #[must_use]
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings = self.settings.timeout(timeout);
         self
     }
 
-    /// Sets the `User-Agent` header.
+    /// Sets the idle timeout between two reads of a body (default 60 s).
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.settings = self.settings.read_timeout(timeout);
+        self
+    }
+
+    /// Sets the `User-Agent` header (default `greenwave-client/<version>`).
     #[must_use]
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = user_agent.into();
+        self.settings = self.settings.user_agent(user_agent);
         self
     }
 
-    /// Sets the largest response body accepted, in bytes.
+    /// Retries after a transport error, 5xx (but 501) or 429 (default 0: a decision is asked
+    /// once and the caller decides).
     #[must_use]
-    pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.max_response_size = bytes;
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.settings = self.settings.max_retries(retries);
+        self
+    }
+
+    /// First back-off delay; it doubles on each retry, with jitter (default 200 ms).
+    #[must_use]
+    pub fn retry_base_delay(mut self, delay: Duration) -> Self {
+        self.settings = self.settings.retry_base_delay(delay);
+        self
+    }
+
+    /// Sets the largest response body accepted, in bytes (default 8 MiB).
+    #[must_use]
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.settings = self.settings.max_response_bytes(limit);
         self
     }
 
@@ -82,32 +117,16 @@ impl ClientBuilder {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let mut http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.request_timeout)
-            .user_agent(self.user_agent);
-        if let Some(pem) = &self.ca_bundle_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-                GreenwaveError::InvalidConfig {
-                    reason: format!("invalid CA bundle: {e}"),
-                }
+        let http = self
+            .settings
+            .build_client(concat!("greenwave-client/", env!("CARGO_PKG_VERSION")))
+            .map_err(|e| GreenwaveError::InvalidConfig {
+                reason: e.to_string(),
             })?;
-            if certs.is_empty() {
-                return Err(GreenwaveError::InvalidConfig {
-                    reason: "CA bundle holds no certificate".to_owned(),
-                });
-            }
-            for cert in certs {
-                http = http.add_root_certificate(cert);
-            }
-        }
-        let http = http.build().map_err(|e| GreenwaveError::InvalidConfig {
-            reason: format!("cannot build HTTP client: {e}"),
-        })?;
         Ok(Client {
             http,
             base,
-            max_response_size: self.max_response_size,
+            settings: self.settings,
         })
     }
 }
@@ -117,7 +136,7 @@ impl ClientBuilder {
 pub struct Client {
     http: reqwest::Client,
     base: Url,
-    max_response_size: usize,
+    settings: HttpSettings,
 }
 
 impl Client {
@@ -126,11 +145,10 @@ impl Client {
     pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             base_url: base_url.into(),
-            ca_bundle_pem: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            user_agent: concat!("greenwave-client/", env!("CARGO_PKG_VERSION")).to_owned(),
-            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            settings: HttpSettings::new()
+                .timeout(DEFAULT_TIMEOUT)
+                .max_retries(0)
+                .max_response_bytes(DEFAULT_MAX_RESPONSE_BYTES),
         }
     }
 
@@ -154,13 +172,10 @@ impl Client {
     pub async fn decision(&self, request: &DecisionRequest) -> Result<Decision, GreenwaveError> {
         let url = self.endpoint("api/v1.0/decision");
         tracing::debug!(%url, subject = %request.subject_identifier, "greenwave decision");
+        // A decision is a query: safe to send again when retries are configured.
         let response = self
-            .http
-            .post(url)
-            .json(request)
-            .send()
-            .await
-            .map_err(GreenwaveError::transport)?;
+            .send(|| self.http.post(url.clone()).json(request))
+            .await?;
         let (status, body) = self.read_json(response).await?;
         if status != StatusCode::OK {
             return Err(GreenwaveError::status(status.as_u16(), body));
@@ -171,17 +186,38 @@ impl Client {
     /// Reads the service version (`GET /api/v1.0/about`); used as a health check.
     pub async fn about(&self) -> Result<About, GreenwaveError> {
         let url = self.endpoint("api/v1.0/about");
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(GreenwaveError::transport)?;
+        let response = self.send(|| self.http.get(url.clone())).await?;
         let (status, body) = self.read_json(response).await?;
         if !status.is_success() {
             return Err(GreenwaveError::status(status.as_u16(), body));
         }
         About::from_json(body)
+    }
+
+    /// Sends with the total timeout, retrying transient failures `max_retries` times.
+    async fn send(
+        &self,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, GreenwaveError> {
+        let mut attempt = 0;
+        loop {
+            let result = make().timeout(self.settings.timeout).send().await;
+            let transient = match &result {
+                Ok(r) => {
+                    r.status() == StatusCode::TOO_MANY_REQUESTS
+                        || (r.status().is_server_error()
+                            && r.status() != StatusCode::NOT_IMPLEMENTED)
+                }
+                Err(e) => !e.is_builder(),
+            };
+            if !transient || attempt >= self.settings.max_retries {
+                return result.map_err(GreenwaveError::transport);
+            }
+            let delay = self.settings.retry_delay(attempt);
+            tracing::debug!(attempt, ?delay, "retrying a Greenwave call");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
     }
 
     /// Reads the body with a size cap and parses it as JSON; a body that is not JSON
@@ -191,21 +227,18 @@ impl Client {
         response: reqwest::Response,
     ) -> Result<(StatusCode, serde_json::Value), GreenwaveError> {
         let status = response.status();
+        let limit = usize::try_from(self.settings.max_response_bytes).unwrap_or(usize::MAX);
         if let Some(len) = response.content_length() {
-            if len > self.max_response_size as u64 {
-                return Err(GreenwaveError::ResponseTooLarge {
-                    limit: self.max_response_size,
-                });
+            if len > self.settings.max_response_bytes {
+                return Err(GreenwaveError::ResponseTooLarge { limit });
             }
         }
         let mut buf = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(GreenwaveError::transport)?;
-            if buf.len() + chunk.len() > self.max_response_size {
-                return Err(GreenwaveError::ResponseTooLarge {
-                    limit: self.max_response_size,
-                });
+            if buf.len() + chunk.len() > limit {
+                return Err(GreenwaveError::ResponseTooLarge { limit });
             }
             buf.extend_from_slice(&chunk);
         }

@@ -224,7 +224,7 @@ async fn slow_answer_times_out_as_retryable_transport_error() {
         .mount(&server)
         .await;
     let client = Client::builder(server.uri())
-        .request_timeout(Duration::from_millis(200))
+        .timeout(Duration::from_millis(200))
         .build()
         .unwrap();
     let started = std::time::Instant::now();
@@ -266,7 +266,7 @@ async fn oversized_body_is_rejected() {
         .mount(&server)
         .await;
     let client = Client::builder(server.uri())
-        .max_response_size(1024)
+        .max_response_bytes(1024)
         .build()
         .unwrap();
     let err = client.decision(&omps_request()).await.unwrap_err();
@@ -314,5 +314,35 @@ async fn custom_ca_bundle_is_accepted_and_plain_http_still_works() {
             .await
             .unwrap()
             .policies_satisfied
+    );
+}
+
+#[tokio::test]
+async fn shared_settings_and_retries_when_asked() {
+    let server = common::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1.0/about"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(3)
+        .mount(&server)
+        .await;
+    // Every setter of the workspace's shared HTTP settings, then two retries.
+    let client = Client::builder(server.uri())
+        .http_settings(greenwave_client::HttpSettings::new())
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(5))
+        .ca_bundle_pem(test_support::certs::CA_PEM)
+        .danger_accept_invalid_certs(false)
+        .user_agent("test/1")
+        .max_retries(2)
+        .retry_base_delay(Duration::from_millis(1))
+        .max_response_bytes(4096)
+        .build()
+        .unwrap();
+    let err = client.about().await.unwrap_err();
+    assert!(
+        matches!(err, GreenwaveError::Status { status: 503, .. }),
+        "{err:?}"
     );
 }

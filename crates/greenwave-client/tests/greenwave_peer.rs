@@ -28,7 +28,7 @@ const MISSING: &str = "missing-operator-container-1.0-1";
 
 fn client(stack: &GreenwaveStack) -> Client {
     Client::builder(&stack.greenwave_url)
-        .request_timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use omps_http::HttpSettings;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -13,12 +14,14 @@ use crate::types::{Archive, Build, BuildLog, BuildRef, ListArchives};
 use crate::xmlrpc::{self, Fault, Limits, Response};
 use crate::{Value, from_value};
 
-/// Default connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default total timeout of one XML-RPC call.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default total timeout of one archive download.
 pub const DEFAULT_TRANSFER_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default retries of an idempotent call.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// Default first back-off delay.
+pub const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_millis(500);
 
 /// How much of an HTTP error body is kept in [`KojiError::Http`].
 const ERROR_BODY_KEEP: usize = 4096;
@@ -30,44 +33,6 @@ pub enum Idempotency {
     Idempotent,
     /// May change hub state: sent exactly once.
     NonIdempotent,
-}
-
-/// Retry schedule for idempotent calls: exponential back-off from `initial_backoff`,
-/// doubling up to `max_backoff`, at most `max_retries` extra attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Extra attempts after the first one.
-    pub max_retries: u32,
-    /// Delay before the first retry.
-    pub initial_backoff: Duration,
-    /// Largest delay between attempts.
-    pub max_backoff: Duration,
-}
-
-impl RetryPolicy {
-    /// Never retry.
-    pub const NONE: Self = Self {
-        max_retries: 0,
-        initial_backoff: Duration::ZERO,
-        max_backoff: Duration::ZERO,
-    };
-
-    fn delay(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX);
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(8),
-        }
-    }
 }
 
 /// One call inside a multicall.
@@ -97,17 +62,17 @@ impl MethodCall {
 }
 
 /// Builder for [`Client`]; obtain one with [`Client::builder`].
+///
+/// The connection setters are those of every client builder of the workspace
+/// ([`HttpSettings`]); [`ClientBuilder::http_settings`] replaces them all at once. Koji's own
+/// settings are the file root URL, the download timeout and the XML-RPC decoding limits.
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     hub_url: String,
     topurl: Option<String>,
-    ca_bundle_pem: Option<Vec<u8>>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
+    settings: HttpSettings,
     transfer_timeout: Duration,
-    user_agent: String,
     limits: Limits,
-    retry: RetryPolicy,
 }
 
 impl ClientBuilder {
@@ -119,52 +84,89 @@ impl ClientBuilder {
         self
     }
 
+    /// Uses these connection settings (replacing any set before).
+    #[must_use]
+    pub fn http_settings(mut self, settings: HttpSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
     /// Adds the certificates of a PEM bundle to the system roots (hub and file root).
     #[must_use]
     pub fn ca_bundle_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.ca_bundle_pem = Some(pem.into());
+        self.settings = self.settings.ca_bundle_pem(pem);
         self
     }
 
-    /// Sets the connect timeout.
+    /// Turns TLS certificate verification off (test hubs only; logged at WARN).
+    #[must_use]
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.settings = self.settings.danger_accept_invalid_certs(accept);
+        self
+    }
+
+    /// Sets the connect timeout (default 10 s).
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings = self.settings.connect_timeout(timeout);
         self
     }
 
-    /// Sets the total timeout of each XML-RPC call (per attempt).
+    /// Sets the total timeout of each XML-RPC call, per attempt (default 30 s).
     #[must_use]
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings = self.settings.timeout(timeout);
         self
     }
 
-    /// Sets the total timeout of each archive download.
+    /// Sets the idle timeout between two reads of a body (default 60 s).
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.settings = self.settings.read_timeout(timeout);
+        self
+    }
+
+    /// Sets the total timeout of each archive download (default 120 s).
     #[must_use]
     pub fn transfer_timeout(mut self, timeout: Duration) -> Self {
         self.transfer_timeout = timeout;
         self
     }
 
-    /// Sets the `User-Agent` header.
+    /// Sets the `User-Agent` header (default `koji-client-rs/<version>`).
     #[must_use]
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = user_agent.into();
+        self.settings = self.settings.user_agent(user_agent);
         self
     }
 
-    /// Sets the decoding limits for hub answers.
+    /// Retries of an idempotent call after a transport error, HTTP 5xx/408 or fault 1014
+    /// (default 3).
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.settings = self.settings.max_retries(retries);
+        self
+    }
+
+    /// First back-off delay; it doubles on each retry, with jitter (default 500 ms).
+    #[must_use]
+    pub fn retry_base_delay(mut self, delay: Duration) -> Self {
+        self.settings = self.settings.retry_base_delay(delay);
+        self
+    }
+
+    /// Largest hub answer read, in bytes (default 32 MiB); also the decoder's document limit.
+    #[must_use]
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.settings = self.settings.max_response_bytes(limit);
+        self
+    }
+
+    /// Sets the decoding limits for hub answers (depth, value count; the size limit is the
+    /// smaller of [`Limits::max_size`] and `max_response_bytes`).
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
-        self
-    }
-
-    /// Sets the retry schedule for idempotent calls.
-    #[must_use]
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
         self
     }
 
@@ -178,35 +180,23 @@ impl ClientBuilder {
             }
             None => None,
         };
-        let mut http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .user_agent(self.user_agent);
-        if let Some(pem) = &self.ca_bundle_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-                KojiError::InvalidConfig {
-                    reason: format!("invalid CA bundle: {e}"),
-                }
+        let http = self
+            .settings
+            .build_client(concat!("koji-client-rs/", env!("CARGO_PKG_VERSION")))
+            .map_err(|e| KojiError::InvalidConfig {
+                reason: e.to_string(),
             })?;
-            if certs.is_empty() {
-                return Err(KojiError::InvalidConfig {
-                    reason: "CA bundle holds no certificate".to_owned(),
-                });
-            }
-            for cert in certs {
-                http = http.add_root_certificate(cert);
-            }
-        }
-        let http = http.build().map_err(|e| KojiError::InvalidConfig {
-            reason: format!("cannot build HTTP client: {e}"),
-        })?;
+        let mut limits = self.limits;
+        limits.max_size = limits
+            .max_size
+            .min(usize::try_from(self.settings.max_response_bytes).unwrap_or(usize::MAX));
         Ok(Client {
             http,
             hub,
             topurl,
-            request_timeout: self.request_timeout,
+            settings: self.settings,
             transfer_timeout: self.transfer_timeout,
-            limits: self.limits,
-            retry: self.retry,
+            limits,
         })
     }
 }
@@ -229,10 +219,9 @@ pub struct Client {
     pub(crate) http: reqwest::Client,
     hub: Url,
     pub(crate) topurl: Option<String>,
-    request_timeout: Duration,
+    settings: HttpSettings,
     pub(crate) transfer_timeout: Duration,
     limits: Limits,
-    retry: RetryPolicy,
 }
 
 impl Client {
@@ -241,13 +230,13 @@ impl Client {
         ClientBuilder {
             hub_url: hub_url.into(),
             topurl: None,
-            ca_bundle_pem: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            settings: HttpSettings::new()
+                .timeout(DEFAULT_TIMEOUT)
+                .max_retries(DEFAULT_MAX_RETRIES)
+                .retry_base_delay(DEFAULT_RETRY_BASE_DELAY)
+                .max_response_bytes(Limits::default().max_size as u64),
             transfer_timeout: DEFAULT_TRANSFER_TIMEOUT,
-            user_agent: concat!("koji-client-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             limits: Limits::default(),
-            retry: RetryPolicy::default(),
         }
     }
 
@@ -276,9 +265,9 @@ impl Client {
                 Err(e)
                     if idempotency == Idempotency::Idempotent
                         && e.is_retryable()
-                        && retry < self.retry.max_retries =>
+                        && retry < self.settings.max_retries =>
                 {
-                    let delay = self.retry.delay(retry);
+                    let delay = self.settings.retry_delay(retry);
                     retry += 1;
                     tracing::warn!(method, error = %e, attempt = retry, ?delay, "retrying Koji call");
                     tokio::time::sleep(delay).await;
@@ -353,7 +342,7 @@ impl Client {
             .http
             .post(self.hub.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("text/xml"))
-            .timeout(self.request_timeout)
+            .timeout(self.settings.timeout)
             .body(body.to_owned())
             .send()
             .await

@@ -8,8 +8,8 @@ mod value;
 pub mod xmlrpc;
 
 pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_TRANSFER_TIMEOUT, Idempotency, MethodCall, RetryPolicy,
+    Client, ClientBuilder, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BASE_DELAY, DEFAULT_TIMEOUT,
+    DEFAULT_TRANSFER_TIMEOUT, Idempotency, MethodCall,
 };
 pub use error::{
     FAULT_GENERIC_ERROR, FAULT_PARAMETER_ERROR, FAULT_SERVER_OFFLINE, KojiError, fault_name,
@@ -18,6 +18,7 @@ pub use manifests::{
     ArchiveSource, Checksum, ManifestsArchive, OPERATOR_MANIFESTS_BTYPE, archive_source, join_url,
     relative_url, typeinfo_archive_url,
 };
+pub use omps_http::HttpSettings;
 pub use types::{Archive, Build, BuildLog, BuildRef, BuildState, ChecksumType, ListArchives};
 pub use value::{Value, from_value, to_value};
 pub use xmlrpc::{DecodeError, Fault, Limits};

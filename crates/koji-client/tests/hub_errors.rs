@@ -5,13 +5,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{call, expect, fast_retries, fixture, ok};
-use koji_client::{Client, Idempotency, KojiError, Limits, RetryPolicy, Value};
+use koji_client::{Client, HttpSettings, Idempotency, KojiError, Limits, Value};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn client_with(server: &MockServer, retry: RetryPolicy, timeout: Duration) -> Client {
+fn client_with(server: &MockServer, retry: HttpSettings, timeout: Duration) -> Client {
     Client::builder(common::hub_url(server))
-        .request_timeout(timeout)
-        .retry_policy(retry)
+        .http_settings(retry.timeout(timeout))
         .build()
         .unwrap()
 }
@@ -148,7 +147,11 @@ async fn slow_answer_times_out() {
         1,
     )
     .await;
-    let koji = client_with(&hub, RetryPolicy::NONE, Duration::from_millis(200));
+    let koji = client_with(
+        &hub,
+        HttpSettings::new().max_retries(0),
+        Duration::from_millis(200),
+    );
     let started = Instant::now();
     let err = koji.get_api_version().await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -303,7 +306,7 @@ async fn connection_refused_is_a_retryable_transport_error() {
         l.local_addr().unwrap().port()
     };
     let koji = Client::builder(format!("http://127.0.0.1:{port}/kojihub"))
-        .retry_policy(fast_retries(1))
+        .http_settings(fast_retries(1))
         .build()
         .unwrap();
     let err = koji.hello().await.unwrap_err();
@@ -357,4 +360,30 @@ async fn custom_ca_bundle_is_accepted() {
         .build()
         .unwrap();
     assert_eq!(koji.hello().await.unwrap(), "Hello World");
+}
+
+#[tokio::test]
+async fn the_builder_takes_the_shared_settings() {
+    let hub = common::hub().await;
+    expect(&hub, call("hello"), fixture("hello"), 1).await;
+    // Every setter of the workspace's shared HTTP settings, on top of a settings value.
+    let koji = Client::builder(common::hub_url(&hub))
+        .http_settings(HttpSettings::new())
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(5))
+        .ca_bundle_pem(test_support::certs::CA_PEM)
+        .danger_accept_invalid_certs(false)
+        .user_agent("test/1")
+        .max_retries(0)
+        .retry_base_delay(Duration::from_millis(1))
+        .max_response_bytes(64)
+        .build()
+        .unwrap();
+    // The 64-byte cap applies to the hub's answer (the fixture is larger).
+    let err = koji.hello().await.unwrap_err();
+    assert!(
+        matches!(err, KojiError::TooLarge { limit: 64, .. }),
+        "{err:?}"
+    );
 }

@@ -19,8 +19,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use koji_client::xmlrpc::{self, Response};
 use koji_client::{
-    ArchiveSource, BuildState, Client, Fault, Idempotency, KojiError, Limits, RetryPolicy, Value,
-    kwargs,
+    ArchiveSource, BuildState, Client, Fault, Idempotency, KojiError, Limits, Value, kwargs,
 };
 use serde_json::{Value as Json, json};
 use test_support::koji_hub::{self, HubOptions, KojiHub};
@@ -206,7 +205,7 @@ fn carriage_returns_written_raw_by_koji_read_as_line_feeds_by_both() {
 fn client(hub: &KojiHub) -> Client {
     Client::builder(&hub.hub_url)
         .topurl(&hub.topurl)
-        .retry_policy(RetryPolicy::NONE)
+        .max_retries(0)
         .build()
         .unwrap()
 }
@@ -530,11 +529,8 @@ async fn an_offline_hub_is_a_retryable_fault_retried_by_count() {
     });
     let koji = Client::builder(&hub.hub_url)
         .topurl(&hub.topurl)
-        .retry_policy(RetryPolicy {
-            max_retries: 2,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(20),
-        })
+        .max_retries(2)
+        .retry_base_delay(Duration::from_millis(10))
         .build()
         .unwrap();
     let err = koji.get_api_version().await.unwrap_err();
@@ -557,8 +553,8 @@ async fn slow_and_absent_hubs_are_transport_errors_naming_the_cause() {
         ..HubOptions::default()
     });
     let koji = Client::builder(&hub.hub_url)
-        .request_timeout(Duration::from_millis(500))
-        .retry_policy(RetryPolicy::NONE)
+        .timeout(Duration::from_millis(500))
+        .max_retries(0)
         .build()
         .unwrap();
     let err = koji.get_api_version().await.unwrap_err();
@@ -566,10 +562,7 @@ async fn slow_and_absent_hubs_are_transport_errors_naming_the_cause() {
     assert!(err.to_string().contains("timed out"), "{err}");
 
     let down = format!("{}/kojihub", test_support::python_peer::refused_url());
-    let koji = Client::builder(down)
-        .retry_policy(RetryPolicy::NONE)
-        .build()
-        .unwrap();
+    let koji = Client::builder(down).max_retries(0).build().unwrap();
     let err = koji.get_api_version().await.unwrap_err();
     assert!(matches!(err, KojiError::Transport { .. }), "{err:?}");
     assert!(err.to_string().contains("Connection refused"), "{err}");

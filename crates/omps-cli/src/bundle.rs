@@ -5,14 +5,13 @@
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use manifest_bundle::image::{BundleImage, build_image};
 use manifest_bundle::layout::Layout;
 use manifest_bundle::{BundleDir, Limits, ManifestTree, to_bundles, validate_tree};
 use quay_client::oci::{Manifest, media_types};
-use quay_client::{RegistryAuth, RegistryClient, SecretString};
+use quay_client::{ImageReference, ImageToPush, RegistryAuth, RegistryClient, SecretString};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Exit};
@@ -213,46 +212,18 @@ pub fn convert(args: &ConvertArgs) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-/// A parsed image reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ImageRef {
-    registry: String,
-    repository: String,
-    tag: Option<String>,
-}
-
-/// `registry[:port]/path[:tag]`. The registry part is required (no implicit default registry).
-fn parse_image(image: &str) -> Result<ImageRef, String> {
-    let image = image.strip_prefix("docker://").unwrap_or(image);
-    let (registry, rest) = image
-        .split_once('/')
-        .ok_or_else(|| format!("{image:?} has no registry part (registry/namespace/repository)"))?;
-    let looks_like_host =
-        registry.contains('.') || registry.contains(':') || registry == "localhost";
-    if !looks_like_host || registry.is_empty() {
-        return Err(format!(
-            "{image:?} must start with a registry host (e.g. quay.example.com/ or 127.0.0.1:5000/)"
-        ));
+/// `registry[:port]/path[:tag]`: the registry part is required (no implicit default
+/// registry) and a push needs a tag, not a digest.
+fn parse_image(image: &str) -> Result<ImageReference, CliError> {
+    let r = ImageReference::parse(image)
+        .and_then(|r| r.require_registry(image))
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    if r.digest.is_some() {
+        return Err(CliError::usage(format!(
+            "{image:?}: push needs a tag, not a digest"
+        )));
     }
-    if rest.contains('@') {
-        return Err("push needs a tag, not a digest".into());
-    }
-    let last = rest.rsplit('/').next().unwrap_or(rest);
-    let (repository, tag) = match last.rsplit_once(':') {
-        Some((_, tag)) => (
-            rest[..rest.len() - tag.len() - 1].to_owned(),
-            Some(tag.to_owned()),
-        ),
-        None => (rest.to_owned(), None),
-    };
-    if repository.is_empty() || tag.as_deref() == Some("") {
-        return Err(format!("{image:?} is not a valid image reference"));
-    }
-    Ok(ImageRef {
-        registry: registry.to_owned(),
-        repository,
-        tag,
-    })
+    Ok(r)
 }
 
 /// Reads the bundle directory and builds its image.
@@ -288,36 +259,35 @@ fn credentials(args: &PushArgs) -> Result<RegistryAuth, CliError> {
             text.trim_end_matches(['\r', '\n']).to_owned(),
         ));
     }
-    match (&args.token, &args.username, password) {
-        (Some(t), _, _) => Ok(RegistryAuth::Bearer(t.clone())),
-        (None, Some(u), Some(p)) => Ok(RegistryAuth::basic(u.clone(), p)),
-        (None, None, None) => Ok(RegistryAuth::Anonymous),
-        _ => Err(CliError::usage(
-            "--username and a password (--password-stdin) go together",
-        )),
-    }
+    RegistryAuth::from_parts(args.username.clone(), password, args.token.clone()).map_err(|e| {
+        CliError::usage(format!(
+            "{e} (give --username with --password-stdin, or a token)"
+        ))
+    })
 }
 
 /// The registry client for `image_ref` with the command's TLS, timeout and credentials.
 fn registry_client(
-    image_ref: &ImageRef,
+    image_ref: &ImageReference,
     args: &PushArgs,
     auth: RegistryAuth,
 ) -> Result<RegistryClient, CliError> {
     let scheme = if args.plain_http { "http" } else { "https" };
-    let mut builder = RegistryClient::builder(format!("{scheme}://{}", image_ref.registry))
-        .auth(auth)
-        .timeout(Duration::from_secs(args.timeout.max(1)))
-        .user_agent(format!("omps/{}", env!("CARGO_PKG_VERSION")));
+    let registry = image_ref.registry.as_deref().unwrap_or_default();
+    let mut settings = crate::output::http_settings(args.timeout);
     if let Some(path) = &args.ca_bundle {
-        builder = builder.ca_bundle_pem(crate::output::read_ca_bundle(path)?);
+        settings = settings.ca_bundle_pem(crate::output::read_ca_bundle(path)?);
     }
-    Ok(builder.build()?)
+    Ok(RegistryClient::builder(format!("{scheme}://{registry}"))
+        .http_settings(settings)
+        .auth(auth)
+        .build()?)
 }
 
-/// Runs `omps bundle push`.
+/// Runs `omps bundle push`: builds the image in memory and pushes it with the one image-push
+/// function of `quay-client` (the OMPS server's OCI store uses the same).
 pub async fn push(args: PushArgs) -> Result<Exit, CliError> {
-    let image_ref = parse_image(&args.image).map_err(CliError::usage)?;
+    let image_ref = parse_image(&args.image)?;
     let auth = credentials(&args)?;
     // Validation and the image build are CPU work: off the runtime.
     let dir = args.dir.clone();
@@ -329,9 +299,13 @@ pub async fn push(args: PushArgs) -> Result<Exit, CliError> {
         .clone()
         .unwrap_or_else(|| bundle.version.replace('+', "_"));
     let client = registry_client(&image_ref, &args, auth)?;
-    let total = (image.layer.len() + image.config.len() + image.manifest.len()) as u64;
+    let to_push = ImageToPush {
+        layers: vec![image.layer.clone().into()],
+        config: image.config.clone().into(),
+        manifest: Manifest::new(media_types::OCI_MANIFEST, image.manifest.clone()),
+    };
     let progress = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total);
+        let bar = indicatif::ProgressBar::new(to_push.total_bytes());
         if let Ok(style) =
             indicatif::ProgressStyle::with_template("{msg:>10} [{bar:30}] {bytes}/{total_bytes}")
         {
@@ -341,38 +315,19 @@ pub async fn push(args: PushArgs) -> Result<Exit, CliError> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let repository = image_ref.repository.clone();
-    let pushed = async {
-        progress.set_message("layer");
-        client
-            .push_blob(&repository, image.layer.clone().into())
-            .await?;
-        progress.inc(image.layer.len() as u64);
-        progress.set_message("config");
-        client
-            .push_blob(&repository, image.config.clone().into())
-            .await?;
-        progress.inc(image.config.len() as u64);
-        progress.set_message("manifest");
-        let digest = client
-            .put_manifest(
-                &repository,
-                &tag,
-                &Manifest::new(media_types::OCI_MANIFEST, image.manifest.clone()),
-            )
-            .await?;
-        progress.inc(image.manifest.len() as u64);
-        Ok::<_, quay_client::QuayError>(digest)
-    }
-    .await;
+    let repository = &image_ref.repository;
+    let registry = image_ref.registry.as_deref().unwrap_or_default();
+    let pushed = client
+        .push_image_with_progress(repository, &tag, &to_push, &|part, bytes| {
+            progress.set_message(part.to_owned());
+            progress.inc(bytes);
+        })
+        .await;
     progress.finish_and_clear();
     let digest = pushed.map_err(|e| {
-        CliError::from(e).with_context(format!(
-            "pushing {}/{repository}:{tag} failed",
-            image_ref.registry
-        ))
+        CliError::from(e).with_context(format!("pushing {registry}/{repository}:{tag} failed"))
     })?;
-    let reference = format!("{}/{repository}:{tag}", image_ref.registry);
+    let reference = format!("{registry}/{repository}:{tag}");
     print_pushed(args.output, &reference, &digest, &tag, &bundle, &image);
     Ok(Exit::Success)
 }
@@ -418,17 +373,22 @@ mod tests {
     fn image_references() {
         let r = parse_image("127.0.0.1:5000/ns/etcd-bundle:0.9.4").unwrap();
         assert_eq!(
-            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
-            ("127.0.0.1:5000", "ns/etcd-bundle", Some("0.9.4"))
+            (
+                r.registry.as_deref(),
+                r.repository.as_str(),
+                r.tag.as_deref()
+            ),
+            (Some("127.0.0.1:5000"), "ns/etcd-bundle", Some("0.9.4"))
         );
         let r = parse_image("docker://quay.example.com/a/b/c").unwrap();
         assert_eq!((r.repository.as_str(), r.tag), ("a/b/c", None));
         let r = parse_image("localhost/x:1").unwrap();
-        assert_eq!(r.registry, "localhost");
+        assert_eq!(r.registry.as_deref(), Some("localhost"));
         for bad in [
             "etcd",
             "ns/etcd:1",
             "quay.example.com/ns/etcd@sha256:abc",
+            &format!("quay.example.com/ns/etcd@sha256:{}", "a".repeat(64)),
             "quay.example.com/",
             "quay.example.com/ns/etcd:",
         ] {

@@ -8,7 +8,9 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use quay_client::{ErrorKind, QuayError};
+use omps_http::HttpError;
+use quay_client::{ErrorKind, QuayError, TransportKind};
+use quay_tools::ToolsError;
 use serde_json::{Value, json};
 
 /// An exit status of `omps`.
@@ -104,6 +106,10 @@ pub enum Failure {
     Invalid(String),
     /// A remote call of the Quay / registry clients failed.
     Quay(QuayError),
+    /// A mirror, apply or preflight failed (configuration, a side unreachable, a client error).
+    Tools(ToolsError),
+    /// A call of the shared HTTP layer failed (the OAuth2 token request).
+    Http(HttpError),
     /// The OMPS service answered with an error; `body` is its JSON answer.
     Service {
         /// HTTP status.
@@ -158,6 +164,18 @@ impl From<QuayError> for CliError {
 impl From<cluster_apply::Error> for CliError {
     fn from(error: cluster_apply::Error) -> Self {
         Failure::Cluster(error).into()
+    }
+}
+
+impl From<ToolsError> for CliError {
+    fn from(e: ToolsError) -> Self {
+        Failure::Tools(e).into()
+    }
+}
+
+impl From<HttpError> for CliError {
+    fn from(e: HttpError) -> Self {
+        Failure::Http(e).into()
     }
 }
 
@@ -228,13 +246,13 @@ impl CliError {
             Failure::Unreachable(_) => Exit::Unreachable,
             Failure::Service { status, .. } => status_exit(*status),
             Failure::Cluster(error) => Exit::Own(error.exit_code()),
-            Failure::Quay(e) => match e.kind() {
-                ErrorKind::Config => Exit::Usage,
-                ErrorKind::Timeout | ErrorKind::Transport => Exit::Unreachable,
-                ErrorKind::InvalidResponse | ErrorKind::DigestMismatch => Exit::RemoteFailure,
-                // A non-2xx answer: the server refused (4xx) or failed (5xx).
-                ErrorKind::Remote => e.status().map_or(Exit::RemoteFailure, status_exit),
-                _ => Exit::Refused,
+            Failure::Quay(e) => kind_exit(e.kind(), e.status()),
+            Failure::Tools(e) => kind_exit(e.kind(), e.client_error().and_then(QuayError::status)),
+            Failure::Http(e) => match e {
+                HttpError::Config(_) => Exit::Usage,
+                HttpError::Transport(_) => Exit::Unreachable,
+                HttpError::Status { status, .. } => status_exit(*status),
+                _ => Exit::RemoteFailure,
             },
         }
     }
@@ -246,6 +264,14 @@ impl CliError {
             Failure::Input(_) => "input",
             Failure::Invalid(_) => "invalid",
             Failure::Quay(e) => e.kind().as_str(),
+            Failure::Tools(e) => e.kind().as_str(),
+            Failure::Http(e) => match e {
+                HttpError::Config(_) => "config",
+                HttpError::Transport(t) if t.kind() == TransportKind::Timeout => "timeout",
+                HttpError::Transport(_) => "transport",
+                HttpError::Status { .. } => "remote",
+                _ => "invalid_response",
+            },
             Failure::Service { .. } => "service",
             Failure::Unreachable(_) => "transport",
             Failure::Internal(_) => "other",
@@ -257,15 +283,19 @@ impl CliError {
     /// "status"?, "quay_response"?, "hint"?}}`.
     pub fn to_json(&self) -> Value {
         let mut err = json!({"kind": self.kind(), "message": self.to_string()});
-        match &self.0.failure {
-            Failure::Quay(e) => {
-                if let Some(s) = e.status() {
-                    err["status"] = s.into();
-                    err["quay_response"] = e.remote_body();
-                }
+        let client_error = match &self.0.failure {
+            Failure::Quay(e) => Some(e),
+            Failure::Tools(e) => e.client_error(),
+            _ => None,
+        };
+        if let Some(e) = client_error {
+            if let Some(s) = e.status() {
+                err["status"] = s.into();
+                err["quay_response"] = e.remote_body();
             }
-            Failure::Service { status, .. } => err["status"] = (*status).into(),
-            _ => {}
+        }
+        if let Failure::Service { status, .. } = &self.0.failure {
+            err["status"] = (*status).into();
         }
         if let Some(h) = self.hint() {
             err["hint"] = h.into();
@@ -290,6 +320,8 @@ impl CliError {
         eprintln!("error: {self}");
         let mut source = match &self.0.failure {
             Failure::Quay(e) => std::error::Error::source(e),
+            Failure::Tools(e) => std::error::Error::source(e),
+            Failure::Http(e) => std::error::Error::source(e),
             _ => None,
         };
         while let Some(s) = source {
@@ -337,6 +369,18 @@ fn cluster_kind(error: &cluster_apply::Error) -> &'static str {
     }
 }
 
+/// The row of a client error: by kind, and for a non-2xx answer by its status.
+fn kind_exit(kind: ErrorKind, status: Option<u16>) -> Exit {
+    match kind {
+        ErrorKind::Config => Exit::Usage,
+        ErrorKind::Timeout | ErrorKind::Transport => Exit::Unreachable,
+        ErrorKind::InvalidResponse | ErrorKind::DigestMismatch => Exit::RemoteFailure,
+        // A non-2xx answer: the server refused (4xx) or failed (5xx).
+        ErrorKind::Remote => status.map_or(Exit::RemoteFailure, status_exit),
+        _ => Exit::Refused,
+    }
+}
+
 /// 5xx is a server failure; anything else that is not a success was refused.
 fn status_exit(status: u16) -> Exit {
     if status >= 500 {
@@ -360,6 +404,8 @@ impl fmt::Display for CliError {
             | Failure::Internal(m) => f.write_str(m),
             Failure::Quay(e) => write!(f, "{e}"),
             Failure::Cluster(error) => write!(f, "{error}"),
+            Failure::Tools(e) => write!(f, "{e}"),
+            Failure::Http(e) => write!(f, "{e}"),
             Failure::Service { id, message, .. } => write!(f, "{id}: {message}"),
         }
     }
@@ -370,7 +416,11 @@ impl std::error::Error for CliError {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quay_client::{Api, RemoteError};
+    use quay_client::{Api, RemoteError, TransportError};
+
+    fn wire(kind: TransportKind) -> QuayError {
+        QuayError::from_transport(TransportError::new("x", None, kind, "cause"))
+    }
 
     fn remote(status: u16) -> QuayError {
         // Classified exactly as a client classifies an answer of that status.
@@ -398,20 +448,51 @@ mod tests {
             (CliError::unreachable("cannot reach"), 4),
             (QuayError::Config("x".into()).into(), 2),
             (QuayError::InvalidArgument("x".into()).into(), 2),
+            (wire(TransportKind::Timeout).into(), 4),
+            (wire(TransportKind::Connect).into(), 4),
+            (wire(TransportKind::Tls).into(), 4),
+            (ToolsError::Config("bad key".into()).into(), 2),
             (
-                QuayError::Timeout {
-                    context: "x".into(),
+                ToolsError::Preflight {
+                    role: "source".into(),
+                    host: "a:1".into(),
+                    error: Box::new(wire(TransportKind::Connect)),
                 }
                 .into(),
                 4,
             ),
+            (ToolsError::Quay(remote(404)).into(), 1),
+            (ToolsError::Quay(remote(503)).into(), 3),
+            (HttpError::Config("no client id".into()).into(), 2),
             (
-                QuayError::Transport {
-                    context: "x".into(),
-                    source: "refused".into(),
-                }
+                HttpError::Transport(TransportError::new(
+                    "token",
+                    None,
+                    TransportKind::Connect,
+                    "refused",
+                ))
                 .into(),
                 4,
+            ),
+            (
+                HttpError::Status {
+                    context: "token".into(),
+                    url: "u".into(),
+                    status: 401,
+                    body: String::new(),
+                }
+                .into(),
+                1,
+            ),
+            (
+                HttpError::Status {
+                    context: "token".into(),
+                    url: "u".into(),
+                    status: 502,
+                    body: String::new(),
+                }
+                .into(),
+                3,
             ),
             (QuayError::InvalidResponse("x".into()).into(), 3),
             (QuayError::ResponseTooLarge { limit: 1 }.into(), 3),
@@ -473,13 +554,8 @@ mod tests {
                 ErrorKind::NotFound => remote(404),
                 ErrorKind::AlreadyExists => remote(409),
                 ErrorKind::InvalidRequest => remote(400),
-                ErrorKind::Timeout => QuayError::Timeout {
-                    context: "x".into(),
-                },
-                ErrorKind::Transport => QuayError::Transport {
-                    context: "x".into(),
-                    source: "x".into(),
-                },
+                ErrorKind::Timeout => wire(TransportKind::Timeout),
+                ErrorKind::Transport => wire(TransportKind::Connect),
                 ErrorKind::DigestMismatch => QuayError::DigestMismatch {
                     expected: "a".into(),
                     actual: "b".into(),

@@ -3,22 +3,19 @@
 //! Parses arguments and the configuration file, then calls `quay_client::mirror` (plan and
 //! execute) and `quay_client::preflight`; this module only formats the results.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use quay_client::mirror::{
-    Discovery, Endpoint, ExecuteOptions, ImageRef, ItemResult, ItemStatus, MirrorConfig,
-    MirrorObserver, MirrorReport, PlanOptions, ServerConfig, TagFilter, normalize_server,
+use quay_client::{CopyOptions, SecretString};
+use quay_tools::mirror::{
+    Discovery, Endpoint, ExecuteOptions, ItemResult, ItemStatus, MirrorConfig, MirrorObserver,
+    MirrorReport, PlanOptions, ServerConfig, TagFilter, normalize_server, parse_repository,
     registry_host,
 };
-use quay_client::{CopyOptions, QuayError, SecretString};
 
 use crate::error::{CliError, Exit};
 use crate::output::{self, ConnArgs, OAuthArgs, Output};
-
-/// Largest configuration file read.
-const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// Arguments of `omps mirror`.
 #[derive(Debug, Args)]
@@ -28,10 +25,10 @@ pub struct MirrorArgs {
     /// (`source_*`/`destination_*` or `primary_*`/`secondary_*` keys); see docs/mirror.md.
     #[arg(long, short = 'c', alias = "config", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
-    /// Source registry (host[:port] or URL); overrides the configuration file.
+    /// Source registry (host, host:port or URL); overrides the configuration file.
     #[arg(long, value_name = "URL")]
     pub source: Option<String>,
-    /// Destination registry (host[:port] or URL); overrides the configuration file.
+    /// Destination registry (host, host:port or URL); overrides the configuration file.
     #[arg(long, value_name = "URL")]
     pub destination: Option<String>,
     /// Source Quay API base URL when it differs from the registry URL.
@@ -113,40 +110,6 @@ pub enum DiscoveryArg {
     Registry,
 }
 
-fn read_config(path: &Path) -> Result<MirrorConfig, CliError> {
-    let text = read_yaml_file(path)?;
-    Ok(MirrorConfig::from_value(
-        &text,
-        &quay_client::credentials::process_env,
-    )?)
-}
-
-/// Reads a YAML file (size-limited) into JSON with the bounded parser of `manifest-bundle`.
-pub fn read_yaml_file(path: &Path) -> Result<serde_json::Value, CliError> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path)
-        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
-    let mut text = String::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
-    if text.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(CliError::config(format!(
-            "{} is larger than {MAX_CONFIG_BYTES} bytes",
-            path.display()
-        )));
-    }
-    let limits = manifest_bundle::YamlLimits {
-        max_bytes: usize::try_from(MAX_CONFIG_BYTES).unwrap_or(usize::MAX),
-        max_depth: 32,
-        max_nodes: 100_000,
-        ..manifest_bundle::YamlLimits::default()
-    };
-    let doc = manifest_bundle::yaml::parse(&text, &limits)
-        .map_err(|e| CliError::config(format!("{}: {e}", path.display())))?;
-    Ok(doc.map_or(serde_json::Value::Null, |d| d.to_json()))
-}
-
 fn env_secret(var: &str) -> Option<SecretString> {
     std::env::var(var)
         .ok()
@@ -156,7 +119,11 @@ fn env_secret(var: &str) -> Option<SecretString> {
 
 /// Merges the configuration file and the flags (flags win).
 fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
-    let from_file = args.config_file.as_deref().map(read_config).transpose()?;
+    let from_file = args
+        .config_file
+        .as_deref()
+        .map(|p| MirrorConfig::from_file(p, &quay_tools::credentials::process_env))
+        .transpose()?;
     let mut cfg = if let Some(c) = from_file {
         c
     } else {
@@ -165,11 +132,8 @@ fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
                 "give --config-file, or both --source and --destination",
             ));
         };
-        // An empty configuration in this project's format, filled from the flags below.
-        MirrorConfig::from_value(
-            &serde_json::json!({"servers": {"primary": {"url": s}, "secondary": {"url": d}}}),
-            &|_| None,
-        )?
+        // A configuration of just the two servers, filled from the flags below.
+        MirrorConfig::from_servers(s, d)?
     };
     if let Some(s) = &args.source {
         cfg.source.url = normalize_server(s)?;
@@ -217,7 +181,7 @@ fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
         std::mem::swap(&mut cfg.source, &mut cfg.destination);
     }
     for r in &args.repositories {
-        cfg.repositories.push(ImageRef::parse(r)?);
+        cfg.repositories.push(parse_repository(r)?);
     }
     cfg.auto_discovery |= args.auto_discovery;
     cfg.skip_broken_images |= args.skip_broken_images;
@@ -311,31 +275,33 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
     for w in &cfg.warnings {
         eprintln!("warning: {w}");
     }
-    let mut conn = args.conn.connect_options()?;
-    if conn.ca_bundle_pem.is_none() {
+    let mut settings = args.conn.http_settings()?;
+    if settings.ca_bundle_pem.is_none() {
         if let Some(p) = &cfg.ca_bundle {
-            conn.ca_bundle_pem = Some(output::read_ca_bundle(p)?);
+            settings = settings.ca_bundle_pem(output::read_ca_bundle(p)?);
         }
     }
-    conn.insecure_skip_verify |= cfg.insecure_skip_verify;
-    if conn.insecure_skip_verify {
+    if cfg.insecure_skip_verify {
+        settings = settings.danger_accept_invalid_certs(true);
+    }
+    if settings.danger_accept_invalid_certs {
         eprintln!("warning: TLS certificate verification is off for every call");
     }
-    let oauth = args.oauth.token(&conn).await?;
+    let oauth = args.oauth.token(&settings).await?;
     let src = Endpoint::connect_with_token(
         &cfg.source,
         cfg.source.api_token.clone().or(oauth.clone()),
-        &conn,
+        &settings,
     )?;
     let dst = Endpoint::connect_with_token(
         &cfg.destination,
         cfg.destination.api_token.clone().or(oauth),
-        &conn,
+        &settings,
     )?;
     if !args.no_preflight {
         let timeout = Duration::from_secs(args.preflight_timeout.max(1));
         for (role, ep) in [("source", &src), ("destination", &dst)] {
-            match quay_client::preflight::check_registry(&ep.registry, timeout).await {
+            match quay_tools::preflight::check_side(role, &ep.registry, timeout).await {
                 Ok(r) => {
                     if format_is_text(args) {
                         eprintln!(
@@ -350,7 +316,7 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
                         );
                     }
                 }
-                Err(e) => return Err(preflight_error(role, &ep.url, e).into()),
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -367,7 +333,7 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
         p.tags = TagFilter::new(cfg.tags.clone());
         p
     };
-    let plan = quay_client::mirror::plan(&src, &dst, &plan_opts).await?;
+    let plan = quay_tools::mirror::plan(&src, &dst, &plan_opts).await?;
     let mut exec = ExecuteOptions::default();
     exec.concurrency = cfg.concurrency.unwrap_or(4);
     exec.skip_broken_images = cfg.skip_broken_images;
@@ -377,7 +343,7 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
         bar: output::progress_bar(plan.items.len() as u64, "mirror"),
         lines: format_is_text(args),
     };
-    let report = quay_client::mirror::execute(&src, &dst, &plan, &exec, &progress).await;
+    let report = quay_tools::mirror::execute(&src, &dst, &plan, &exec, &progress).await;
     progress.bar.finish_and_clear();
     match args.output {
         Output::Json => output::print_json(
@@ -394,24 +360,4 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
 
 fn format_is_text(args: &MirrorArgs) -> bool {
     args.output == Output::Text
-}
-
-/// Prefixes a preflight failure with the role, keeping its category (and exit code).
-fn preflight_error(role: &str, url: &url::Url, e: QuayError) -> QuayError {
-    let what = format!(
-        "preflight failed for the {role} registry {}",
-        registry_host(url)
-    );
-    let strip = |c: &str| c.trim_start_matches("preflight: ").to_owned();
-    match e {
-        QuayError::Transport { context, source } => QuayError::Transport {
-            context: format!("{what}: {}", strip(&context)),
-            source,
-        },
-        QuayError::Timeout { context } => QuayError::Timeout {
-            context: format!("{what}: {}", strip(&context)),
-        },
-        QuayError::Config(m) => QuayError::Config(format!("{what}: {m}")),
-        other => other,
-    }
 }

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use quay_client::mirror::ConnectOptions;
-use quay_client::oauth::OAuthClient;
-use quay_client::{QuayRestClient, SecretString};
+use omps_http::oauth::{ClientAuth, ClientCredentials};
+use quay_client::{HttpSettings, QuayRestClient, SecretString};
 
 use crate::error::CliError;
 
@@ -42,18 +41,23 @@ pub struct ConnArgs {
 }
 
 impl ConnArgs {
-    /// The library's connection options (reads the CA bundle file).
-    pub fn connect_options(&self) -> Result<ConnectOptions, CliError> {
-        let mut o = ConnectOptions::default();
+    /// The one set of HTTP settings every client of the command gets (reads the CA bundle).
+    pub fn http_settings(&self) -> Result<HttpSettings, CliError> {
+        let mut settings = http_settings(self.timeout)
+            .connect_timeout(Duration::from_secs(self.connect_timeout.max(1)))
+            .danger_accept_invalid_certs(self.insecure_skip_tls_verify);
         if let Some(p) = &self.ca_bundle {
-            o.ca_bundle_pem = Some(read_ca_bundle(p)?);
+            settings = settings.ca_bundle_pem(read_ca_bundle(p)?);
         }
-        o.insecure_skip_verify = self.insecure_skip_tls_verify;
-        o.connect_timeout = Duration::from_secs(self.connect_timeout.max(1));
-        o.timeout = Duration::from_secs(self.timeout.max(1));
-        concat!("omps/", env!("CARGO_PKG_VERSION")).clone_into(&mut o.user_agent);
-        Ok(o)
+        Ok(settings)
     }
+}
+
+/// The command line's defaults: its user agent and a total timeout of `timeout_secs`.
+pub fn http_settings(timeout_secs: u64) -> HttpSettings {
+    HttpSettings::new()
+        .timeout(Duration::from_secs(timeout_secs.max(1)))
+        .user_agent(concat!("omps/", env!("CARGO_PKG_VERSION")))
 }
 
 /// Quay API location and credentials.
@@ -102,11 +106,24 @@ pub struct OAuthArgs {
     /// OAuth2 scopes to request (space-separated).
     #[arg(long, value_name = "SCOPES")]
     pub oauth_scope: Option<String>,
+    /// How the client id and secret reach the token endpoint: in the form body (what omps has
+    /// always sent) or as HTTP Basic authentication.
+    #[arg(long, value_enum, default_value_t = OAuthClientAuth::Body, value_name = "HOW")]
+    pub oauth_client_auth: OAuthClientAuth,
+}
+
+/// `--oauth-client-auth` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OAuthClientAuth {
+    /// `client_id` and `client_secret` in the form body.
+    Body,
+    /// HTTP Basic authentication (RFC 6749 §2.3.1's preferred form).
+    Basic,
 }
 
 /// Reads a secret file (size-limited, trailing newline removed); errors name the file only.
 pub fn secret_file(path: &Path) -> Result<SecretString, CliError> {
-    quay_client::credentials::read_secret_file(path).map_err(CliError::config)
+    quay_tools::credentials::read_secret_file(path).map_err(CliError::config)
 }
 
 /// Reads a PEM CA bundle file.
@@ -117,7 +134,7 @@ pub fn read_ca_bundle(path: &Path) -> Result<Vec<u8>, CliError> {
 
 impl OAuthArgs {
     /// Fetches a token when a token URL is configured; `None` otherwise.
-    pub async fn token(&self, conn: &ConnectOptions) -> Result<Option<SecretString>, CliError> {
+    pub async fn token(&self, settings: &HttpSettings) -> Result<Option<SecretString>, CliError> {
         let Some(url) = &self.oauth_token_url else {
             return Ok(None);
         };
@@ -137,16 +154,14 @@ impl OAuthArgs {
                 ));
             }
         };
-        let mut b = OAuthClient::builder(url.as_str())
+        let mut b = ClientCredentials::builder(url.as_str())
             .client_id(id)
             .client_secret(secret)
-            .connect_timeout(conn.connect_timeout)
-            .timeout(conn.timeout)
-            .user_agent(conn.user_agent.clone())
-            .danger_accept_invalid_certs(conn.insecure_skip_verify);
-        if let Some(pem) = &conn.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
-        }
+            .client_auth(match self.oauth_client_auth {
+                OAuthClientAuth::Body => ClientAuth::Body,
+                OAuthClientAuth::Basic => ClientAuth::Basic,
+            })
+            .http_settings(settings.clone());
         if let Some(s) = &self.oauth_scope {
             b = b.scope(s.clone());
         }
@@ -164,8 +179,11 @@ fn env_secret(var: &str) -> Option<SecretString> {
 impl QuayArgs {
     /// The API token from OAuth2, --token / OMPS_QUAY_TOKEN or --token-file (in that order);
     /// `None` when none is given (`initialize` needs none).
-    pub async fn api_token(&self, conn: &ConnectOptions) -> Result<Option<SecretString>, CliError> {
-        if let Some(t) = self.oauth.token(conn).await? {
+    pub async fn api_token(
+        &self,
+        settings: &HttpSettings,
+    ) -> Result<Option<SecretString>, CliError> {
+        if let Some(t) = self.oauth.token(settings).await? {
             return Ok(Some(t));
         }
         if let Some(t) = &self.token {
@@ -176,20 +194,13 @@ impl QuayArgs {
 
     /// A REST client; with `need_token` a missing token is a configuration error.
     pub async fn client(&self, need_token: bool) -> Result<QuayRestClient, CliError> {
-        let conn = self.conn.connect_options()?;
-        if conn.insecure_skip_verify {
+        let settings = self.conn.http_settings()?;
+        if settings.danger_accept_invalid_certs {
             eprintln!("warning: TLS certificate verification is off for every call");
         }
-        let url = quay_client::mirror::normalize_server(&self.quay_url)?;
-        let mut b = QuayRestClient::builder(url.as_str())
-            .connect_timeout(conn.connect_timeout)
-            .timeout(conn.timeout)
-            .user_agent(conn.user_agent.clone())
-            .danger_accept_invalid_certs(conn.insecure_skip_verify);
-        if let Some(pem) = &conn.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
-        }
-        match self.api_token(&conn).await? {
+        let url = quay_tools::mirror::normalize_server(&self.quay_url)?;
+        let mut b = QuayRestClient::builder(url.as_str()).http_settings(settings.clone());
+        match self.api_token(&settings).await? {
             Some(t) => b = b.token(t),
             None if need_token => {
                 return Err(CliError::usage(

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use quay_client::apply::{self, ApplyConfig, ApplyOptions, ApplyReport};
 use quay_client::{
     ExposeSecret as _, NewProxyCache, NewRepository, ProxyCacheConfig, QuayError, QuayRestClient,
     Repository, RepositoryQuery, Robot, SecretString, Visibility,
 };
+use quay_tools::apply::{self, ApplyConfig, ApplyOptions, ApplyReport};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Exit};
@@ -688,8 +688,7 @@ fn apply_text(r: &ApplyReport, dry_run: bool) -> String {
 }
 
 async fn apply_cmd(q: &QuayArgs, a: &ApplyArgs) -> Result<Done, CliError> {
-    let value = crate::mirror::read_yaml_file(&a.file)?;
-    let cfg = ApplyConfig::from_value(&value, &quay_client::credentials::process_env)?;
+    let cfg = ApplyConfig::from_file(&a.file, &quay_tools::credentials::process_env)?;
     for w in &cfg.warnings {
         eprintln!("warning: {w}");
     }

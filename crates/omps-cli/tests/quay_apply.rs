@@ -106,10 +106,14 @@ async fn invalid_file_is_rejected_before_any_call() {
     let r = quay(&s, Some(TOKEN), &["apply", "-f", &file]);
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("unknown keys: organisations"),
+        r.stderr
+            .contains("unknown key `organisations`; did you mean `organizations`?"),
         "{}",
         r.stderr
     );
+    let file = write(&dir, "organizations:\n  a: {}\nrobots:\n  x: {type: org}\n");
+    let r = quay(&s, Some(TOKEN), &["apply", "-f", &file]);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("needs org_name"), "{}", r.stderr);
     assert!(s.received_requests().await.unwrap().is_empty());
     let file = write(&dir, "a: [unclosed\n");

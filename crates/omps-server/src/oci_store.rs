@@ -24,9 +24,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use quay_client::oci::{Manifest, media_types};
-use quay_client::{QuayError, QuayRestClient, RegistryAuth, RegistryClient, Visibility};
+use quay_client::{
+    ImageToPush, QuayError, QuayRestClient, RegistryAuth, RegistryClient, Visibility,
+};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 use sha2::Digest as _;
@@ -101,32 +102,13 @@ fn release_of_tag(tag: &str) -> Option<&str> {
     is_strict_version(head).then_some(head)
 }
 
-/// Turns a forwarded `Authorization` value into registry credentials.
+/// Turns a forwarded `Authorization` value into registry credentials (the workspace's one way,
+/// [`RegistryAuth::from_authorization`]).
 fn forwarded(auth: &Auth) -> Result<RegistryAuth, StoreError> {
-    let value = auth.expose_secret().trim();
-    let (scheme, rest) = value.split_once(' ').unwrap_or(("", value));
-    if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok());
-        let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
-            return Err(StoreError::Unauthorized {
-                message: "the Authorization header is not valid Basic credentials".into(),
-                body: json!({}),
-            });
-        };
-        return Ok(RegistryAuth::basic(
-            user,
-            SecretString::from(password.to_owned()),
-        ));
-    }
-    let token = if scheme.eq_ignore_ascii_case("bearer") {
-        rest.trim()
-    } else {
-        value
-    };
-    Ok(RegistryAuth::Bearer(SecretString::from(token.to_owned())))
+    RegistryAuth::from_authorization(auth).map_err(|_| StoreError::Unauthorized {
+        message: "the Authorization header is not valid Basic credentials".into(),
+        body: json!({}),
+    })
 }
 
 /// HTTP settings shared by every registry client the store builds.
@@ -154,27 +136,29 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
-    fn registry(&self, url: &str, auth: RegistryAuth) -> Result<RegistryClient, QuayError> {
-        let mut b = RegistryClient::builder(url.to_owned())
-            .auth(auth)
+    /// The one settings value every client of the store gets.
+    fn http_settings(&self) -> quay_client::HttpSettings {
+        let settings = quay_client::HttpSettings::new()
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .user_agent(self.user_agent.clone());
-        if let Some(pem) = &self.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
+        match &self.ca_bundle_pem {
+            Some(pem) => settings.ca_bundle_pem(pem.clone()),
+            None => settings,
         }
-        b.build()
+    }
+
+    fn registry(&self, url: &str, auth: RegistryAuth) -> Result<RegistryClient, QuayError> {
+        RegistryClient::builder(url.to_owned())
+            .http_settings(self.http_settings())
+            .auth(auth)
+            .build()
     }
 
     fn rest(&self, url: &str) -> Result<QuayRestClient, QuayError> {
-        let mut b = QuayRestClient::builder(url.to_owned())
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.request_timeout)
-            .user_agent(self.user_agent.clone());
-        if let Some(pem) = &self.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
-        }
-        b.build()
+        QuayRestClient::builder(url.to_owned())
+            .http_settings(self.http_settings())
+            .build()
     }
 }
 
@@ -385,27 +369,20 @@ impl OciStore {
             .map_err(store_error)
     }
 
-    /// Pushes one image's blobs and manifest under `tag`; the manifest digest. Kept as one small
-    /// function so it can become the workspace's shared image push.
+    /// Pushes one bundle image under `tag` with the workspace's one image push
+    /// ([`RegistryClient::push_image`], also used by `omps bundle push`); the manifest digest.
     async fn push_image(
         client: &RegistryClient,
         repository: &str,
         tag: &str,
         image: &manifest_bundle::image::BundleImage,
     ) -> Result<String, QuayError> {
-        client
-            .push_blob(repository, image.layer.clone().into())
-            .await?;
-        client
-            .push_blob(repository, image.config.clone().into())
-            .await?;
-        client
-            .put_manifest(
-                repository,
-                tag,
-                &Manifest::new(media_types::OCI_MANIFEST, image.manifest.clone()),
-            )
-            .await
+        let to_push = ImageToPush {
+            layers: vec![image.layer.clone().into()],
+            config: image.config.clone().into(),
+            manifest: Manifest::new(media_types::OCI_MANIFEST, image.manifest.clone()),
+        };
+        client.push_image(repository, tag, &to_push).await
     }
 }
 

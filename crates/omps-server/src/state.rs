@@ -80,28 +80,25 @@ impl AppState {
                 })?),
                 None => None,
             };
-        let connect = Duration::from_secs(config.connect_timeout);
         let request = Duration::from_secs(config.request_timeout);
         let transfer = Duration::from_secs(config.transfer_timeout);
-        let user_agent = format!("omps-server/{}", env!("CARGO_PKG_VERSION"));
+        // One settings value for every client; each takes it whole, with its own total timeout.
+        let mut settings = quay_client::HttpSettings::new()
+            .connect_timeout(Duration::from_secs(config.connect_timeout))
+            .user_agent(format!("omps-server/{}", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = ca {
+            settings = settings.ca_bundle_pem(pem);
+        }
 
         let mut stores: HashMap<StoreKind, Arc<dyn ManifestStore>> = HashMap::new();
         stores.insert(
             StoreKind::Local,
             Arc::new(LocalStore::new(&config.data_dir)),
         );
-        let mut appr = quay_client::AppRegistryClient::builder(config.quay_url.clone())
-            .connect_timeout(connect)
-            .timeout(transfer)
-            .user_agent(user_agent.clone());
-        let mut rest = quay_client::QuayRestClient::builder(config.quay_url.clone())
-            .connect_timeout(connect)
-            .timeout(request)
-            .user_agent(user_agent.clone());
-        if let Some(pem) = &ca {
-            appr = appr.ca_bundle_pem(pem.clone());
-            rest = rest.ca_bundle_pem(pem.clone());
-        }
+        let appr = quay_client::AppRegistryClient::builder(config.quay_url.clone())
+            .http_settings(settings.clone().timeout(transfer));
+        let rest = quay_client::QuayRestClient::builder(config.quay_url.clone())
+            .http_settings(settings.clone().timeout(request));
         let publisher: Arc<dyn RepoPublisher> = Arc::new(QuayPublisher::new(rest.build()?));
         stores.insert(
             StoreKind::AppRegistry,
@@ -109,14 +106,14 @@ impl AppState {
         );
         stores.insert(
             StoreKind::Oci,
+            // Bundle images are small; a push is a handful of API-sized calls.
             Arc::new(crate::oci_store::OciStore::new(
                 &config,
                 crate::oci_store::ClientOptions {
-                    connect_timeout: connect,
-                    // Bundle images are small; a push is a handful of API-sized calls.
+                    connect_timeout: Duration::from_secs(config.connect_timeout),
                     request_timeout: transfer,
-                    ca_bundle_pem: ca.clone(),
-                    user_agent: user_agent.clone(),
+                    ca_bundle_pem: settings.ca_bundle_pem.as_deref().map(<[u8]>::to_vec),
+                    user_agent: format!("omps-server/{}", env!("CARGO_PKG_VERSION")),
                 },
             )?),
         );
@@ -124,30 +121,22 @@ impl AppState {
         let build_system: Option<Arc<dyn BuildSystem>> =
             match (&config.kojihub_url, &config.kojiroot_url) {
                 (Some(hub), Some(root)) => {
-                    let mut b = koji_client::Client::builder(hub.clone())
+                    let koji = koji_client::Client::builder(hub.clone())
+                        .http_settings(settings.clone().timeout(request))
                         .topurl(root.clone())
-                        .connect_timeout(connect)
-                        .request_timeout(request)
                         .transfer_timeout(transfer)
-                        .user_agent(user_agent.clone());
-                    if let Some(pem) = &ca {
-                        b = b.ca_bundle_pem(pem.clone());
-                    }
-                    Some(Arc::new(KojiBuildSystem::new(b.build()?)))
+                        .build()?;
+                    Some(Arc::new(KojiBuildSystem::new(koji)))
                 }
                 _ => None,
             };
         let gate: Option<Arc<dyn Gate>> = match &config.greenwave {
             Some(g) => {
-                let mut b = greenwave_client::Client::builder(g.url.clone())
-                    .connect_timeout(connect)
-                    .request_timeout(request)
-                    .user_agent(user_agent);
-                if let Some(pem) = &ca {
-                    b = b.ca_bundle_pem(pem.clone());
-                }
+                let greenwave = greenwave_client::Client::builder(g.url.clone())
+                    .http_settings(settings.timeout(request))
+                    .build()?;
                 Some(Arc::new(GreenwaveGate::new(
-                    b.build()?,
+                    greenwave,
                     g.context.clone(),
                     g.product_version.clone(),
                 )))

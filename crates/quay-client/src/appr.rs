@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Api, QuayError};
-use crate::http::{Http, HttpOptions, common_builder_methods, parse_base_url};
+use crate::http::{ClientBuilder, Http};
 
 /// Repository visibility, as App Registry push bodies and Quay's REST API spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,22 +29,19 @@ impl Visibility {
     }
 }
 
+/// The App Registry client has no options beyond the connection settings.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct AppRegistryOptions {}
+
 /// Builder for [`AppRegistryClient`].
-#[derive(Debug)]
-pub struct AppRegistryClientBuilder {
-    base: String,
-    options: HttpOptions,
-}
+pub type AppRegistryClientBuilder = ClientBuilder<AppRegistryOptions>;
 
-impl AppRegistryClientBuilder {
-    common_builder_methods!();
-
+impl ClientBuilder<AppRegistryOptions> {
     /// Builds the client.
     pub fn build(self) -> Result<AppRegistryClient, QuayError> {
-        let base = parse_base_url(&self.base)?;
-        Ok(AppRegistryClient {
-            http: Http::new(Api::AppRegistry, base, self.options)?,
-        })
+        let (http, AppRegistryOptions {}) = self.into_http(Api::AppRegistry)?;
+        Ok(AppRegistryClient { http })
     }
 }
 
@@ -201,10 +198,7 @@ impl AppRegistryClient {
     /// Starts a builder for the server at `base_url` (e.g. `https://quay.example.com`; the
     /// `/cnr` prefix is added by the client).
     pub fn builder(base_url: impl Into<String>) -> AppRegistryClientBuilder {
-        AppRegistryClientBuilder {
-            base: base_url.into(),
-            options: HttpOptions::default(),
-        }
+        ClientBuilder::new(base_url.into(), AppRegistryOptions::default())
     }
 
     /// The configured base URL.

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use omps_http::{TransportError, TransportKind};
+
 /// Which remote API produced an error body; decides how the body is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -266,21 +268,20 @@ pub enum QuayError {
     #[error("{0}")]
     Remote(RemoteError),
 
-    /// The request timed out (connect or total timeout).
-    #[error("request timed out: {context}")]
+    /// The request timed out (connect, total or read timeout). The description names what was
+    /// being done, the URL with its port and the cause.
+    #[error(transparent)]
     Timeout {
-        /// What was being done.
-        context: String,
+        /// What happened on the wire.
+        source: TransportError,
     },
 
-    /// The connection failed or broke (DNS, TCP, TLS, reset).
-    #[error("transport error: {context}")]
+    /// The connection failed or broke (DNS, TCP, TLS, reset). The description names what was
+    /// being done, the URL with its port, the cause and, when the fix is obvious, a hint.
+    #[error(transparent)]
     Transport {
-        /// What was being done.
-        context: String,
-        /// The underlying cause.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        /// What happened on the wire.
+        source: TransportError,
     },
 
     /// A 2xx answer whose body or headers could not be understood.
@@ -346,7 +347,8 @@ impl QuayError {
     /// (but not 501), 429, App Registry 409 `resource-in-use`, 503 read-only excepted.
     pub fn is_retryable(&self) -> bool {
         match self {
-            QuayError::Timeout { .. } | QuayError::Transport { .. } => true,
+            QuayError::Timeout { .. } => true,
+            QuayError::Transport { source } => source.is_retryable(),
             QuayError::Remote(r) => {
                 let read_only = r
                     .body
@@ -389,19 +391,12 @@ impl QuayError {
         )
     }
 
-    pub(crate) fn from_reqwest(context: &str, err: &reqwest::Error) -> Self {
-        // reqwest's Display may carry the URL; our URLs never carry credentials.
-        if err.is_timeout() {
-            QuayError::Timeout {
-                context: context.to_owned(),
-            }
-        } else if err.is_decode() {
-            QuayError::InvalidResponse(format!("{context}: {err}"))
+    /// A transport failure: [`QuayError::Timeout`] or [`QuayError::Transport`] by its kind.
+    pub fn from_transport(source: TransportError) -> Self {
+        if source.kind() == TransportKind::Timeout {
+            QuayError::Timeout { source }
         } else {
-            QuayError::Transport {
-                context: context.to_owned(),
-                source: Box::new(StringError(strip_url(err))),
-            }
+            QuayError::Transport { source }
         }
     }
 }
@@ -425,54 +420,6 @@ fn classify(remote: RemoteError) -> QuayError {
         }
         (_, 400 | 422) => QuayError::InvalidRequest(remote),
         _ => QuayError::Remote(remote),
-    }
-}
-
-/// Wraps a message as an error source.
-#[derive(Debug)]
-struct StringError(String);
-
-impl fmt::Display for StringError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StringError {}
-
-/// Describes a reqwest error with its cause chain, without the URL's query string.
-fn strip_url(err: &reqwest::Error) -> String {
-    let mut out = describe(err);
-    let mut src = std::error::Error::source(err);
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
-}
-
-/// Kind of failure plus the URL without its query string.
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_connect() {
-        "connection failed"
-    } else if err.is_request() {
-        "request failed"
-    } else if err.is_body() {
-        "body transfer failed"
-    } else if err.is_redirect() {
-        "redirect failed"
-    } else {
-        "HTTP error"
-    };
-    match err.url() {
-        Some(u) => format!(
-            "{kind} for {}://{}{}",
-            u.scheme(),
-            u.host_str().unwrap_or(""),
-            u.path()
-        ),
-        None => kind.to_owned(),
     }
 }
 

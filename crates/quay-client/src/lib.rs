@@ -1,23 +1,24 @@
 #![doc = include_str!("../README.md")]
 
-pub mod apply;
 mod appr;
-pub mod credentials;
 mod error;
 mod http;
-pub mod mirror;
-pub mod oauth;
 pub mod oci;
-pub mod preflight;
 mod rest;
 
 pub use appr::{
-    AppRegistryClient, AppRegistryClientBuilder, AppRegistryVersion, DeletedRelease,
-    PackageSummary, PushRelease, ReleaseContent, ReleaseManifest, Visibility,
+    AppRegistryClient, AppRegistryClientBuilder, AppRegistryOptions, AppRegistryVersion,
+    DeletedRelease, PackageSummary, PushRelease, ReleaseContent, ReleaseManifest, Visibility,
 };
 pub use error::{Api, ErrorKind, QuayError, RemoteError};
+pub use http::ClientBuilder;
 pub use oci::{
-    CopyOptions, CopyReport, RegistryAuth, RegistryClient, RegistryClientBuilder, copy_image,
+    CopyOptions, CopyReport, ImageReference, ImageToPush, RegistryAuth, RegistryClient,
+    RegistryClientBuilder, RegistryOptions, copy_image,
 };
-pub use rest::*;
+pub use omps_http::{HttpSettings, TransportError, TransportKind};
+pub use rest::{
+    InitializedUser, NewProxyCache, NewRepository, Organization, ProxyCacheConfig, QuayRestClient,
+    QuayRestClientBuilder, QuayRestOptions, Repository, RepositoryQuery, Robot, Tag, TagQuery,
+};
 pub use secrecy::{ExposeSecret, SecretString};

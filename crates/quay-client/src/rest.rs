@@ -9,37 +9,42 @@ use serde::{Deserialize, Serialize};
 
 use crate::appr::Visibility;
 use crate::error::{Api, QuayError};
-use crate::http::{Http, HttpOptions, common_builder_methods, de_opt_secret, parse_base_url};
+use crate::http::{ClientBuilder, Http, de_opt_secret};
 
 /// Safety stop for paging loops, so a server that never ends a listing cannot hang us.
 const MAX_PAGES: usize = 10_000;
 
-/// Builder for [`QuayRestClient`].
-#[derive(Debug)]
-pub struct QuayRestClientBuilder {
-    base: String,
+/// Options of [`QuayRestClient`] beyond the connection settings: the API token.
+#[derive(Default)]
+#[non_exhaustive]
+pub struct QuayRestOptions {
     token: Option<SecretString>,
-    options: HttpOptions,
 }
 
-impl QuayRestClientBuilder {
-    common_builder_methods!();
+impl std::fmt::Debug for QuayRestOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuayRestOptions")
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
 
+/// Builder for [`QuayRestClient`].
+pub type QuayRestClientBuilder = ClientBuilder<QuayRestOptions>;
+
+impl ClientBuilder<QuayRestOptions> {
     /// OAuth access token sent as `Authorization: Bearer <token>`.
     #[must_use]
     pub fn token(mut self, token: SecretString) -> Self {
-        self.token = Some(token);
+        self.options.token = Some(token);
         self
     }
 
     /// Builds the client.
     pub fn build(self) -> Result<QuayRestClient, QuayError> {
-        let base = parse_base_url(&self.base)?;
-        let auth = self.token.as_ref().map(bearer).transpose()?;
-        Ok(QuayRestClient {
-            http: Http::new(Api::QuayRest, base, self.options)?,
-            auth,
-        })
+        let (http, options) = self.into_http(Api::QuayRest)?;
+        let auth = options.token.as_ref().map(bearer).transpose()?;
+        Ok(QuayRestClient { http, auth })
     }
 }
 
@@ -309,11 +314,7 @@ impl QuayRestClient {
     /// Starts a builder for the Quay at `base_url` (e.g. `https://quay.example.com`; the
     /// `/api/v1` prefix is added by the client).
     pub fn builder(base_url: impl Into<String>) -> QuayRestClientBuilder {
-        QuayRestClientBuilder {
-            base: base_url.into(),
-            token: None,
-            options: HttpOptions::default(),
-        }
+        ClientBuilder::new(base_url.into(), QuayRestOptions::default())
     }
 
     /// A copy of this client that authenticates with another OAuth token.

@@ -8,6 +8,11 @@ use serde::Deserialize as _;
 use serde::Serialize;
 use serde::de::{DeserializeOwned, Deserializer};
 
+#[cfg(feature = "yaml")]
+mod yaml;
+#[cfg(feature = "yaml")]
+pub use yaml::{YamlLimits, from_yaml_file, from_yaml_str, from_yaml_str_with_limits};
+
 /// Largest configuration file [`from_toml_file`] reads. Configuration is small; a bigger file is
 /// a mistake (a wrong path, a log file) and is refused before it is parsed.
 pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;

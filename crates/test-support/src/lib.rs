@@ -5,6 +5,7 @@ pub mod courier;
 pub mod fake_quay;
 pub mod fixtures;
 pub mod greenwave_stack;
+pub mod hostile_yaml;
 mod http;
 #[cfg(feature = "ims-fake")]
 pub mod ims_fake;

@@ -12,7 +12,7 @@ pub async fn server() -> MockServer {
 
 pub fn client(server: &MockServer) -> greenwave_client::Client {
     greenwave_client::Client::builder(server.uri())
-        .request_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(5))
         .build()
         .expect("client builds")
 }

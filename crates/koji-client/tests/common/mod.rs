@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use koji_client::xmlrpc::{self, Limits, Response};
-use koji_client::{Client, Fault, RetryPolicy, Value};
+use koji_client::{Client, Fault, HttpSettings, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
@@ -42,19 +42,16 @@ pub fn hub_url(server: &MockServer) -> String {
 }
 
 /// Fast retries so retry tests stay quick.
-pub fn fast_retries(n: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_retries: n,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-    }
+pub fn fast_retries(n: u32) -> HttpSettings {
+    HttpSettings::new()
+        .max_retries(n)
+        .retry_base_delay(Duration::from_millis(5))
 }
 
 pub fn client(server: &MockServer) -> Client {
     Client::builder(hub_url(server))
         .topurl(format!("{}/kojiroot/", server.uri()))
-        .request_timeout(Duration::from_secs(5))
-        .retry_policy(fast_retries(2))
+        .http_settings(fast_retries(2).timeout(Duration::from_secs(5)))
         .build()
         .expect("client builds")
 }

@@ -36,6 +36,60 @@ impl RegistryAuth {
         }
     }
 
+    /// Credentials from parts, as flags, environment variables, configuration files and auth
+    /// files give them: a bearer `token` wins; a user name needs a password and a password a
+    /// user name; nothing at all is anonymous. The error names what is missing, never a value.
+    pub fn from_parts(
+        username: Option<String>,
+        password: Option<SecretString>,
+        token: Option<SecretString>,
+    ) -> Result<Self, crate::QuayError> {
+        match (token, username, password) {
+            (Some(t), None, None) => Ok(RegistryAuth::Bearer(t)),
+            (Some(_), _, _) => Err(crate::QuayError::Config(
+                "give either a registry token or a user name and password, not both".into(),
+            )),
+            (None, Some(u), Some(p)) => Ok(RegistryAuth::basic(u, p)),
+            (None, None, None) => Ok(RegistryAuth::Anonymous),
+            (None, Some(u), None) => Err(crate::QuayError::Config(format!(
+                "registry user {u} has no password"
+            ))),
+            (None, None, Some(_)) => Err(crate::QuayError::Config(
+                "a registry password is set without a user name".into(),
+            )),
+        }
+    }
+
+    /// Credentials from a forwarded `Authorization` header value: `Basic <base64 user:pass>`
+    /// as user and password, `Bearer <token>` or a bare token as a bearer token. Invalid Basic
+    /// credentials are [`QuayError::InvalidArgument`](crate::QuayError::InvalidArgument) (the
+    /// value is never repeated).
+    pub fn from_authorization(value: &SecretString) -> Result<Self, crate::QuayError> {
+        let value = value.expose_secret().trim();
+        let (scheme, rest) = value.split_once(' ').unwrap_or(("", value));
+        if scheme.eq_ignore_ascii_case("basic") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+                return Err(crate::QuayError::InvalidArgument(
+                    "the Authorization header is not valid Basic credentials".into(),
+                ));
+            };
+            return Ok(RegistryAuth::basic(
+                user,
+                SecretString::from(password.to_owned()),
+            ));
+        }
+        let token = if scheme.eq_ignore_ascii_case("bearer") {
+            rest.trim()
+        } else {
+            value
+        };
+        Ok(RegistryAuth::Bearer(SecretString::from(token.to_owned())))
+    }
+
     pub(crate) fn basic_header(&self) -> Option<HeaderValue> {
         match self {
             RegistryAuth::Basic { username, password } => {
@@ -252,6 +306,41 @@ fn jwt_remaining_secs(token: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_authorization_and_parts() {
+        let basic =
+            RegistryAuth::from_authorization(&SecretString::from("basic dXNlcjpwYXNz")).unwrap();
+        assert_eq!(
+            format!("{basic:?}"),
+            "Basic { username: \"user\", password: \"[REDACTED]\" }"
+        );
+        assert!(matches!(
+            RegistryAuth::from_authorization(&SecretString::from("Bearer abc")).unwrap(),
+            RegistryAuth::Bearer(t) if t.expose_secret() == "abc"
+        ));
+        assert!(matches!(
+            RegistryAuth::from_authorization(&SecretString::from("rawtoken")).unwrap(),
+            RegistryAuth::Bearer(t) if t.expose_secret() == "rawtoken"
+        ));
+        let e = RegistryAuth::from_authorization(&SecretString::from("Basic !!!")).unwrap_err();
+        assert!(matches!(e, crate::QuayError::InvalidArgument(_)), "{e:?}");
+        assert!(!e.to_string().contains("!!!"));
+        let pw = || Some(SecretString::from("pw"));
+        assert!(matches!(
+            RegistryAuth::from_parts(Some("u".into()), pw(), None).unwrap(),
+            RegistryAuth::Basic { .. }
+        ));
+        assert!(matches!(
+            RegistryAuth::from_parts(None, None, None).unwrap(),
+            RegistryAuth::Anonymous
+        ));
+        assert!(RegistryAuth::from_parts(Some("u".into()), None, None).is_err());
+        assert!(RegistryAuth::from_parts(None, pw(), None).is_err());
+        assert!(RegistryAuth::from_parts(Some("u".into()), pw(), pw()).is_err());
+        let e = RegistryAuth::from_parts(None, pw(), None).unwrap_err();
+        assert!(!e.to_string().contains("pw\""), "{e}");
+    }
 
     #[test]
     fn parses_bearer_with_quoted_commas() {

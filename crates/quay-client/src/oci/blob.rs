@@ -108,7 +108,7 @@ impl Stream for BlobStream {
             }
             Poll::Ready(Some(Err(e))) => {
                 this.done = true;
-                Poll::Ready(Some(Err(QuayError::from_reqwest("blob download", &e))))
+                Poll::Ready(Some(Err(crate::http::transport("blob download", &e))))
             }
             Poll::Ready(None) => {
                 this.done = true;
@@ -275,7 +275,7 @@ impl RegistryClient {
         let resp = rb
             .send()
             .await
-            .map_err(|e| QuayError::from_reqwest("blob chunk upload", &e))?;
+            .map_err(|e| crate::http::transport("blob chunk upload", &e))?;
         let resp = self.http.check(resp).await?;
         let next = self.resolve_location(&resp)?;
         drain(resp).await;
@@ -301,7 +301,7 @@ impl RegistryClient {
         let resp = rb
             .send()
             .await
-            .map_err(|e| QuayError::from_reqwest("blob stream upload", &e))?;
+            .map_err(|e| crate::http::transport("blob stream upload", &e))?;
         let resp = self.http.check(resp).await?;
         let next = self.resolve_location(&resp)?;
         drain(resp).await;
@@ -345,7 +345,7 @@ impl RegistryClient {
         let resp = rb
             .send()
             .await
-            .map_err(|e| QuayError::from_reqwest("blob upload finish", &e))?;
+            .map_err(|e| crate::http::transport("blob upload finish", &e))?;
         let resp = self.http.check(resp).await?;
         if let Some(returned) = header_str(&resp, "docker-content-digest") {
             if returned != digest {

@@ -3,6 +3,8 @@
 mod auth;
 mod blob;
 mod copy;
+mod push;
+mod reference;
 mod types;
 
 use std::sync::{Arc, Mutex};
@@ -17,13 +19,15 @@ use url::Url;
 pub use auth::RegistryAuth;
 pub use blob::BlobStream;
 pub use copy::{CopyOptions, CopyReport, copy_image};
+pub use push::ImageToPush;
+pub use reference::ImageReference;
 pub use types::{
     Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_types, sha256_digest,
     validate_digest,
 };
 
 use crate::error::{Api, QuayError};
-use crate::http::{Http, HttpOptions, common_builder_methods, parse_base_url, read_limited};
+use crate::http::{ClientBuilder, Http, read_limited};
 use auth::{Challenge, Scopes, TokenAnswer, TokenCache, parse_challenge};
 use types::{embedded_media_type, is_digest_ref};
 
@@ -36,22 +40,31 @@ const MAX_PAGES: usize = 10_000;
 /// Default chunk size for chunked uploads, and the size up to which uploads are monolithic.
 const DEFAULT_CHUNK_SIZE: usize = 8 * 1024 * 1024;
 
-/// Builder for [`RegistryClient`].
+/// Options of [`RegistryClient`] beyond the connection settings: credentials and chunk size.
 #[derive(Debug)]
-pub struct RegistryClientBuilder {
-    base: String,
+#[non_exhaustive]
+pub struct RegistryOptions {
     auth: RegistryAuth,
     chunk_size: usize,
-    options: HttpOptions,
 }
 
-impl RegistryClientBuilder {
-    common_builder_methods!();
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            auth: RegistryAuth::Anonymous,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+        }
+    }
+}
 
+/// Builder for [`RegistryClient`].
+pub type RegistryClientBuilder = ClientBuilder<RegistryOptions>;
+
+impl ClientBuilder<RegistryOptions> {
     /// Credentials (default anonymous).
     #[must_use]
     pub fn auth(mut self, auth: RegistryAuth) -> Self {
-        self.auth = auth;
+        self.options.auth = auth;
         self
     }
 
@@ -59,18 +72,18 @@ impl RegistryClientBuilder {
     /// (default 8 MiB).
     #[must_use]
     pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.chunk_size = bytes.max(1);
+        self.options.chunk_size = bytes.max(1);
         self
     }
 
     /// Builds the client.
     pub fn build(self) -> Result<RegistryClient, QuayError> {
-        let base = parse_base_url(&self.base)?;
+        let (http, options) = self.into_http(Api::Registry)?;
         Ok(RegistryClient {
-            http: Http::new(Api::Registry, base, self.options)?,
-            auth: Arc::new(self.auth),
+            http,
+            auth: Arc::new(options.auth),
             state: Arc::new(Mutex::new(AuthState::default())),
-            chunk_size: self.chunk_size,
+            chunk_size: options.chunk_size,
         })
     }
 }
@@ -224,12 +237,7 @@ impl RegistryClient {
     /// Starts a builder for the registry at `base_url` (e.g. `https://quay.example.com` or
     /// `http://127.0.0.1:5000`; `/v2/` is added by the client).
     pub fn builder(base_url: impl Into<String>) -> RegistryClientBuilder {
-        RegistryClientBuilder {
-            base: base_url.into(),
-            auth: RegistryAuth::Anonymous,
-            chunk_size: DEFAULT_CHUNK_SIZE,
-            options: HttpOptions::default(),
-        }
+        ClientBuilder::new(base_url.into(), RegistryOptions::default())
     }
 
     /// The configured base URL.
@@ -293,7 +301,7 @@ impl RegistryClient {
         self.http
             .client
             .request(method, url.clone())
-            .timeout(self.http.opts.timeout)
+            .timeout(self.http.settings.timeout)
     }
 
     /// Sends a request built by `make` with authentication; on a 401 challenge, obtains

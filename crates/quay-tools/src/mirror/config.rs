@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use url::Url;
 
-use super::ImageRef;
-use crate::QuayError;
+use quay_client::ImageReference;
+
+use super::parse_repository;
+use crate::ToolsError;
 use crate::credentials::{self, EnvLookup, SecretOrigin};
 
 /// Which layout a configuration file used.
@@ -81,7 +83,7 @@ pub struct MirrorConfig {
     /// Whether the file asked to swap the roles (already applied to `source`/`destination`).
     pub failover: bool,
     /// Configured `<org>/<repo>[:<tag>]` entries.
-    pub repositories: Vec<ImageRef>,
+    pub repositories: Vec<ImageReference>,
     /// Discover repositories on the source instead of (or besides) the list.
     pub auto_discovery: bool,
     /// Keep going after a failed image.
@@ -103,10 +105,10 @@ pub struct MirrorConfig {
 /// Normalises a server given as a bare `host[:port]` or a URL: bare names get `https://`.
 /// Parsed with a URL parser, so host names are never mangled (the original stripped the
 /// characters of `https://` from both ends).
-pub fn normalize_server(value: &str) -> Result<Url, QuayError> {
+pub fn normalize_server(value: &str) -> Result<Url, ToolsError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(QuayError::Config("server name is empty".into()));
+        return Err(ToolsError::Config("server name is empty".into()));
     }
     let with_scheme = if v.contains("://") {
         v.to_owned()
@@ -114,17 +116,17 @@ pub fn normalize_server(value: &str) -> Result<Url, QuayError> {
         format!("https://{v}")
     };
     let url = Url::parse(&with_scheme)
-        .map_err(|e| QuayError::Config(format!("invalid server {v:?}: {e}")))?;
+        .map_err(|e| ToolsError::Config(format!("invalid server {v:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(QuayError::Config(format!(
+        return Err(ToolsError::Config(format!(
             "server {v:?} must use http or https"
         )));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(QuayError::Config(format!("server {v:?} has no host")));
+        return Err(ToolsError::Config(format!("server {v:?} has no host")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(QuayError::Config(format!(
+        return Err(ToolsError::Config(format!(
             "server {} must not carry credentials in the URL",
             url.host_str().unwrap_or("")
         )));
@@ -172,7 +174,7 @@ impl Problems {
             .push(format!("  {key} ({kind}): {description}"));
     }
 
-    fn into_result(self) -> Result<(), QuayError> {
+    fn into_result(self) -> Result<(), ToolsError> {
         if self.missing.is_empty() && self.other.is_empty() {
             return Ok(());
         }
@@ -185,7 +187,7 @@ impl Problems {
             msg.push_str("\n  ");
             msg.push_str(o);
         }
-        Err(QuayError::Config(msg))
+        Err(ToolsError::Config(msg))
     }
 }
 
@@ -284,9 +286,9 @@ fn unknown_keys(obj: &Obj, known: &dyn Fn(&str) -> bool, where_: &str, p: &mut P
     }
 }
 
-fn parse_repositories(list: Vec<String>, p: &mut Problems) -> Vec<ImageRef> {
+fn parse_repositories(list: Vec<String>, p: &mut Problems) -> Vec<ImageReference> {
     list.into_iter()
-        .filter_map(|r| match ImageRef::parse(&r) {
+        .filter_map(|r| match parse_repository(&r) {
             Ok(i) => Some(i),
             Err(e) => {
                 p.other.push(format!("repositories: {e}"));
@@ -297,13 +299,36 @@ fn parse_repositories(list: Vec<String>, p: &mut Problems) -> Vec<ImageRef> {
 }
 
 impl MirrorConfig {
+    /// Reads a sync configuration file (YAML, at most [`crate::MAX_CONFIG_BYTES`]): any key the
+    /// formats do not have is refused with its full path and the closest known key, the parser
+    /// has input limits, and every problem of the values is then reported at once. `env`
+    /// resolves `*_env` keys.
+    pub fn from_file(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
+        let (origin, text) = crate::file::read_file(path)?;
+        Self::from_yaml(&origin, &text, env)
+    }
+
+    /// [`MirrorConfig::from_file`] on text; `origin` names it in messages.
+    pub fn from_yaml(origin: &str, text: &str, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
+        let value = crate::file::read_yaml::<crate::file::MirrorFile>(origin, text)?;
+        Self::from_value(&value, env)
+    }
+
+    /// A configuration of just two servers (the command line's `--source` / `--destination`).
+    pub fn from_servers(source: &str, destination: &str) -> Result<Self, ToolsError> {
+        Self::from_value(
+            &serde_json::json!({"servers": {"primary": {"url": source}, "secondary": {"url": destination}}}),
+            &|_| None,
+        )
+    }
+
     /// Reads a configuration already parsed into JSON (the CLI parses YAML with limits).
     /// `env` resolves `*_env` keys. Every problem is reported at once as
-    /// [`QuayError::Config`]; no value of a secret ever appears in it.
-    pub fn from_value(value: &serde_json::Value, env: EnvLookup<'_>) -> Result<Self, QuayError> {
+    /// [`ToolsError::Config`]; no value of a secret ever appears in it.
+    pub fn from_value(value: &serde_json::Value, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
         let obj = value
             .as_object()
-            .ok_or_else(|| QuayError::Config("the sync configuration must be a mapping".into()))?;
+            .ok_or_else(|| ToolsError::Config("the sync configuration must be a mapping".into()))?;
         let has = |prefix: &str| obj.keys().any(|k| k.starts_with(prefix));
         let omps = obj.contains_key("servers");
         let source = has("source_") || has("destination_");
@@ -312,12 +337,12 @@ impl MirrorConfig {
             (true, false, false) => Self::from_omps(obj, env),
             (false, true, false) => Self::from_original(obj, env, ConfigFormat::QuaySyncSource),
             (false, false, true) => Self::from_original(obj, env, ConfigFormat::QuaySyncPrimary),
-            (false, false, false) => Err(QuayError::Config(
+            (false, false, false) => Err(ToolsError::Config(
                 "invalid sync configuration: no servers (expected `servers:`, or the original \
                  `source_server`/`destination_server` or `primary_server`/`secondary_server`)"
                     .into(),
             )),
-            _ => Err(QuayError::Config(
+            _ => Err(ToolsError::Config(
                 "invalid sync configuration: it mixes key formats (`servers:`, `source_*`/`destination_*`, \
                  `primary_*`/`secondary_*`); use one"
                     .into(),
@@ -330,7 +355,7 @@ impl MirrorConfig {
         obj: &Obj,
         env: EnvLookup<'_>,
         format: ConfigFormat,
-    ) -> Result<Self, QuayError> {
+    ) -> Result<Self, ToolsError> {
         let mut p = Problems::default();
         let mut warnings = Vec::new();
         let (a, b, user_a, user_b) = match format {
@@ -444,7 +469,7 @@ impl MirrorConfig {
     }
 
     #[allow(clippy::too_many_lines)] // one linear walk over the sections
-    fn from_omps(obj: &Obj, env: EnvLookup<'_>) -> Result<Self, QuayError> {
+    fn from_omps(obj: &Obj, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
         let mut p = Problems::default();
         let mut warnings = Vec::new();
         let top = ["servers", "tls", "failover", "sync"];
@@ -630,7 +655,7 @@ mod tests {
         );
         assert_eq!(c.repositories.len(), 2);
         assert_eq!(c.repositories[0].repository, "team/app");
-        assert_eq!(c.repositories[0].reference.as_deref(), Some("1.0"));
+        assert_eq!(c.repositories[0].reference(), Some("1.0"));
         // Two literal tokens and one ignored management key.
         assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
         assert!(c.warnings.iter().all(|w| !w.contains("tok-")));
@@ -674,6 +699,41 @@ mod tests {
         assert!(e.contains("unknown keys: bogus"), "{e}");
         assert!(e.contains("Not Valid"), "{e}");
         assert!(!e.contains("\"t\""), "{e}");
+    }
+
+    #[test]
+    fn yaml_files_of_every_format_are_read_with_serde() {
+        let env = |k: &str| (k == "PW").then(|| "pw".to_owned());
+        for (text, format) in [
+            (
+                "source_server: a.example.com\ndestination_server: b.example.com\n\
+                 destination_quay_user: u\ndestination_quay_password_env: PW\n\
+                 repositories: [t/a:1]\nrobot_config: {r: {type: org}}\n",
+                ConfigFormat::QuaySyncSource,
+            ),
+            (
+                "primary_server: a.example.com\nsecondary_server: b.example.com\n\
+                 primary_init_token_env: PW\nrepositories: [t/a:1]\n",
+                ConfigFormat::QuaySyncPrimary,
+            ),
+            (
+                "servers:\n  primary: {url: a.example.com}\n  secondary: {url: b.example.com}\n\
+                 sync: {repositories: [t/a:1], concurrency: 2}\n",
+                ConfigFormat::Omps,
+            ),
+        ] {
+            let c = MirrorConfig::from_yaml("s.yaml", text, &env).unwrap();
+            assert_eq!(c.format, format, "{text}");
+            assert_eq!(c.repositories.len(), 1);
+        }
+        let e = MirrorConfig::from_yaml("s.yaml", "servers:\n  primary: {urll: a}\n", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown key `servers.primary.urll`; did you mean `url`?"),
+            "{e}"
+        );
+        assert!(e.starts_with("s.yaml: line 2"), "{e}");
     }
 
     #[test]

@@ -2,10 +2,10 @@
 
 use std::sync::Mutex;
 
-use quay_client::SecretString;
-use quay_client::mirror::{
-    self, ConnectOptions, Discovery, Endpoint, ExecuteOptions, ImageRef, ItemResult, ItemStatus,
-    MirrorObserver, PlanOptions, ServerConfig, TagFilter,
+use quay_client::{HttpSettings, SecretString};
+use quay_tools::mirror::{
+    self, Discovery, Endpoint, ExecuteOptions, ItemResult, ItemStatus, MirrorObserver, PlanOptions,
+    ServerConfig, TagFilter,
 };
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -18,7 +18,7 @@ fn digest(c: char) -> String {
 fn endpoint(server: &MockServer, token: Option<&str>) -> Endpoint {
     let mut s = ServerConfig::new(url::Url::parse(&server.uri()).unwrap());
     s.api_token = token.map(|t| SecretString::from(t.to_owned()));
-    Endpoint::connect(&s, &ConnectOptions::default()).unwrap()
+    Endpoint::connect(&s, &HttpSettings::new()).unwrap()
 }
 
 async fn head(s: &MockServer, repo: &str, tag: &str, d: &str) {
@@ -100,7 +100,7 @@ async fn quay_api_discovery_follows_pages_and_filters_tags() {
     opts.auto_discovery = true;
     opts.organizations = vec!["team".into()];
     opts.tags = TagFilter::new(["v*"]);
-    opts.repositories = vec![ImageRef::parse("other/x:pinned").unwrap()];
+    opts.repositories = vec![mirror::parse_repository("other/x:pinned").unwrap()];
     let plan = mirror::plan(
         &endpoint(&src, Some("src")),
         &endpoint(&dst, Some("dst")),
@@ -165,7 +165,7 @@ async fn execute_stops_after_first_failure_unless_skipping() {
     let mut opts = PlanOptions::default();
     opts.repositories = ["t/a:1", "t/b:1", "t/c:1"]
         .iter()
-        .map(|r| ImageRef::parse(r).unwrap())
+        .map(|r| mirror::parse_repository(r).unwrap())
         .collect();
     let (s, d) = (endpoint(&src, None), endpoint(&dst, None));
     let plan = mirror::plan(&s, &d, &opts).await.unwrap();
@@ -224,7 +224,7 @@ async fn dry_run_marks_differing_items_planned() {
     head(&src, "t/a", "1", &digest('a')).await;
     head(&dst, "t/a", "1", &digest('b')).await;
     let mut opts = PlanOptions::default();
-    opts.repositories = vec![ImageRef::parse("t/a:1").unwrap()];
+    opts.repositories = vec![mirror::parse_repository("t/a:1").unwrap()];
     let (s, d) = (endpoint(&src, None), endpoint(&dst, None));
     let plan = mirror::plan(&s, &d, &opts).await.unwrap();
     let mut exec = ExecuteOptions::default();
@@ -263,14 +263,13 @@ async fn transient_failures_are_retried_per_image() {
         .await;
     let mut s = ServerConfig::new(url::Url::parse(&src.uri()).unwrap());
     s.api_token = None;
-    let mut conn = ConnectOptions::default();
-    conn.timeout = std::time::Duration::from_secs(5);
-    let s = Endpoint::connect(&s, &conn).unwrap();
+    let settings = HttpSettings::new().timeout(std::time::Duration::from_secs(5));
+    let s = Endpoint::connect(&s, &settings).unwrap();
     let d = endpoint(&dst, None);
     let mut opts = PlanOptions::default();
     opts.repositories = vec![
-        ImageRef::parse("t/a:1").unwrap(),
-        ImageRef::parse("t/gone:1").unwrap(),
+        mirror::parse_repository("t/a:1").unwrap(),
+        mirror::parse_repository("t/gone:1").unwrap(),
     ];
     let plan = mirror::plan(&s, &d, &opts).await.unwrap();
     let mut exec = ExecuteOptions::default();
@@ -321,7 +320,7 @@ async fn api_token_doubles_as_registry_credential_for_quay() {
         .mount(&dst)
         .await;
     let mut opts = PlanOptions::default();
-    opts.repositories = vec![ImageRef::parse("t/a:1").unwrap()];
+    opts.repositories = vec![mirror::parse_repository("t/a:1").unwrap()];
     let (s, d) = (endpoint(&src, None), endpoint(&dst, Some("dst-api-token")));
     let plan = mirror::plan(&s, &d, &opts).await.unwrap();
     let report = mirror::execute(

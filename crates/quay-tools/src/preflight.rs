@@ -7,11 +7,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use quay_client::oci::{Ping, RegistryClient};
+use quay_client::{QuayError, TransportError, TransportKind};
 use serde::Serialize;
 use url::Url;
 
-use crate::QuayError;
-use crate::oci::{Ping, RegistryClient};
+use crate::ToolsError;
 
 /// Default timeout of each preflight step.
 pub const DEFAULT_PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,56 +47,53 @@ pub struct PreflightReport {
     pub authentication_required: bool,
 }
 
+fn failure(context: String, kind: TransportKind, cause: impl Into<String>) -> QuayError {
+    QuayError::from_transport(TransportError::new(context, None, kind, cause))
+}
+
 /// Resolves `host:port` and opens (then closes) a TCP connection, each step within `timeout`.
 pub async fn check_tcp(host: &str, port: u16, timeout: Duration) -> Result<SocketAddr, QuayError> {
     let secs = timeout.as_secs_f64();
-    let addrs: Vec<SocketAddr> = match tokio::time::timeout(
-        timeout,
-        tokio::net::lookup_host((host, port)),
-    )
-    .await
-    {
-        Err(_) => {
-            return Err(QuayError::Timeout {
-                context: format!(
-                    "preflight: DNS resolution of {host} (port {port}) did not finish within {secs} s"
-                ),
-            });
-        }
-        Ok(Err(e)) => {
-            return Err(QuayError::Transport {
-                context: format!("preflight: DNS resolution of {host} (port {port}) failed"),
-                source: Box::new(e),
-            });
-        }
-        Ok(Ok(a)) => a.collect(),
-    };
+    let dns = format!("DNS resolution of {host} (port {port})");
+    let addrs: Vec<SocketAddr> =
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
+            Err(_) => {
+                return Err(failure(
+                    dns,
+                    TransportKind::Timeout,
+                    format!("did not finish within {secs} s"),
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(failure(
+                    dns,
+                    TransportKind::Connect,
+                    format!("failed to lookup the address: {e}"),
+                ));
+            }
+            Ok(Ok(a)) => a.collect(),
+        };
     if addrs.is_empty() {
-        return Err(QuayError::Transport {
-            context: format!("preflight: DNS resolution of {host} (port {port}) failed"),
-            source: "no address found".into(),
-        });
+        return Err(failure(
+            dns,
+            TransportKind::Connect,
+            "failed to lookup the address: no address found",
+        ));
     }
     let mut last: Option<QuayError> = None;
     for addr in addrs {
+        let context = format!("TCP connection to {}{port}", via(host, addr));
         match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
             Ok(Ok(_stream)) => return Ok(addr),
             Ok(Err(e)) => {
-                last = Some(QuayError::Transport {
-                    context: format!(
-                        "preflight: TCP connection to {}{port} failed",
-                        via(host, addr)
-                    ),
-                    source: Box::new(e),
-                });
+                last = Some(failure(context, TransportKind::Connect, e.to_string()));
             }
             Err(_) => {
-                last = Some(QuayError::Timeout {
-                    context: format!(
-                        "preflight: TCP connection to {}{port} did not succeed within {secs} s",
-                        via(host, addr)
-                    ),
-                });
+                last = Some(failure(
+                    context,
+                    TransportKind::Timeout,
+                    format!("did not succeed within {secs} s"),
+                ));
             }
         }
     }
@@ -122,25 +120,34 @@ pub async fn check_registry(
     let addr = check_tcp(&host, port, timeout).await?;
     let ping = tokio::time::timeout(timeout, client.ping())
         .await
-        .map_err(|_| QuayError::Timeout {
-            context: format!(
-                "preflight: GET /v2/ on {host}:{port} did not answer within {} s",
-                timeout.as_secs_f64()
-            ),
-        })?
-        .map_err(|e| match e {
-            QuayError::Transport { context, source } => QuayError::Transport {
-                context: format!("preflight: GET /v2/ on {host}:{port}: {context}"),
-                source,
-            },
-            other => other,
-        })?;
+        .map_err(|_| {
+            failure(
+                format!("GET /v2/ on {host}:{port}"),
+                TransportKind::Timeout,
+                format!("no answer within {} s", timeout.as_secs_f64()),
+            )
+        })??;
     Ok(PreflightReport {
         host,
         port,
         connected_to: addr.to_string(),
         authentication_required: ping == Ping::AuthenticationRequired,
     })
+}
+
+/// [`check_registry`] for one side of a sync: a failure names the side and the registry.
+pub async fn check_side(
+    role: &str,
+    client: &RegistryClient,
+    timeout: Duration,
+) -> Result<PreflightReport, ToolsError> {
+    check_registry(client, timeout)
+        .await
+        .map_err(|error| ToolsError::Preflight {
+            role: role.to_owned(),
+            host: crate::mirror::registry_host(client.base_url()),
+            error: Box::new(error),
+        })
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! responder): the first run creates and deletes, the second plans nothing and sends no
 //! mutating request.
 
-use quay_client::apply::{self, ApplyConfig, ApplyOptions, Change};
 use quay_client::{QuayRestClient, SecretString};
+use quay_tools::apply::{self, ApplyConfig, ApplyOptions, Change};
 use serde_json::json;
 use test_support::fake_quay::FakeQuay;
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -3,8 +3,8 @@
 //! Three steps, each usable on its own:
 //!
 //! 1. [`Endpoint::connect`] builds the registry client and (with a token) the Quay REST client
-//!    of one side, both with the **same** TLS policy ([`ConnectOptions`]), so a custom CA bundle
-//!    or an insecure switch applies to every call, preflight included;
+//!    of one side, both from the **same** [`HttpSettings`], so a custom CA bundle or an insecure
+//!    switch applies to every call, preflight included;
 //! 2. [`plan`] turns a repository list or auto-discovery (Quay API, or the registry catalog) into
 //!    [`MirrorItem`]s, and finds destination organizations and repositories to create;
 //! 3. [`execute`] creates those, then copies every item with [`copy_image`] (digests kept,
@@ -18,101 +18,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use quay_client::{
+    Api, CopyOptions, CopyReport, HttpSettings, ImageReference, NewRepository, QuayError,
+    QuayRestClient, RegistryAuth, RegistryClient, RemoteError, RepositoryQuery, TagQuery,
+    Visibility, copy_image,
+};
 use secrecy::SecretString;
 use serde::Serialize;
 use url::Url;
 
 pub use config::{ConfigFormat, MirrorConfig, ServerConfig, normalize_server};
 
-use crate::QuayError;
-use crate::appr::Visibility;
-use crate::oci::{CopyOptions, CopyReport, RegistryAuth, RegistryClient, copy_image};
-use crate::rest::{NewRepository, QuayRestClient, RepositoryQuery, TagQuery};
+use crate::ToolsError;
 
-/// A repository with an optional tag or digest: `org/repo`, `org/repo:tag`, `org/repo@sha256:…`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ImageRef {
-    /// Repository path (`org/repo`).
-    pub repository: String,
-    /// Tag or digest; `None` means every tag.
-    pub reference: Option<String>,
-}
-
-impl ImageRef {
-    /// Parses `org/repo[:tag|@digest]`. A leading `https://host/` or `host[:port]/` (as the
-    /// original tool put into references) is rejected with a clear message instead of being
-    /// taken as part of the name.
-    pub fn parse(s: &str) -> Result<Self, QuayError> {
-        let s = s.trim();
-        if s.contains("://") {
-            return Err(QuayError::InvalidArgument(format!(
-                "{s:?}: give <org>/<repo>[:<tag>] without a scheme or host"
-            )));
-        }
-        let (repo, reference) = if let Some((r, d)) = s.split_once('@') {
-            (r, Some(d.to_owned()))
-        } else {
-            match s.rsplit_once(':') {
-                Some((r, t)) if !t.contains('/') => (r, Some(t.to_owned())),
-                _ => (s, None),
-            }
-        };
-        let comp_ok = |c: &str| {
-            !c.is_empty()
-                && c.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-                })
-                && c.as_bytes()[0].is_ascii_alphanumeric()
-        };
-        let comps: Vec<&str> = repo.split('/').collect();
-        if comps.len() < 2 || !comps.iter().all(|c| comp_ok(c)) {
-            return Err(QuayError::InvalidArgument(format!(
-                "{s:?} is not <org>/<repo>[:<tag>] (lowercase letters, digits, '.', '_', '-')"
-            )));
-        }
-        if comps[0].contains('.') || comps[0].contains(':') {
-            return Err(QuayError::InvalidArgument(format!(
-                "{s:?}: the first component looks like a host name; give <org>/<repo>[:<tag>]"
-            )));
-        }
-        if let Some(r) = &reference {
-            let ok = if let Some(hex) = r.strip_prefix("sha256:") {
-                hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
-            } else {
-                !r.is_empty()
-                    && r.len() <= 128
-                    && r.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-                    && !r.starts_with(['.', '-'])
-            };
-            if !ok {
-                return Err(QuayError::InvalidArgument(format!(
-                    "{s:?}: invalid tag or digest {r:?}"
-                )));
-            }
-        }
-        Ok(Self {
-            repository: repo.to_owned(),
-            reference,
-        })
+/// Parses a repository entry of a mirror: `org/repo`, `org/repo:tag` or `org/repo@sha256:…`
+/// (the registry is configured separately, so a leading `https://host/` or `host[:port]/`, as
+/// the original tool put into references, is refused with a clear message instead of being
+/// taken as part of the name). Without a tag or digest it means every (selected) tag.
+pub fn parse_repository(s: &str) -> Result<ImageReference, ToolsError> {
+    let r = ImageReference::parse(s)?.require_no_registry(s)?;
+    if !r.repository.contains('/') {
+        return Err(ToolsError::Config(format!(
+            "{s:?} is not <org>/<repo>[:<tag>] (lowercase letters, digits, '.', '_', '-')"
+        )));
     }
-
-    /// Namespace (first path component) and the rest.
-    pub fn split_namespace(&self) -> (&str, &str) {
-        self.repository
-            .split_once('/')
-            .unwrap_or(("", self.repository.as_str()))
-    }
-}
-
-impl std::fmt::Display for ImageRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.reference {
-            Some(r) if r.starts_with("sha256:") => write!(f, "{}@{r}", self.repository),
-            Some(r) => write!(f, "{}:{r}", self.repository),
-            None => f.write_str(&self.repository),
-        }
-    }
+    Ok(r)
 }
 
 /// Tag selection by `*`/`?` glob patterns; no pattern selects every tag.
@@ -161,45 +91,6 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
     p[pi..].iter().all(|&c| c == b'*')
 }
 
-/// Connection settings shared by every client of a sync: one TLS policy for all.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct ConnectOptions {
-    /// Extra trusted CA certificates (PEM).
-    pub ca_bundle_pem: Option<Vec<u8>>,
-    /// Turn certificate verification off (test registries only).
-    pub insecure_skip_verify: bool,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
-    /// Total timeout of one API call.
-    pub timeout: Duration,
-    /// User agent.
-    pub user_agent: String,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        Self {
-            ca_bundle_pem: None,
-            insecure_skip_verify: false,
-            connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(60),
-            user_agent: concat!("quay-client/", env!("CARGO_PKG_VERSION")).to_owned(),
-        }
-    }
-}
-
-impl std::fmt::Debug for ConnectOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectOptions")
-            .field("ca_bundle_pem", &self.ca_bundle_pem.as_ref().map(Vec::len))
-            .field("insecure_skip_verify", &self.insecure_skip_verify)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 /// One side of a sync: its registry client and, when a token is configured, its Quay API client.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -219,52 +110,29 @@ pub fn registry_host(url: &Url) -> String {
     }
 }
 
-macro_rules! apply_connect {
-    ($b:expr, $o:expr) => {{
-        let mut b = $b
-            .connect_timeout($o.connect_timeout)
-            .timeout($o.timeout)
-            .user_agent($o.user_agent.clone())
-            .danger_accept_invalid_certs($o.insecure_skip_verify);
-        if let Some(pem) = &$o.ca_bundle_pem {
-            b = b.ca_bundle_pem(pem.clone());
-        }
-        b
-    }};
-}
-
 impl Endpoint {
-    /// Builds the clients of one side with `opts` applied to every one of them.
-    pub fn connect(server: &ServerConfig, opts: &ConnectOptions) -> Result<Self, QuayError> {
+    /// Builds the clients of one side, every one of them with `settings`.
+    pub fn connect(server: &ServerConfig, settings: &HttpSettings) -> Result<Self, ToolsError> {
         let auth = match (&server.registry_username, &server.registry_password) {
-            (Some(u), Some(p)) => RegistryAuth::basic(u.clone(), p.clone()),
             // Quay accepts an OAuth token as the password of the user `$oauthtoken`, so a side
             // with only an API token can still push and pull private repositories.
             (None, None) => match &server.api_token {
                 Some(t) => RegistryAuth::basic("$oauthtoken", t.clone()),
                 None => RegistryAuth::Anonymous,
             },
-            (Some(u), None) => {
-                return Err(QuayError::Config(format!(
-                    "registry user {u} for {} has no password",
-                    registry_host(&server.url)
-                )));
-            }
-            (None, Some(_)) => {
-                return Err(QuayError::Config(format!(
-                    "a registry password for {} is set without a user name",
-                    registry_host(&server.url)
-                )));
-            }
+            (user, password) => RegistryAuth::from_parts(user.clone(), password.clone(), None)
+                .map_err(|e| ToolsError::Config(format!("{}: {e}", registry_host(&server.url))))?,
         };
-        let registry = apply_connect!(RegistryClient::builder(server.url.as_str()), opts)
+        let registry = RegistryClient::builder(server.url.as_str())
+            .http_settings(settings.clone())
             .auth(auth)
             .build()?;
         let api = match &server.api_token {
             Some(token) => {
                 let base = server.api_url.as_ref().unwrap_or(&server.url);
                 Some(
-                    apply_connect!(QuayRestClient::builder(base.as_str()), opts)
+                    QuayRestClient::builder(base.as_str())
+                        .http_settings(settings.clone())
                         .token(token.clone())
                         .build()?,
                 )
@@ -282,13 +150,13 @@ impl Endpoint {
     pub fn connect_with_token(
         server: &ServerConfig,
         token: Option<SecretString>,
-        opts: &ConnectOptions,
-    ) -> Result<Self, QuayError> {
+        settings: &HttpSettings,
+    ) -> Result<Self, ToolsError> {
         let mut s = server.clone();
         if token.is_some() {
             s.api_token = token;
         }
-        Self::connect(&s, opts)
+        Self::connect(&s, settings)
     }
 }
 
@@ -310,7 +178,7 @@ pub enum Discovery {
 #[non_exhaustive]
 pub struct PlanOptions {
     /// Configured `org/repo[:tag]` entries (without a tag: every selected tag).
-    pub repositories: Vec<ImageRef>,
+    pub repositories: Vec<ImageReference>,
     /// Discover every repository on the source (restricted to `organizations` when given).
     pub auto_discovery: bool,
     /// Organizations to discover; empty: all visible ones.
@@ -370,7 +238,7 @@ pub async fn plan(
     src: &Endpoint,
     dst: &Endpoint,
     opts: &PlanOptions,
-) -> Result<MirrorPlan, QuayError> {
+) -> Result<MirrorPlan, ToolsError> {
     let discovery = match opts.discovery {
         Discovery::Auto if src.api.is_some() => Discovery::QuayApi,
         Discovery::Auto => Discovery::RegistryCatalog,
@@ -378,10 +246,10 @@ pub async fn plan(
     };
     let src_api = || {
         src.api.as_ref().ok_or_else(|| {
-            QuayError::Config("discovery through the Quay API needs a source API token".into())
+            ToolsError::Config("discovery through the Quay API needs a source API token".into())
         })
     };
-    let mut wanted: Vec<ImageRef> = opts.repositories.clone();
+    let mut wanted: Vec<ImageReference> = opts.repositories.clone();
     // Source visibility per repository, when the Quay API told us.
     let mut public: BTreeMap<String, bool> = BTreeMap::new();
     if opts.auto_discovery {
@@ -414,9 +282,11 @@ pub async fn plan(
                 for r in repos {
                     let path = format!("{}/{}", r.namespace, r.name);
                     public.insert(path.clone(), r.is_public);
-                    wanted.push(ImageRef {
+                    wanted.push(ImageReference {
+                        registry: None,
                         repository: path,
-                        reference: None,
+                        tag: None,
+                        digest: None,
                     });
                 }
             }
@@ -424,9 +294,11 @@ pub async fn plan(
                 for repo in src.registry.catalog(Some(100)).await? {
                     let ns = repo.split_once('/').map_or("", |(n, _)| n);
                     if opts.organizations.is_empty() || opts.organizations.iter().any(|o| o == ns) {
-                        wanted.push(ImageRef {
+                        wanted.push(ImageReference {
+                            registry: None,
                             repository: repo,
-                            reference: None,
+                            tag: None,
+                            digest: None,
                         });
                     }
                 }
@@ -435,10 +307,10 @@ pub async fn plan(
     }
     let mut items: BTreeSet<MirrorItem> = BTreeSet::new();
     for w in &wanted {
-        if let Some(r) = &w.reference {
+        if let Some(r) = w.reference() {
             items.insert(MirrorItem {
                 repository: w.repository.clone(),
-                reference: r.clone(),
+                reference: r.to_owned(),
             });
             continue;
         }
@@ -480,7 +352,7 @@ pub async fn plan(
                 match api.get_organization(ns).await {
                     Ok(_) => {}
                     Err(QuayError::NotFound(_)) => out.organizations_to_create.push(ns.to_owned()),
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
             }
             for repo in repos {
@@ -493,7 +365,7 @@ pub async fn plan(
                     match api.get_repository(ns, name).await {
                         Ok(_) => false,
                         Err(QuayError::NotFound(_)) => true,
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                 };
                 if missing {
@@ -579,7 +451,7 @@ pub struct ItemResult {
     /// Error message for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Error category for failures (see [`error_kind`]).
+    /// Error category for failures ([`quay_client::ErrorKind::as_str`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<&'static str>,
 }
@@ -613,7 +485,7 @@ impl ItemResult {
     fn failed(item: &MirrorItem, e: &QuayError) -> Self {
         Self {
             error: Some(e.to_string()),
-            error_kind: Some(error_kind(e)),
+            error_kind: Some(e.kind().as_str()),
             ..Self::new(item, ItemStatus::Failed)
         }
     }
@@ -678,13 +550,6 @@ impl MirrorReport {
     }
 }
 
-/// Stable category of an error: `unauthorized`, `not_found`, `already_exists`,
-/// `invalid_request`, `remote`, `timeout`, `transport`, `digest_mismatch`, `invalid_response`,
-/// `config`, `other`.
-pub fn error_kind(e: &QuayError) -> &'static str {
-    e.kind().as_str()
-}
-
 /// Progress callbacks of [`execute`] (the CLI draws a progress bar with them).
 pub trait MirrorObserver: Send + Sync {
     /// Called once with the number of items.
@@ -711,8 +576,8 @@ async fn unchanged(
         .await?
         .ok_or_else(|| {
             // A HEAD answer has no body; describe the miss as the registry would.
-            QuayError::NotFound(crate::RemoteError::from_body(
-                crate::Api::Registry,
+            QuayError::NotFound(RemoteError::from_body(
+                Api::Registry,
                 404,
                 br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown on the source"}]}"#,
             ))
@@ -917,18 +782,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn image_refs() {
-        let r = ImageRef::parse("team/app:1.0").unwrap();
+    fn repository_entries() {
+        let r = parse_repository("team/app:1.0").unwrap();
         assert_eq!(
-            (r.repository.as_str(), r.reference.as_deref()),
+            (r.repository.as_str(), r.reference()),
             ("team/app", Some("1.0"))
         );
         assert_eq!(r.to_string(), "team/app:1.0");
-        let r = ImageRef::parse("team/app").unwrap();
-        assert_eq!(r.reference, None);
+        let r = parse_repository("team/app").unwrap();
+        assert_eq!(r.reference(), None);
         let d = format!("sha256:{}", "a".repeat(64));
-        let r = ImageRef::parse(&format!("team/app@{d}")).unwrap();
-        assert_eq!(r.reference.as_deref(), Some(d.as_str()));
+        let r = parse_repository(&format!("team/app@{d}")).unwrap();
+        assert_eq!(r.reference(), Some(d.as_str()));
         assert_eq!(r.split_namespace(), ("team", "app"));
         for bad in [
             "https://quay.example.com/team/app:1",
@@ -938,7 +803,7 @@ mod tests {
             "team/app:bad tag",
             "team/app@sha256:zz",
         ] {
-            assert!(ImageRef::parse(bad).is_err(), "{bad}");
+            assert!(parse_repository(bad).is_err(), "{bad}");
         }
     }
 
@@ -953,16 +818,5 @@ mod tests {
         assert!(TagFilter::default().matches("anything"));
         assert!(TagFilter::new(["*a*b*"]).matches("xxaxxbxx"));
         assert!(!TagFilter::new(["*a*b"]).matches("xxaxxbxx"));
-    }
-
-    #[test]
-    fn error_kinds_are_stable() {
-        assert_eq!(error_kind(&QuayError::Config("x".into())), "config");
-        assert_eq!(
-            error_kind(&QuayError::Timeout {
-                context: "x".into()
-            }),
-            "timeout"
-        );
     }
 }

@@ -27,9 +27,10 @@ use std::collections::BTreeSet;
 use secrecy::SecretString;
 use serde::Serialize;
 
-use crate::QuayError;
+use quay_client::{NewProxyCache, QuayError, QuayRestClient, Robot};
+
+use crate::ToolsError;
 use crate::credentials::{self, EnvLookup, SecretOrigin};
-use crate::rest::{NewProxyCache, QuayRestClient};
 
 /// Desired state of one organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,13 +210,27 @@ fn entries<'a>(
 }
 
 impl ApplyConfig {
+    /// Reads a desired-state file (YAML, at most [`crate::MAX_CONFIG_BYTES`]): unknown keys are
+    /// refused with their full path and the closest known key, the parser has input limits,
+    /// and every problem of the values is then reported at once.
+    pub fn from_file(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
+        let (origin, text) = crate::file::read_file(path)?;
+        Self::from_yaml(&origin, &text, env)
+    }
+
+    /// [`ApplyConfig::from_file`] on text; `origin` names it in messages.
+    pub fn from_yaml(origin: &str, text: &str, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
+        let value = crate::file::read_yaml::<crate::file::ApplyFile>(origin, text)?;
+        Self::from_value(&value, env)
+    }
+
     /// Reads a desired state already parsed into JSON. Every problem is reported at once as
-    /// [`QuayError::Config`]; secrets never appear in it.
+    /// [`ToolsError::Config`]; secrets never appear in it.
     #[allow(clippy::too_many_lines)] // one linear walk over the three sections
-    pub fn from_value(value: &serde_json::Value, env: EnvLookup<'_>) -> Result<Self, QuayError> {
+    pub fn from_value(value: &serde_json::Value, env: EnvLookup<'_>) -> Result<Self, ToolsError> {
         let obj = value
             .as_object()
-            .ok_or_else(|| QuayError::Config("the Quay configuration must be a mapping".into()))?;
+            .ok_or_else(|| ToolsError::Config("the Quay configuration must be a mapping".into()))?;
         let mut errs = Vec::new();
         let mut cfg = ApplyConfig::default();
         let own = ["organizations", "robots", "robot_config", "proxycache"];
@@ -356,7 +371,7 @@ impl ApplyConfig {
         if errs.is_empty() {
             Ok(cfg)
         } else {
-            Err(QuayError::Config(format!(
+            Err(ToolsError::Config(format!(
                 "invalid Quay configuration:\n  {}",
                 errs.join("\n  ")
             )))
@@ -474,7 +489,7 @@ impl ApplyPlan {
     }
 }
 
-fn robot_exists_err(r: Result<crate::rest::Robot, QuayError>) -> Result<bool, QuayError> {
+fn robot_exists_err(r: Result<Robot, QuayError>) -> Result<bool, QuayError> {
     match r {
         Ok(_) => Ok(true),
         Err(QuayError::NotFound(_)) => Ok(false),
@@ -487,7 +502,7 @@ pub async fn plan(
     client: &QuayRestClient,
     cfg: &ApplyConfig,
     opts: ApplyOptions,
-) -> Result<ApplyPlan, QuayError> {
+) -> Result<ApplyPlan, ToolsError> {
     let mut p = ApplyPlan::default();
     let mut creating: BTreeSet<&str> = BTreeSet::new();
     let mut deleting = Vec::new();
@@ -495,7 +510,7 @@ pub async fn plan(
         let exists = match client.get_organization(&o.name).await {
             Ok(_) => true,
             Err(QuayError::NotFound(_)) => false,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         match (o.present, exists) {
             (true, false) => {
