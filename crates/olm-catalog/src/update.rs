@@ -79,10 +79,12 @@ fn blob_package(blob: &Value) -> &str {
 
 /// A file's format: by extension, else by its first character (as the loader reads it).
 fn file_format(path: &str, data: &[u8]) -> Format {
-    let lower = path.to_ascii_lowercase();
-    if lower.ends_with(".json") {
+    let extension = Path::new(path)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if extension.as_deref() == Some("json") {
         Format::Json
-    } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+    } else if matches!(extension.as_deref(), Some("yaml" | "yml")) {
         Format::Yaml
     } else if data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         Format::Json
@@ -114,19 +116,20 @@ pub fn update_package(
             .collect();
         holders.push((path, file_format(path, data), foreign));
     }
-    let (target, format) = match holders.iter().find(|(_, _, foreign)| foreign.is_empty()) {
-        Some((path, format, _)) => ((*path).to_owned(), *format),
-        None => {
-            let format = holders.first().map_or(new_format, |(_, f, _)| *f);
-            let path = format!("{package}/catalog.{}", format.extension());
-            if holders.iter().all(|(p, _, _)| *p != path) && files.get(&path).is_some() {
-                return Err(CatalogError::InvalidArgument(format!(
-                    "{path} exists but holds no blob of package {package:?}; move it away or \
-                     name it in .indexignore"
-                )));
-            }
-            (path, format)
+    let (target, format) = if let Some((path, format, _)) =
+        holders.iter().find(|(_, _, foreign)| foreign.is_empty())
+    {
+        ((*path).to_owned(), *format)
+    } else {
+        let format = holders.first().map_or(new_format, |(_, f, _)| *f);
+        let path = format!("{package}/catalog.{}", format.extension());
+        if holders.iter().all(|(p, _, _)| *p != path) && files.get(&path).is_some() {
+            return Err(CatalogError::InvalidArgument(format!(
+                "{path} exists but holds no blob of package {package:?}; move it away or \
+                 name it in .indexignore"
+            )));
         }
+        (path, format)
     };
     let mut update = DirUpdate::default();
     for (path, format, foreign) in &holders {
