@@ -26,7 +26,8 @@ use crate::registry_args::{Registries, RegistryArgs, parse_image};
 /// uses).
 pub const DEFAULT_BASE: &str = "quay.io/operator-framework/opm:latest";
 
-const CATALOG_HELP: &str = "Inputs: a path that exists is read from disk; anything else is an image reference
+/// The help after `omps catalog --help`'s command list.
+pub const CATALOG_HELP: &str = "Inputs: a path that exists is read from disk; anything else is an image reference
 (registry[:port]/repository[:tag|@digest], the registry required).
 
 Exit status (the table of `omps --help`): 0 done (validate: valid), 1 invalid or refused
@@ -43,7 +44,6 @@ Examples:
 
 /// `omps catalog ...`.
 #[derive(Debug, Args)]
-#[command(after_help = CATALOG_HELP)]
 pub struct CatalogCmd {
     #[command(subcommand)]
     command: CatalogSub,
@@ -385,6 +385,10 @@ fn input(arg: &str) -> Result<Input, CliError> {
         } else {
             Input::File(path.to_owned())
         });
+    }
+    // `./x`, `../x`, `/x`, `~/x` are paths: a typo must not become a registry host.
+    if arg.starts_with(['.', '/', '~']) || arg.contains('\\') {
+        return Err(CliError::input(format!("{arg}: no such file or directory")));
     }
     ImageReference::parse(arg)
         .and_then(|r| r.require_registry(arg))
@@ -1199,7 +1203,13 @@ mod tests {
         }
         let e = input("./missing-dir").unwrap_err();
         assert_eq!(e.exit().code(), 2);
-        assert!(e.to_string().starts_with("./missing-dir: no such file or directory, and not an image reference"), "{e}");
+        assert_eq!(e.to_string(), "./missing-dir: no such file or directory");
+        let e = input("missing.example").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("missing.example: no such file or directory, and not an image reference"),
+            "{e}"
+        );
         // A bare name is not an image: no implicit default registry.
         assert!(input("catalog").is_err());
     }

@@ -68,6 +68,7 @@ enum Command {
     Bundle(bundle::BundleCommand),
     /// File-based catalogs: render bundles, migrate package manifests, validate, expand
     /// templates, add bundles, push and pull catalog images, draw upgrade graphs.
+    #[command(after_help = catalog::CATALOG_HELP)]
     Catalog(Box<catalog::CatalogCmd>),
     /// Push operator manifests (a directory, a zip or a Koji build) to an OMPS service, or
     /// in-process with `--direct`.

@@ -186,7 +186,7 @@ fn render_of_a_catalog_prints_its_blobs_and_package_manifests_are_refused() {
     let o = run(["render", "./no-such-bundle"]);
     code(&o, 2);
     assert!(
-        stderr(&o).contains("./no-such-bundle: no such file or directory, and not an image reference"),
+        stderr(&o).contains("./no-such-bundle: no such file or directory"),
         "{}",
         stderr(&o)
     );
