@@ -27,7 +27,8 @@ use crate::registry_args::{Registries, RegistryArgs, parse_image};
 pub const DEFAULT_BASE: &str = "quay.io/operator-framework/opm:latest";
 
 /// The help after `omps catalog --help`'s command list.
-pub const CATALOG_HELP: &str = "Inputs: a path that exists is read from disk; anything else is an image reference
+pub const CATALOG_HELP: &str =
+    "Inputs: a path that exists is read from disk; anything else is an image reference
 (registry[:port]/repository[:tag|@digest], the registry required).
 
 Exit status (the table of `omps --help`): 0 done (validate: valid), 1 invalid or refused
@@ -405,15 +406,16 @@ fn limits() -> CatalogLimits {
 }
 
 fn read_zip(path: &Path) -> Result<FileSet, CliError> {
-    let tree = manifest_bundle::ManifestTree::from_zip_file(path, &manifest_bundle::Limits::default())
-        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    let tree =
+        manifest_bundle::ManifestTree::from_zip_file(path, &manifest_bundle::Limits::default())
+            .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     Ok(FileSet::from_manifest_tree(&tree))
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
     let max = limits().max_file_bytes;
-    let meta = std::fs::metadata(path)
-        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     if meta.len() > max {
         return Err(CliError::invalid(format!(
             "{} ({} bytes) exceeds the limit of {max} bytes",
@@ -504,7 +506,8 @@ async fn load_any(arg: &str, registry: &RegistryArgs) -> Result<(Catalog, String
             let pulled = catalog_image::pull_catalog(&client, &r, &limits()).await;
             bar.finish_and_clear();
             let pulled = pulled.map_err(|e| {
-                let bundle = matches!(&e, CatalogImageError::NotACatalog(m) if m.contains("bundle image"));
+                let bundle =
+                    matches!(&e, CatalogImageError::NotACatalog(m) if m.contains("bundle image"));
                 let e = image_error(e);
                 if bundle {
                     e.with_hint(format!("render it with `omps catalog render {r}`"))
@@ -537,8 +540,7 @@ fn print_report(format: ReportFormat, report: &Value, text: impl FnOnce() -> Str
 /// A `serde_json` document in the catalog writer's YAML (keys sorted, as `opm` writes).
 fn json_as_yaml(v: &Value) -> String {
     olm_catalog::json::parse(&v.to_string(), 256)
-        .map(|v| olm_catalog::yaml_out::to_yaml(&v))
-        .unwrap_or_else(|_| v.to_string())
+        .map_or_else(|_| v.to_string(), |v| olm_catalog::yaml_out::to_yaml(&v))
 }
 
 fn warn_all(warnings: &[String]) {
@@ -558,10 +560,7 @@ fn counts(c: &Catalog) -> Value {
 // ------------------------------------------------------------------------------------------------
 // render
 
-fn render_local_bundle(
-    files: &FileSet,
-    options: &RenderOptions,
-) -> Result<Rendered, CliError> {
+fn render_local_bundle(files: &FileSet, options: &RenderOptions) -> Result<Rendered, CliError> {
     olm_catalog::render_bundle(files, options, &limits()).map_err(catalog_error)
 }
 
@@ -594,51 +593,6 @@ async fn render(args: RenderArgs) -> Result<Exit, CliError> {
     for (arg, inp) in args.inputs.iter().zip(inputs) {
         let l = limits();
         match inp {
-            Input::Dir(d) => {
-                let options = local.clone();
-                let part = blocking(move || {
-                    match olm_catalog::classify_dir(&d, &l).map_err(catalog_error)? {
-                        DirKind::Bundle => {
-                            let files = FileSet::from_dir(&d, &l).map_err(catalog_error)?;
-                            let r = render_local_bundle(&files, &options)?;
-                            warn_all(&r.warnings);
-                            Ok(single(r))
-                        }
-                        DirKind::PackageManifests => Err(CliError::invalid(format!(
-                            "{} holds package manifests (a *.package.yaml), not a bundle",
-                            d.display()
-                        ))
-                        .with_hint(
-                            "migrate it with `omps catalog migrate DIR OUT`, or convert it into bundles with `omps bundle convert DIR OUT`",
-                        )),
-                        _ => load_catalog_dir(&d).map(|(_, c)| c),
-                    }
-                })
-                .await?;
-                out.merge(part);
-            }
-            Input::Zip(z) => {
-                let options = local.clone();
-                let part = blocking(move || {
-                    let files = read_zip(&z)?;
-                    match olm_catalog::classify_files(&files, &l) {
-                        DirKind::Bundle => {
-                            let r = render_local_bundle(&files, &options)?;
-                            warn_all(&r.warnings);
-                            Ok(single(r))
-                        }
-                        DirKind::PackageManifests => Err(CliError::invalid(format!(
-                            "{} holds package manifests (a *.package.yaml), not a bundle",
-                            z.display()
-                        ))
-                        .with_hint("migrate it with `omps catalog migrate DIR OUT` (unzipped)")),
-                        _ => olm_catalog::load_files(&files, &l).map_err(catalog_error),
-                    }
-                })
-                .await?;
-                out.merge(part);
-            }
-            Input::File(f) => out.merge(blocking(move || load_catalog_file(&f)).await?),
             Input::Image(r) => {
                 let client = registries.client(&r, true)?;
                 let bar = spinner(&format!("pulling {r}"));
@@ -665,10 +619,58 @@ async fn render(args: RenderArgs) -> Result<Exit, CliError> {
                     }
                 }
             }
+            local_input => {
+                let options = local.clone();
+                out.merge(blocking(move || render_local(local_input, &options)).await?);
+            }
         }
     }
     print_text(&olm_catalog::to_text(&out, args.output.into()));
     Ok(Exit::Success)
+}
+
+/// Renders a local bundle (directory or zip), or reads a local catalog (directory, zip, file).
+fn render_local(input: Input, options: &RenderOptions) -> Result<Catalog, CliError> {
+    let l = limits();
+    let (files, what) = match input {
+        Input::Dir(d) => match olm_catalog::classify_dir(&d, &l).map_err(catalog_error)? {
+            DirKind::Bundle => (
+                FileSet::from_dir(&d, &l).map_err(catalog_error)?,
+                d.display().to_string(),
+            ),
+            DirKind::PackageManifests => {
+                return Err(package_manifests_not_a_bundle(&d.display().to_string()));
+            }
+            _ => return load_catalog_dir(&d).map(|(_, c)| c),
+        },
+        Input::Zip(z) => {
+            let files = read_zip(&z)?;
+            match olm_catalog::classify_files(&files, &l) {
+                DirKind::Bundle => (files, z.display().to_string()),
+                DirKind::PackageManifests => {
+                    return Err(package_manifests_not_a_bundle(&z.display().to_string()));
+                }
+                _ => return olm_catalog::load_files(&files, &l).map_err(catalog_error),
+            }
+        }
+        Input::File(f) => return load_catalog_file(&f),
+        Input::Image(r) => {
+            return Err(CliError::internal(format!("{r} is not a local input")));
+        }
+    };
+    let r = render_local_bundle(&files, options)
+        .map_err(|e| e.with_context(format!("rendering {what}")))?;
+    warn_all(&r.warnings);
+    Ok(single(r))
+}
+
+fn package_manifests_not_a_bundle(what: &str) -> CliError {
+    CliError::invalid(format!(
+        "{what} holds package manifests (a *.package.yaml), not a bundle"
+    ))
+    .with_hint(
+        "migrate it with `omps catalog migrate DIR OUT`, or convert it into bundles with `omps bundle convert DIR OUT`",
+    )
 }
 
 fn single(r: Rendered) -> Catalog {
@@ -827,16 +829,19 @@ async fn template(args: TemplateArgs) -> Result<Exit, CliError> {
             args.kind.schema()
         ));
         return Err(match schema.as_str() {
-            "olm.template.basic" => e.with_hint(format!("expand it with `omps catalog template basic {name}`")),
-            "olm.semver" => e.with_hint(format!("expand it with `omps catalog template semver {name}`")),
-            s if s.starts_with("olm.") => e.with_hint(
-                "a catalog blob is not a template; validate or render catalogs instead",
-            ),
+            "olm.template.basic" => e.with_hint(format!(
+                "expand it with `omps catalog template basic {name}`"
+            )),
+            "olm.semver" => e.with_hint(format!(
+                "expand it with `omps catalog template semver {name}`"
+            )),
+            s if s.starts_with("olm.") => {
+                e.with_hint("a catalog blob is not a template; validate or render catalogs instead")
+            }
             _ => e,
         });
     }
-    let images =
-        olm_catalog::template::referenced_images(&text, &l).map_err(catalog_error)?;
+    let images = olm_catalog::template::referenced_images(&text, &l).map_err(catalog_error)?;
     // Pull and render every bundle first (network), then expand (no network).
     let mut registries = Registries::new(&args.registry);
     let mut rendered: BTreeMap<String, Rendered> = BTreeMap::new();
@@ -1190,13 +1195,22 @@ mod tests {
     #[test]
     fn inputs_are_paths_when_they_exist_and_images_otherwise() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(matches!(input(tmp.path().to_str().unwrap()).unwrap(), Input::Dir(_)));
+        assert!(matches!(
+            input(tmp.path().to_str().unwrap()).unwrap(),
+            Input::Dir(_)
+        ));
         let zip = tmp.path().join("a.zip");
         std::fs::write(&zip, b"PK\x03\x04rest").unwrap();
-        assert!(matches!(input(zip.to_str().unwrap()).unwrap(), Input::Zip(_)));
+        assert!(matches!(
+            input(zip.to_str().unwrap()).unwrap(),
+            Input::Zip(_)
+        ));
         let file = tmp.path().join("c.json");
         std::fs::write(&file, b"{}").unwrap();
-        assert!(matches!(input(file.to_str().unwrap()).unwrap(), Input::File(_)));
+        assert!(matches!(
+            input(file.to_str().unwrap()).unwrap(),
+            Input::File(_)
+        ));
         match input("127.0.0.1:5000/ns/cat:v1").unwrap() {
             Input::Image(r) => assert_eq!(r.to_string(), "127.0.0.1:5000/ns/cat:v1"),
             other => panic!("{other:?}"),
@@ -1206,8 +1220,9 @@ mod tests {
         assert_eq!(e.to_string(), "./missing-dir: no such file or directory");
         let e = input("missing.example").unwrap_err();
         assert!(
-            e.to_string()
-                .starts_with("missing.example: no such file or directory, and not an image reference"),
+            e.to_string().starts_with(
+                "missing.example: no such file or directory, and not an image reference"
+            ),
             "{e}"
         );
         // A bare name is not an image: no implicit default registry.
@@ -1247,7 +1262,8 @@ mod tests {
 
     #[test]
     fn reports_print_as_yaml_with_sorted_keys() {
-        let y = json_as_yaml(&json!({"result": "success", "files": ["a/catalog.json"], "bundles": 2}));
+        let y =
+            json_as_yaml(&json!({"result": "success", "files": ["a/catalog.json"], "bundles": 2}));
         assert_eq!(y, "bundles: 2\nfiles:\n- a/catalog.json\nresult: success\n");
     }
 }

@@ -57,13 +57,11 @@ impl RegistryArgs {
                 text.trim_end_matches(['\r', '\n']).to_owned(),
             ));
         }
-        RegistryAuth::from_parts(self.username.clone(), password, self.token.clone()).map_err(
-            |e| {
-                CliError::usage(format!(
-                    "{e} (give --username with --password-stdin, or a token)"
-                ))
-            },
-        )
+        RegistryAuth::from_parts(self.username.clone(), password, self.token.clone()).map_err(|e| {
+            CliError::usage(format!(
+                "{e} (give --username with --password-stdin, or a token)"
+            ))
+        })
     }
 }
 
@@ -104,7 +102,11 @@ impl Registries {
         } else {
             RegistryAuth::Anonymous
         };
-        let scheme = if self.args.plain_http { "http" } else { "https" };
+        let scheme = if self.args.plain_http {
+            "http"
+        } else {
+            "https"
+        };
         let mut settings = crate::output::http_settings(self.args.timeout);
         if let Some(path) = &self.args.ca_bundle {
             settings = settings.ca_bundle_pem(crate::output::read_ca_bundle(path)?);
