@@ -421,11 +421,11 @@ fn add_local_bundles_edits_only_that_package_and_keeps_the_catalog_valid() {
     let o = add("0.0.2", &[]);
     code(&o, 0);
     assert_eq!(json(&o)["package_created"], false);
-    // YAML kept when asked for a new file; etcd's file untouched.
+    // Only the new package's file was written: etcd's is untouched.
     assert_eq!(read(catalog.join("etcd/catalog.json")), etcd_before);
     let text = read(catalog.join("tackle-operator/catalog.json"));
     assert!(
-        text.contains("\"name\": \"tackle-operator.v0.0.2\",\n                \"replaces\": \"tackle-operator.v0.0.1\""),
+        text.contains("\"name\": \"tackle-operator.v0.0.2\",\n            \"replaces\": \"tackle-operator.v0.0.1\""),
         "{text}"
     );
     let o = run(os!["validate", catalog]);
