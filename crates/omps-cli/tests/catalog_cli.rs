@@ -773,7 +773,7 @@ fn pushed_catalogs_are_read_by_skopeo_reproducible_and_pull_back() {
 
 #[test]
 #[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
-fn bundle_images_render_add_and_expand_templates_and_are_not_catalogs() {
+fn bundle_images_render_add_to_catalogs_and_are_not_catalogs() {
     let registry = test_support::registry::Registry::start();
     let host = registry.host();
     let tmp = tempfile::tempdir().unwrap();
