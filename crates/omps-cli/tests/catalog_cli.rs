@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use test_support::fixtures::operator as fixture;
 
+mod run_support;
+
 /// `omps` without registry credentials from the environment.
 fn omps() -> Command {
     let mut cmd = Command::cargo_bin("omps").unwrap();
@@ -905,4 +907,41 @@ fn templates_expand_with_bundles_pulled_from_the_registry() {
         yaml.starts_with("---\ndefaultChannel: stable-v0.0\n"),
         "{yaml}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn push_shows_its_steps_on_a_terminal_and_nothing_without_one() {
+    let registry = test_support::registry::Registry::start();
+    let host = registry.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = migrated_etcd(tmp.path(), "catalog", &[]);
+    let image = format!("{host}/ops/catalog:tty");
+    let r = run_support::run_on_terminal(
+        env!("CARGO_BIN_EXE_omps"),
+        &[
+            "catalog",
+            "push",
+            catalog.to_str().unwrap(),
+            &image,
+            "--base",
+            "scratch",
+            "--plain-http",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // The spinner line with the current step, drawn with terminal escapes, then cleared.
+    assert!(r.stdout.contains("building the catalog image"), "{}", r.stdout);
+    assert!(r.stdout.contains('\u{1b}'), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("pushed {image}@sha256:")),
+        "{}",
+        r.stdout
+    );
+    // Without a terminal: the result on stdout, nothing on stderr.
+    let o = run(os!["push", catalog, image, "--base", "scratch", "--plain-http"]);
+    assert!(ok(&o).starts_with(&format!("pushed {image}@sha256:")));
+    assert_eq!(stderr(&o), "");
 }
