@@ -933,7 +933,11 @@ async fn push_shows_its_steps_on_a_terminal_and_nothing_without_one() {
     .await;
     assert_eq!(r.code, 0, "{}", r.stdout);
     // The spinner line with the current step, drawn with terminal escapes, then cleared.
-    assert!(r.stdout.contains("building the catalog image"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("building the catalog image"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains('\u{1b}'), "{}", r.stdout);
     assert!(
         r.stdout.contains(&format!("pushed {image}@sha256:")),
@@ -941,7 +945,110 @@ async fn push_shows_its_steps_on_a_terminal_and_nothing_without_one() {
         r.stdout
     );
     // Without a terminal: the result on stdout, nothing on stderr.
-    let o = run(os!["push", catalog, image, "--base", "scratch", "--plain-http"]);
+    let o = run(os![
+        "push",
+        catalog,
+        image,
+        "--base",
+        "scratch",
+        "--plain-http"
+    ]);
     assert!(ok(&o).starts_with(&format!("pushed {image}@sha256:")));
     assert_eq!(stderr(&o), "");
+}
+
+#[test]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+fn credentials_reach_a_locked_registry_and_a_base_image_keeps_its_layers() {
+    use test_support::registry::{PASSWORD, Registry, RegistryOptions, USER};
+    let registry = Registry::start_with(RegistryOptions::default().htpasswd(true));
+    let host = registry.host();
+    let creds = [
+        ("OMPS_REGISTRY_USERNAME", USER),
+        ("OMPS_REGISTRY_PASSWORD", PASSWORD),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = migrated_etcd(tmp.path(), "catalog", &[]);
+    let image = format!("{host}/ops/catalog:v1");
+    let push = |base: &str, with_creds: bool| {
+        let mut cmd = omps();
+        cmd.args(["catalog", "push"]).arg(&catalog).args([
+            image.as_str(),
+            "--base",
+            base,
+            "--plain-http",
+            "-o",
+            "json",
+        ]);
+        if with_creds {
+            cmd.envs(creds);
+        }
+        cmd.output().unwrap()
+    };
+    // No credentials: the registry's 401 is a refusal (1), reported as JSON.
+    let o = push("scratch", false);
+    code(&o, 1);
+    assert_eq!(json(&o)["error"]["kind"], "unauthorized", "{}", stdout(&o));
+
+    // A bundle image as the base, on the same registry: the credentials go to both.
+    let base = format!("{host}/ops/sosreport-bundle:0.0.2");
+    let o = omps()
+        .args(["bundle", "push", "--plain-http"])
+        .arg(sosreport())
+        .arg(&base)
+        .envs(creds)
+        .output()
+        .unwrap();
+    code(&o, 0);
+    let o = push(&base, true);
+    code(&o, 0);
+    let pushed = json(&o);
+    assert_eq!(pushed["base"], base.as_str());
+    let login = format!("{USER}:{PASSWORD}");
+    let skopeo = |extra: &str, reference: &str| -> Value {
+        serde_json::from_slice(&test_support::skopeo::run(&[
+            "inspect",
+            extra,
+            "--tls-verify=false",
+            "--creds",
+            &login,
+            &format!("docker://{reference}"),
+        ]))
+        .unwrap()
+    };
+    let config = skopeo("--config", &image);
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/bin/opm"])
+    );
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["serve", "/configs"])
+    );
+    assert_eq!(
+        config["config"]["Labels"]["operators.operatorframework.io.index.configs.v1"],
+        "/configs"
+    );
+    let raw = skopeo("--raw", &image);
+    let base_raw = skopeo("--raw", &base);
+    let layers = raw["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    assert_eq!(layers[0]["digest"], base_raw["layers"][0]["digest"]);
+    assert_eq!(layers[1]["digest"], pushed["layer_digest"]);
+
+    // The password from standard input.
+    let out = tmp.path().join("pulled");
+    let o = omps()
+        .args(["catalog", "pull", image.as_str()])
+        .arg(&out)
+        .args(["--plain-http", "--username", USER, "--password-stdin"])
+        .write_stdin(format!("{PASSWORD}\n"))
+        .output()
+        .unwrap();
+    code(&o, 0);
+    assert_eq!(
+        read(out.join("etcd/catalog.json")),
+        read(catalog.join("etcd/catalog.json"))
+    );
+    assert!(!stdout(&o).contains(PASSWORD) && !stderr(&o).contains(PASSWORD));
 }
