@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, Exit};
 use crate::output::Output;
-use crate::registry_args::{Registries, RegistryArgs, parse_image};
+use crate::registry_args::{Registries, RegistryArgs, is_loopback, parse_image};
 
 /// The base image `omps catalog push` uses without `--base` (what `opm generate dockerfile`
 /// uses).
@@ -1057,8 +1057,15 @@ async fn push(args: PushArgs) -> Result<Exit, CliError> {
     let (_, catalog) = blocking(move || load_catalog_dir(&dir)).await?;
     let mut registries = Registries::new(&args.registry);
     let client = registries.client(&target, true)?;
+    // The base gets the credentials only on the target's own registry, and plain HTTP only
+    // there or on this machine: the default base lives on a public HTTPS registry.
     let base_client = match &base {
-        Some(b) => Some(registries.client(b, b.registry == target.registry)?),
+        Some(b) => {
+            let same = b.registry == target.registry;
+            let plain = args.registry.plain_http
+                && (same || b.registry.as_deref().is_some_and(is_loopback));
+            Some(registries.client_with(b, same, plain)?)
+        }
         None => None,
     };
     let base_ref = match (&base, &base_client) {
@@ -1084,12 +1091,20 @@ async fn push(args: PushArgs) -> Result<Exit, CliError> {
         let invalid = matches!(&e, CatalogImageError::Catalog(_));
         let e = image_error(e);
         if invalid {
-            e.with_context(format!(
+            return e.with_context(format!(
                 "{} is not a valid catalog; nothing pushed",
                 args.catalog.display()
-            ))
+            ));
+        }
+        let e = e.with_context(format!("pushing {target} failed"));
+        if args.base == DEFAULT_BASE && e.exit() == Exit::Unreachable {
+            let ours = format!(
+                "the default base image is {DEFAULT_BASE}; without access to it give --base IMAGE, or --base scratch for none"
+            );
+            let hint = e.hint().map_or(ours.clone(), |h| format!("{h}; {ours}"));
+            e.with_hint(hint)
         } else {
-            e.with_context(format!("pushing {target} failed"))
+            e
         }
     })?;
     let tag = catalog_image::push_tag(&target).map_err(image_error)?;

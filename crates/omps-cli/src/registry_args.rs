@@ -71,7 +71,7 @@ impl RegistryArgs {
 pub struct Registries {
     args: RegistryArgs,
     auth: Option<RegistryAuth>,
-    clients: BTreeMap<(String, bool), RegistryClient>,
+    clients: BTreeMap<(String, bool, bool), RegistryClient>,
 }
 
 impl Registries {
@@ -84,14 +84,28 @@ impl Registries {
         }
     }
 
-    /// The client for `image`'s registry, with the command's credentials or anonymous.
+    /// The client for `image`'s registry, with the command's credentials or anonymous, over
+    /// plain HTTP when `--plain-http` is given.
     pub fn client(
         &mut self,
         image: &ImageReference,
         with_credentials: bool,
     ) -> Result<RegistryClient, CliError> {
+        let plain = self.args.plain_http;
+        self.client_with(image, with_credentials, plain)
+    }
+
+    /// [`Registries::client`] with the transport chosen by the caller (a push's base image on
+    /// another registry keeps HTTPS although the target is a plain-HTTP test registry).
+    pub fn client_with(
+        &mut self,
+        image: &ImageReference,
+        with_credentials: bool,
+        plain_http: bool,
+    ) -> Result<RegistryClient, CliError> {
         let host = image.registry.clone().unwrap_or_default();
-        if let Some(c) = self.clients.get(&(host.clone(), with_credentials)) {
+        let key = (host.clone(), with_credentials, plain_http);
+        if let Some(c) = self.clients.get(&key) {
             return Ok(c.clone());
         }
         let auth = if with_credentials {
@@ -102,11 +116,7 @@ impl Registries {
         } else {
             RegistryAuth::Anonymous
         };
-        let scheme = if self.args.plain_http {
-            "http"
-        } else {
-            "https"
-        };
+        let scheme = if plain_http { "http" } else { "https" };
         let mut settings = crate::output::http_settings(self.args.timeout);
         if let Some(path) = &self.args.ca_bundle {
             settings = settings.ca_bundle_pem(crate::output::read_ca_bundle(path)?);
@@ -115,8 +125,7 @@ impl Registries {
             .http_settings(settings)
             .auth(auth)
             .build()?;
-        self.clients
-            .insert((host, with_credentials), client.clone());
+        self.clients.insert(key, client.clone());
         Ok(client)
     }
 }
@@ -127,4 +136,52 @@ pub fn parse_image(image: &str) -> Result<ImageReference, CliError> {
     ImageReference::parse(image)
         .and_then(|r| r.require_registry(image))
         .map_err(|e| CliError::usage(e.to_string()))
+}
+
+/// Whether a registry host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`), with or
+/// without a port.
+pub fn is_loopback(host: &str) -> bool {
+    let loopback = |name: &str| {
+        name == "localhost"
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    if loopback(host) {
+        return true;
+    }
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => host.rsplit_once(':').map_or(host, |(h, _port)| h),
+    };
+    loopback(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for yes in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1",
+            "127.0.0.1:5000",
+            "127.1.2.3:1",
+            "[::1]:5000",
+            "::1",
+        ] {
+            assert!(is_loopback(yes), "{yes}");
+        }
+        for no in [
+            "quay.io",
+            "registry.lan:5000",
+            "10.0.0.1:5000",
+            "[2001:db8::1]:5000",
+            "",
+        ] {
+            assert!(!is_loopback(no), "{no}");
+        }
+    }
 }

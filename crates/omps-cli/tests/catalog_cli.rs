@@ -1052,3 +1052,50 @@ fn credentials_reach_a_locked_registry_and_a_base_image_keeps_its_layers() {
     );
     assert!(!stdout(&o).contains(PASSWORD) && !stderr(&o).contains(PASSWORD));
 }
+
+#[test]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+fn a_base_on_another_local_registry_is_read_over_plain_http_without_credentials() {
+    use test_support::registry::{PASSWORD, Registry, RegistryOptions, USER};
+    // The base on an open registry, the target on a locked one: the target's credentials must
+    // not be needed (nor sent) for the base, and --plain-http reaches both (loopback).
+    let bases = Registry::start();
+    let target = Registry::start_with(RegistryOptions::default().htpasswd(true));
+    let base = format!("{}/ops/sosreport-bundle:0.0.2", bases.host());
+    bundle_push(&sosreport(), &base);
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = migrated_etcd(tmp.path(), "catalog", &[]);
+    let image = format!("{}/ops/catalog:v1", target.host());
+    let o = omps()
+        .args(["catalog", "push"])
+        .arg(&catalog)
+        .args([
+            image.as_str(),
+            "--base",
+            base.as_str(),
+            "--plain-http",
+            "-o",
+            "json",
+        ])
+        .envs([
+            ("OMPS_REGISTRY_USERNAME", USER),
+            ("OMPS_REGISTRY_PASSWORD", PASSWORD),
+        ])
+        .output()
+        .unwrap();
+    code(&o, 0);
+    let raw: Value = serde_json::from_slice(&test_support::skopeo::raw_manifest(
+        &target,
+        "ops/catalog:v1",
+    ))
+    .unwrap();
+    let base_raw: Value = serde_json::from_slice(&test_support::skopeo::raw_manifest(
+        &bases,
+        "ops/sosreport-bundle:0.0.2",
+    ))
+    .unwrap();
+    assert_eq!(raw["layers"][0]["digest"], base_raw["layers"][0]["digest"]);
+    assert_eq!(raw["layers"][1]["digest"], json(&o)["layer_digest"]);
+    // No request of the base registry carried the target's credentials.
+    assert!(!bases.log().contains(USER), "{}", bases.log());
+}
