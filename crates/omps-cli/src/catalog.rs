@@ -84,7 +84,7 @@ enum CatalogSub {
     /// Validate a catalog directory and push it as a catalog image (no container builder):
     /// the configs layer on a base image, the configs label, opm's serving command.
     #[command(
-        after_help = "Credentials (--username/--password-stdin, OMPS_REGISTRY_*) go to the target registry, and\nto the base image's registry only when it is the same one.\n\nExamples:\n  omps catalog push ./catalog quay.example.com/ops/catalog:v1\n  omps catalog push ./catalog 127.0.0.1:5000/ops/catalog:v1 --base scratch --plain-http -o json\n  omps catalog push ./catalog quay.example.com/ops/catalog:v1 --label team=ops"
+        after_help = "Credentials (--username/--password-stdin, OMPS_REGISTRY_*) go to the target registry, and\nto the base image's registry only when it is the same one; --plain-http reaches the base only\non that registry or on this machine.\n\nExamples:\n  omps catalog push ./catalog quay.example.com/ops/catalog:v1\n  omps catalog push ./catalog 127.0.0.1:5000/ops/catalog:v1 --base scratch --plain-http -o json\n  omps catalog push ./catalog quay.example.com/ops/catalog:v1 --label team=ops"
     )]
     Push(PushArgs),
     /// Read a catalog image's configs into a directory (it must not exist or be empty).
