@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use olm_catalog::{Catalog, CatalogError, CatalogLimits, FileSet, Format};
 use quay_client::oci::{Descriptor, Manifest, media_types, sha256_digest};
-use quay_client::{CopyOptions, QuayError, RegistryClient, copy_image};
+use quay_client::{
+    CopyOptions, ImageReference, ImageToPush, QuayError, RegistryClient, copy_image,
+};
 use serde_json::{Value as Json, json};
 
 /// Label naming the directory that holds the catalog.
@@ -35,6 +37,9 @@ pub enum CatalogImageError {
     /// The base image cannot carry a catalog layer (unknown manifest type, broken config).
     #[error("base image: {0}")]
     InvalidBase(String),
+    /// An image reference cannot be used for this (a push needs a tag, not a digest).
+    #[error("{0}")]
+    InvalidReference(String),
     /// Local temporary storage failed.
     #[error("temporary storage: {0}")]
     Io(#[from] std::io::Error),
@@ -313,11 +318,24 @@ pub enum BaseRef<'a> {
     Image {
         /// Client of the registry holding it.
         client: &'a RegistryClient,
-        /// Its repository.
-        repository: &'a str,
-        /// Its tag or digest.
-        reference: &'a str,
+        /// The image (its repository and tag or digest; the registry is the client's).
+        reference: &'a ImageReference,
     },
+}
+
+/// The tag or digest to read `reference` at (`latest` when it names neither, as Docker does).
+pub fn read_reference(reference: &ImageReference) -> &str {
+    reference.reference().unwrap_or("latest")
+}
+
+/// The tag to push `reference` under (`latest` when it names none); a digest is refused.
+pub fn push_tag(reference: &ImageReference) -> Result<&str> {
+    if reference.digest.is_some() {
+        return Err(CatalogImageError::InvalidReference(format!(
+            "{reference}: a push needs a tag, not a digest"
+        )));
+    }
+    Ok(reference.tag.as_deref().unwrap_or("latest"))
 }
 
 /// A fetched base image: its top manifest and one entry per usable platform.
@@ -411,32 +429,53 @@ pub struct PushReport {
     pub layer_digest: String,
 }
 
-/// Validates `catalog`, builds its image on `base` and pushes it to `repository:tag`.
+/// Validates `catalog`, builds its image on `base` and pushes it to `target` (its repository
+/// and tag; the registry is the client's).
 pub async fn push_catalog(
-    target: &RegistryClient,
-    repository: &str,
-    tag: &str,
+    client: &RegistryClient,
+    target: &ImageReference,
     catalog: &Catalog,
     base: BaseRef<'_>,
     options: &ImageOptions,
 ) -> Result<PushReport> {
+    push_catalog_with_progress(client, target, catalog, base, options, &|_| {}).await
+}
+
+/// [`push_catalog`], calling `progress` with a short description of each step as it starts
+/// (for a terminal's progress line).
+pub async fn push_catalog_with_progress(
+    client: &RegistryClient,
+    target: &ImageReference,
+    catalog: &Catalog,
+    base: BaseRef<'_>,
+    options: &ImageOptions,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<PushReport> {
+    let tag = push_tag(target)?;
+    progress("validating the catalog and building its layer");
     let layer = CatalogLayer::build(catalog)?;
     let image = match base {
         BaseRef::Scratch => CatalogImage::assemble(layer, &[], None, options)?,
         BaseRef::Image {
-            client,
-            repository: base_repo,
+            client: base_client,
             reference,
         } => {
-            let fetched = fetch_base(client, base_repo, reference).await?;
+            progress(&format!("fetching the base image {reference}"));
+            let fetched = fetch_base(
+                base_client,
+                &reference.repository,
+                read_reference(reference),
+            )
+            .await?;
             // Every base blob must be in the target repository: copy the base by digest
             // (mounted on the same registry, streamed otherwise, skipped when present).
+            progress("copying the base image's layers");
             copy_image(
-                client,
-                base_repo,
+                base_client,
+                &reference.repository,
                 &fetched.top.digest,
-                target,
-                repository,
+                client,
+                &target.repository,
                 &fetched.top.digest,
                 &CopyOptions::default(),
             )
@@ -448,7 +487,12 @@ pub async fn push_catalog(
             CatalogImage::assemble(layer, &fetched.images, index_type.as_deref(), options)?
         }
     };
-    let digest = push_image(target, repository, tag, &image).await?;
+    progress(&format!(
+        "pushing the catalog layer ({} bytes) and {} manifest(s)",
+        image.layer.tar_gz.len(),
+        image.images.len() + usize::from(image.index.is_some())
+    ));
+    let digest = push_image(client, &target.repository, tag, &image).await?;
     Ok(PushReport {
         digest,
         media_type: image.top().media_type.clone(),
@@ -457,48 +501,46 @@ pub async fn push_catalog(
     })
 }
 
-/// The one place that uploads a built image: layer and configs, per-platform manifests (by
-/// digest when an index follows), then the top manifest by tag. Returns the top digest.
+/// Uploads a built image with quay-client's one push function: each platform image (the
+/// catalog layer and its config; the base layers are already there) by digest when an index
+/// follows, by `tag` otherwise; then the index by `tag`. Returns the digest `tag` points at.
 pub async fn push_image(
     client: &RegistryClient,
     repository: &str,
     tag: &str,
     image: &CatalogImage,
 ) -> Result<String> {
-    client
-        .push_blob(repository, Bytes::from(image.layer.tar_gz.clone()))
-        .await?;
+    let layer = Bytes::from(image.layer.tar_gz.clone());
+    let mut pushed = String::new();
     for built in &image.images {
-        client
-            .push_blob(repository, Bytes::from(built.config.clone()))
-            .await?;
-        if image.index.is_some() {
-            client
-                .put_manifest(repository, &built.manifest.digest, &built.manifest)
-                .await?;
-        }
+        let to_push = ImageToPush {
+            layers: vec![layer.clone()],
+            config: Bytes::from(built.config.clone()),
+            manifest: built.manifest.clone(),
+        };
+        let reference = if image.index.is_some() {
+            built.manifest.digest.as_str()
+        } else {
+            tag
+        };
+        pushed = client.push_image(repository, reference, &to_push).await?;
     }
-    Ok(client.put_manifest(repository, tag, image.top()).await?)
+    match &image.index {
+        Some(index) => Ok(client.put_manifest(repository, tag, index).await?),
+        None => Ok(pushed),
+    }
 }
 
-/// Downloads `repository:reference`'s layers into temporary files and applies them in order on
-/// a blocking thread, keeping files under `prefix`. Returns the manifest digest, config and
-/// files.
+/// Downloads the layers of `manifest` into temporary files and applies them in order on a
+/// blocking thread, keeping files under `prefix`.
 async fn read_layers(
     client: &RegistryClient,
     repository: &str,
     manifest: &Manifest,
     prefix: &str,
     limits: &CatalogLimits,
-) -> Result<(Json, FileSet)> {
+) -> Result<FileSet> {
     let parsed = manifest.image()?;
-    let config: Json =
-        serde_json::from_slice(&client.get_blob(repository, &parsed.config.digest).await?)
-            .map_err(|e| {
-                CatalogImageError::NotACatalog(format!(
-                    "{repository}: image config is not JSON: {e}"
-                ))
-            })?;
     let scratch = tempfile::tempdir()?;
     let mut all = FileSet::new();
     for (i, layer) in parsed.layers.iter().enumerate() {
@@ -531,7 +573,7 @@ async fn read_layers(
         .await
         .map_err(|e| CatalogImageError::Io(std::io::Error::other(e)))??;
     }
-    Ok((config, all))
+    Ok(all)
 }
 
 /// The image manifest of `reference` (linux/amd64 of an index, else its first real image).
@@ -567,36 +609,6 @@ async fn image_manifest(
     Ok(client.get_manifest(repository, &pick.digest).await?)
 }
 
-/// The files of a bundle image (`manifests/` and `metadata/`), ready for
-/// [`olm_catalog::render_bundle`]. Refuses catalog images.
-pub async fn pull_bundle(
-    client: &RegistryClient,
-    repository: &str,
-    reference: &str,
-    limits: &CatalogLimits,
-) -> Result<FileSet> {
-    let manifest = image_manifest(client, repository, reference).await?;
-    let (config, files) = read_layers(client, repository, &manifest, "", limits).await?;
-    let labels = labels_of(&config);
-    if labels.contains_key(CONFIGS_LABEL) || labels.contains_key(SQLITE_LABEL) {
-        return Err(CatalogImageError::NotACatalog(format!(
-            "{repository}:{reference} is a catalog image, not a bundle image"
-        )));
-    }
-    let mut out = FileSet::new();
-    for (p, d) in files.iter() {
-        if p.starts_with("manifests/") || p.starts_with("metadata/") {
-            out.insert(p, d.to_vec());
-        }
-    }
-    if !olm_catalog::load::is_bundle_files(&out) {
-        return Err(CatalogImageError::NotACatalog(format!(
-            "{repository}:{reference} holds no manifests/ and metadata/: not a bundle image"
-        )));
-    }
-    Ok(out)
-}
-
 /// A catalog read back from an image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PulledCatalog {
@@ -608,6 +620,25 @@ pub struct PulledCatalog {
     pub files: FileSet,
     /// The loaded catalog.
     pub catalog: Catalog,
+}
+
+/// A bundle read from a bundle image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledBundle {
+    /// Digest of the manifest read (the platform's, for an index).
+    pub digest: String,
+    /// `manifests/...` and `metadata/...`, ready for [`olm_catalog::render_bundle`].
+    pub files: FileSet,
+}
+
+/// What an image turned out to hold.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PulledImage {
+    /// A bundle image.
+    Bundle(PulledBundle),
+    /// A file-based catalog image.
+    Catalog(PulledCatalog),
 }
 
 fn labels_of(config: &Json) -> BTreeMap<String, String> {
@@ -623,40 +654,78 @@ fn labels_of(config: &Json) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Reads the catalog of `repository:reference` (linux/amd64 of an index, else its first image).
-pub async fn pull_catalog(
+/// What the labels of an image's config say it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    /// A file-based catalog under this directory.
+    Catalog(String),
+    Bundle,
+    /// No label that says: a bundle if its layers hold one.
+    Unlabelled,
+}
+
+/// Reads `reference`'s config and decides what the image is; sqlite index images are refused.
+async fn inspect_image(
     client: &RegistryClient,
-    repository: &str,
-    reference: &str,
-    limits: &CatalogLimits,
-) -> Result<PulledCatalog> {
-    let manifest = image_manifest(client, repository, reference).await?;
+    reference: &ImageReference,
+) -> Result<(Manifest, Kind)> {
+    let manifest = image_manifest(client, &reference.repository, read_reference(reference)).await?;
     let parsed = manifest.image()?;
-    let config: Json =
-        serde_json::from_slice(&client.get_blob(repository, &parsed.config.digest).await?)
-            .map_err(|e| {
-                CatalogImageError::NotACatalog(format!(
-                    "{repository}:{reference}: config is not JSON: {e}"
-                ))
-            })?;
+    let config: Json = serde_json::from_slice(
+        &client
+            .get_blob(&reference.repository, &parsed.config.digest)
+            .await?,
+    )
+    .map_err(|e| CatalogImageError::NotACatalog(format!("{reference}: config is not JSON: {e}")))?;
     let labels = labels_of(&config);
     if labels.contains_key(SQLITE_LABEL) {
         return Err(CatalogImageError::NotACatalog(format!(
-            "{repository}:{reference} is a sqlite-based index image, not a file-based catalog; migrate it with opm first"
+            "{reference} is a sqlite-based index image, not a file-based catalog; migrate it with opm first"
         )));
     }
-    if labels.contains_key(BUNDLE_LABEL) {
+    let kind = if let Some(dir) = labels.get(CONFIGS_LABEL) {
+        Kind::Catalog(dir.clone())
+    } else if labels.contains_key(BUNDLE_LABEL) {
+        Kind::Bundle
+    } else {
+        Kind::Unlabelled
+    };
+    Ok((manifest, kind))
+}
+
+async fn read_bundle(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    manifest: Manifest,
+    limits: &CatalogLimits,
+) -> Result<PulledBundle> {
+    let files = read_layers(client, &reference.repository, &manifest, "", limits).await?;
+    let mut out = FileSet::new();
+    for (p, d) in files.iter() {
+        if p.starts_with("manifests/") || p.starts_with("metadata/") {
+            out.insert(p, d.to_vec());
+        }
+    }
+    if !olm_catalog::load::is_bundle_files(&out) {
         return Err(CatalogImageError::NotACatalog(format!(
-            "{repository}:{reference} is a bundle image, not a catalog; render it instead"
+            "{reference} holds no manifests/ and metadata/: not a bundle image"
         )));
     }
-    let configs_dir = labels.get(CONFIGS_LABEL).cloned().ok_or_else(|| {
-        CatalogImageError::NotACatalog(format!(
-            "{repository}:{reference} has no {CONFIGS_LABEL} label"
-        ))
-    })?;
+    Ok(PulledBundle {
+        digest: manifest.digest,
+        files: out,
+    })
+}
+
+async fn read_catalog(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    manifest: Manifest,
+    configs_dir: String,
+    limits: &CatalogLimits,
+) -> Result<PulledCatalog> {
     let prefix = format!("{}/", configs_dir.trim_matches('/'));
-    let (_, all) = read_layers(client, repository, &manifest, &prefix, limits).await?;
+    let all = read_layers(client, &reference.repository, &manifest, &prefix, limits).await?;
     let files = all.subtree(&prefix);
     let catalog = olm_catalog::load_files(&files, limits)?;
     Ok(PulledCatalog {
@@ -665,6 +734,59 @@ pub async fn pull_catalog(
         files,
         catalog,
     })
+}
+
+/// Reads an image that may be a bundle or a catalog (what `render` accepts): by its labels, or
+/// for an image without either label, by whether its layers hold a bundle. Sqlite index images
+/// are refused.
+pub async fn pull(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    limits: &CatalogLimits,
+) -> Result<PulledImage> {
+    match inspect_image(client, reference).await? {
+        (manifest, Kind::Catalog(dir)) => Ok(PulledImage::Catalog(
+            read_catalog(client, reference, manifest, dir, limits).await?,
+        )),
+        (manifest, Kind::Bundle | Kind::Unlabelled) => Ok(PulledImage::Bundle(
+            read_bundle(client, reference, manifest, limits).await?,
+        )),
+    }
+}
+
+/// The files of a bundle image (`manifests/` and `metadata/`), ready for
+/// [`olm_catalog::render_bundle`]. Refuses catalog images.
+pub async fn pull_bundle(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    limits: &CatalogLimits,
+) -> Result<PulledBundle> {
+    match inspect_image(client, reference).await? {
+        (_, Kind::Catalog(_)) => Err(CatalogImageError::NotACatalog(format!(
+            "{reference} is a catalog image, not a bundle image"
+        ))),
+        (manifest, _) => read_bundle(client, reference, manifest, limits).await,
+    }
+}
+
+/// Reads the catalog of `reference` (linux/amd64 of an index, else its first image). Refuses
+/// bundle images, sqlite index images and images without the configs label.
+pub async fn pull_catalog(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    limits: &CatalogLimits,
+) -> Result<PulledCatalog> {
+    match inspect_image(client, reference).await? {
+        (manifest, Kind::Catalog(dir)) => {
+            read_catalog(client, reference, manifest, dir, limits).await
+        }
+        (_, Kind::Bundle) => Err(CatalogImageError::NotACatalog(format!(
+            "{reference} is a bundle image, not a catalog; render it instead"
+        ))),
+        (_, Kind::Unlabelled) => Err(CatalogImageError::NotACatalog(format!(
+            "{reference} has no {CONFIGS_LABEL} label: not a file-based catalog image"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -689,6 +811,26 @@ mod tests {
         assert_eq!(paths, ["configs/demo/catalog.json"]);
         let text = std::str::from_utf8(files.get("configs/demo/catalog.json").unwrap()).unwrap();
         assert!(text.starts_with("{\n    \"schema\": \"olm.package\",\n"));
+    }
+
+    #[test]
+    fn references_default_to_latest_and_pushes_need_a_tag() {
+        let r = |s: &str| ImageReference::parse(s).unwrap();
+        assert_eq!(read_reference(&r("r.example/cat/demo")), "latest");
+        assert_eq!(read_reference(&r("r.example/cat/demo:v1")), "v1");
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            read_reference(&r(&format!("r.example/cat/demo:v1@{digest}"))),
+            digest
+        );
+        assert_eq!(push_tag(&r("r.example/cat/demo")).unwrap(), "latest");
+        assert_eq!(push_tag(&r("r.example/cat/demo:v2")).unwrap(), "v2");
+        let e = push_tag(&r(&format!("r.example/cat/demo@{digest}"))).unwrap_err();
+        assert!(matches!(e, CatalogImageError::InvalidReference(_)));
+        assert_eq!(
+            e.to_string(),
+            format!("r.example/cat/demo@{digest}: a push needs a tag, not a digest")
+        );
     }
 
     #[test]

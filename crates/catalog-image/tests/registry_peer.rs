@@ -7,12 +7,12 @@
 
 use bytes::Bytes;
 use catalog_image::{
-    BaseRef, CONFIGS_LABEL, CatalogImageError, CatalogLayer, ImageOptions, compose, pull_bundle,
-    pull_catalog, push_catalog,
+    BaseRef, CONFIGS_LABEL, CatalogImageError, CatalogLayer, ImageOptions, PulledImage, compose,
+    pull, pull_bundle, pull_catalog, push_catalog,
 };
 use olm_catalog::{Catalog, CatalogLimits, FileSet, Format, load_text, to_text};
-use quay_client::RegistryClient;
 use quay_client::oci::{Manifest, media_types, sha256_digest};
+use quay_client::{ImageReference, RegistryClient};
 use serde_json::{Value as Json, json};
 use test_support::registry::Registry;
 use test_support::skopeo;
@@ -22,6 +22,11 @@ fn client(reg: &Registry) -> RegistryClient {
         .chunk_size(64 * 1024)
         .build()
         .unwrap()
+}
+
+/// `<registry host>/<image>` as the one reference type.
+fn at(reg: &Registry, image: &str) -> ImageReference {
+    ImageReference::parse(&format!("{}/{image}", reg.host())).unwrap()
 }
 
 fn catalog() -> Catalog {
@@ -128,8 +133,7 @@ async fn scratch_catalog_image_is_read_back_by_skopeo_and_reproducible() {
     let c = client(&reg);
     let report = push_catalog(
         &c,
-        "catalogs/demo",
-        "v1",
+        &at(&reg, "catalogs/demo:v1"),
         &catalog(),
         BaseRef::Scratch,
         &ImageOptions::default(),
@@ -159,8 +163,7 @@ async fn scratch_catalog_image_is_read_back_by_skopeo_and_reproducible() {
     // Same input, same digest: pushed again under another tag, and computed offline.
     let again = push_catalog(
         &c,
-        "catalogs/demo",
-        "v2",
+        &at(&reg, "catalogs/demo:v2"),
         &catalog(),
         BaseRef::Scratch,
         &ImageOptions::default(),
@@ -176,7 +179,7 @@ async fn scratch_catalog_image_is_read_back_by_skopeo_and_reproducible() {
     .unwrap();
     assert_eq!(offline.digest(), report.digest);
 
-    let pulled = pull_catalog(&c, "catalogs/demo", "v1", &CatalogLimits::default())
+    let pulled = pull_catalog(&c, &at(&reg, "catalogs/demo:v1"), &CatalogLimits::default())
         .await
         .unwrap();
     assert_eq!(pulled.configs_dir, "/configs");
@@ -202,16 +205,15 @@ async fn catalog_on_a_base_image_from_another_registry() {
     )
     .await;
     let c = client(&reg);
+    let opm_ref = at(&base_reg, "base/opm:latest");
     let base = BaseRef::Image {
         client: &base_client,
-        repository: "base/opm",
-        reference: "latest",
+        reference: &opm_ref,
     };
     let labels = [("org.example.team".to_owned(), "catalogs".to_owned())].into();
     let report = push_catalog(
         &c,
-        "catalogs/demo",
-        "based",
+        &at(&reg, "catalogs/demo:based"),
         &catalog(),
         base,
         &ImageOptions { labels },
@@ -238,9 +240,13 @@ async fn catalog_on_a_base_image_from_another_registry() {
     assert!(files.get("bin/opm").is_some(), "the base layer is there");
     assert!(files.get("configs/other/catalog.json").is_some());
 
-    let pulled = pull_catalog(&c, "catalogs/demo", "based", &CatalogLimits::default())
-        .await
-        .unwrap();
+    let pulled = pull_catalog(
+        &c,
+        &at(&reg, "catalogs/demo:based"),
+        &CatalogLimits::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         to_text(&pulled.catalog, Format::Yaml),
         to_text(&catalog(), Format::Yaml)
@@ -273,15 +279,14 @@ async fn multi_platform_base_gives_a_multi_platform_catalog() {
     .await
     .unwrap();
 
+    let base_ref = at(&reg, "base/opm:multi");
     let base = BaseRef::Image {
         client: &c,
-        repository: "base/opm",
-        reference: "multi",
+        reference: &base_ref,
     };
     let report = push_catalog(
         &c,
-        "catalogs/multi",
-        "v1",
+        &at(&reg, "catalogs/multi:v1"),
         &catalog(),
         base,
         &ImageOptions::default(),
@@ -314,9 +319,13 @@ async fn multi_platform_base_gives_a_multi_platform_catalog() {
         assert_eq!(config["config"]["Labels"]["arch"], arch);
         assert_eq!(config["config"]["Labels"][CONFIGS_LABEL], "/configs");
     }
-    let pulled = pull_catalog(&c, "catalogs/multi", "v1", &CatalogLimits::default())
-        .await
-        .unwrap();
+    let pulled = pull_catalog(
+        &c,
+        &at(&reg, "catalogs/multi:v1"),
+        &CatalogLimits::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(pulled.catalog.packages.len(), 2);
 }
 
@@ -354,11 +363,15 @@ async fn bundle_and_sqlite_images_are_not_catalogs() {
             "has no operators.operatorframework.io.index.configs.v1 label",
         ),
     ] {
-        let e = pull_catalog(&c, repo, "v1", &limits).await.unwrap_err();
+        let e = pull_catalog(&c, &at(&reg, &format!("{repo}:v1")), &limits)
+            .await
+            .unwrap_err();
         assert!(matches!(e, CatalogImageError::NotACatalog(_)), "{e}");
         assert!(e.to_string().contains(words), "{e}");
     }
-    let e = pull_catalog(&c, "x/none", "v1", &limits).await.unwrap_err();
+    let e = pull_catalog(&c, &at(&reg, "x/none:v1"), &limits)
+        .await
+        .unwrap_err();
     assert!(matches!(e, CatalogImageError::Registry(_)), "{e}");
 }
 
@@ -389,9 +402,10 @@ async fn a_pushed_bundle_image_renders_like_its_directory() {
     .unwrap();
 
     let limits = CatalogLimits::default();
-    let files = pull_bundle(&c, "bundles/sos", "0.0.2", &limits)
+    let files = pull_bundle(&c, &at(&reg, "bundles/sos:0.0.2"), &limits)
         .await
-        .unwrap();
+        .unwrap()
+        .files;
     let options = olm_catalog::RenderOptions {
         image: Some(format!("{}/bundles/sos:0.0.2", reg.host())),
         ..Default::default()
@@ -402,20 +416,48 @@ async fn a_pushed_bundle_image_renders_like_its_directory() {
 
     push_catalog(
         &c,
-        "catalogs/demo",
-        "v1",
+        &at(&reg, "catalogs/demo:v1"),
         &catalog(),
         BaseRef::Scratch,
         &ImageOptions::default(),
     )
     .await
     .unwrap();
-    let e = pull_bundle(&c, "catalogs/demo", "v1", &limits)
+    let e = pull_bundle(&c, &at(&reg, "catalogs/demo:v1"), &limits)
         .await
         .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}/catalogs/demo:v1 is a catalog image, not a bundle image",
+            reg.host()
+        )
+    );
+
+    // `pull` tells the two apart by their labels.
+    match pull(&c, &at(&reg, "bundles/sos:0.0.2"), &limits)
+        .await
+        .unwrap()
+    {
+        PulledImage::Bundle(b) => assert_eq!(b.files, files),
+        other => panic!("not read as a bundle: {other:?}"),
+    }
+    match pull(&c, &at(&reg, "catalogs/demo:v1"), &limits)
+        .await
+        .unwrap()
+    {
+        PulledImage::Catalog(cat) => assert_eq!(cat.catalog, catalog()),
+        other => panic!("not read as a catalog: {other:?}"),
+    }
+    // Neither label and no bundle inside: refused, saying what is missing.
+    push_base(&c, "x/plain", "v1", "amd64", ("a", "b")).await;
+    let e = pull(&c, &at(&reg, "x/plain:v1"), &limits)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CatalogImageError::NotACatalog(_)), "{e}");
     assert!(
         e.to_string()
-            .contains("is a catalog image, not a bundle image"),
+            .ends_with("holds no manifests/ and metadata/: not a bundle image"),
         "{e}"
     );
 }

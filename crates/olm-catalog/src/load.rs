@@ -229,6 +229,31 @@ pub enum DirKind {
     Catalog,
 }
 
+/// Whether `name` holding `data` is a package manifest (a YAML file whose first document has
+/// `packageName`).
+fn is_package_manifest(name: &str, data: &[u8], limits: &CatalogLimits) -> bool {
+    manifest_bundle::layout::is_yaml_name(name)
+        && parse_blobs(name, data, limits)
+            .is_ok_and(|docs| docs.first().is_some_and(|d| d.get("packageName").is_some()))
+}
+
+/// [`classify_dir`] for files already read (a zip, an image layer): the same tests on the
+/// top-level paths.
+pub fn classify_files(files: &FileSet, limits: &CatalogLimits) -> DirKind {
+    if is_bundle_files(files) {
+        return DirKind::Bundle;
+    }
+    let top_level_manifest = files
+        .iter()
+        .filter(|(p, _)| !p.contains('/'))
+        .any(|(p, d)| d.len() as u64 <= limits.max_file_bytes && is_package_manifest(p, d, limits));
+    if top_level_manifest {
+        DirKind::PackageManifests
+    } else {
+        DirKind::Catalog
+    }
+}
+
 /// Tells a bundle, a package-manifest directory and a catalog apart (only top-level files are
 /// looked at; a bundle is what upstream calls one).
 pub fn classify_dir(dir: &Path, limits: &CatalogLimits) -> Result<DirKind, CatalogError> {
@@ -253,10 +278,8 @@ pub fn classify_dir(dir: &Path, limits: &CatalogLimits) -> Result<DirKind, Catal
         let Ok(data) = read_bounded(&path, limits.max_file_bytes) else {
             continue;
         };
-        if let Ok(docs) = parse_blobs(&name, &data, limits) {
-            if docs.first().is_some_and(|d| d.get("packageName").is_some()) {
-                return Ok(DirKind::PackageManifests);
-            }
+        if is_package_manifest(&name, &data, limits) {
+            return Ok(DirKind::PackageManifests);
         }
     }
     Ok(DirKind::Catalog)
@@ -284,8 +307,9 @@ pub fn load_dir(root: &Path, limits: &CatalogLimits) -> Result<Catalog, CatalogE
     }
 }
 
-/// Loads the catalog held by `files` (every file except `.indexignore`d ones).
-pub fn load_files(files: &FileSet, limits: &CatalogLimits) -> Result<Catalog, CatalogError> {
+/// The files of `files` that hold catalog blobs: all but `.indexignore` files and what their
+/// patterns match.
+pub fn catalog_files(files: &FileSet) -> Vec<(&str, &[u8])> {
     let mut rules = IgnoreRules::default();
     for (path, data) in files.iter() {
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
@@ -293,12 +317,19 @@ pub fn load_files(files: &FileSet, limits: &CatalogLimits) -> Result<Catalog, Ca
             rules.add_file(dir, &String::from_utf8_lossy(data));
         }
     }
+    files
+        .iter()
+        .filter(|(path, _)| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            name != ".indexignore" && !rules.is_ignored(path)
+        })
+        .collect()
+}
+
+/// Loads the catalog held by `files` (every file except `.indexignore`d ones).
+pub fn load_files(files: &FileSet, limits: &CatalogLimits) -> Result<Catalog, CatalogError> {
     let mut catalog = Catalog::default();
-    for (path, data) in files.iter() {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        if name == ".indexignore" || rules.is_ignored(path) {
-            continue;
-        }
+    for (path, data) in catalog_files(files) {
         for blob in parse_blobs(path, data, limits)? {
             add_blob(&mut catalog, path, blob)?;
         }
@@ -551,6 +582,26 @@ mod tests {
             json::to_compact(&c.others[0].blob),
             r#"{"schema":"my.other","Package":"b","z":1,"a":2}"#
         );
+    }
+
+    #[test]
+    fn file_sets_are_classified_like_directories() {
+        let limits = CatalogLimits::default();
+        let bundle = files(&[
+            ("manifests/csv.yaml", "kind: ClusterServiceVersion\n"),
+            ("metadata/annotations.yaml", "annotations: {}\n"),
+        ]);
+        assert_eq!(classify_files(&bundle, &limits), DirKind::Bundle);
+        let package = files(&[
+            ("etcd.package.yaml", "packageName: etcd\nchannels: []\n"),
+            ("0.9.4/csv.yaml", "kind: ClusterServiceVersion\n"),
+        ]);
+        assert_eq!(classify_files(&package, &limits), DirKind::PackageManifests);
+        // A package manifest below the top level does not make a package directory.
+        let nested = files(&[("etcd/etcd.package.yaml", "packageName: etcd\n")]);
+        assert_eq!(classify_files(&nested, &limits), DirKind::Catalog);
+        let catalog = files(&[("etcd/catalog.yaml", "schema: olm.package\nname: etcd\n")]);
+        assert_eq!(classify_files(&catalog, &limits), DirKind::Catalog);
     }
 
     #[test]

@@ -200,3 +200,37 @@ fn skip_edges_skip_ranges_and_bundles_outside_the_channel() {
     assert!(m.contains("-. skipRange .->"), "{m}");
     assert!(to_dot(std::slice::from_ref(g)).contains("style=dotted"));
 }
+
+fn graph_data(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/graph")
+        .join(name)
+}
+
+/// The whole Mermaid and dot text of the shared `etcd` fixture, against hand-written files
+/// (also what `omps catalog graph` prints for it).
+#[test]
+fn graph_of_etcd_is_the_hand_written_mermaid_and_dot() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/operators/etcd");
+    let m = migrate_dir(&dir, &MigrateOptions::default(), &CatalogLimits::default()).unwrap();
+    let graphs = upgrade_graphs(&m.catalog, None);
+    let read = |n: &str| std::fs::read_to_string(graph_data(n)).unwrap();
+    assert_eq!(to_mermaid(&graphs), read("etcd.mmd"));
+    assert_eq!(to_dot(&graphs), read("etcd.dot"));
+}
+
+/// Every edge kind, a bundle outside the channel and the head, in both notations.
+#[test]
+fn graph_with_every_edge_kind_is_the_hand_written_mermaid_and_dot() {
+    let text = std::fs::read(graph_data("demo.yaml")).unwrap();
+    let c = olm_catalog::load_text("demo.yaml", &text, &CatalogLimits::default()).unwrap();
+    validate(&c).unwrap();
+    // The fixture is in the writer's own YAML, so it also pins the output format.
+    assert_eq!(to_text(&c, Format::Yaml).as_bytes(), &text[..]);
+    let graphs = upgrade_graphs(&c, Some("demo"));
+    let read = |n: &str| std::fs::read_to_string(graph_data(n)).unwrap();
+    assert_eq!(to_mermaid(&graphs), read("demo.mmd"));
+    assert_eq!(to_dot(&graphs), read("demo.dot"));
+    assert!(upgrade_graphs(&c, Some("other")).is_empty());
+}

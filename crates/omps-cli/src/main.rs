@@ -12,12 +12,14 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod bundle;
+mod catalog;
 mod cluster;
 mod error;
 mod ims;
 mod mirror;
 mod output;
 mod quay;
+mod registry_args;
 mod service;
 mod validate;
 
@@ -64,6 +66,10 @@ enum Command {
     /// Operator bundles: convert package manifests, push bundle images to any OCI registry.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// File-based catalogs: render bundles, migrate package manifests, validate, expand
+    /// templates, add bundles, push and pull catalog images, draw upgrade graphs.
+    #[command(after_help = catalog::CATALOG_HELP)]
+    Catalog(Box<catalog::CatalogCmd>),
     /// Push operator manifests (a directory, a zip or a Koji build) to an OMPS service, or
     /// in-process with `--direct`.
     #[command(
@@ -193,6 +199,7 @@ impl Command {
         match self {
             Command::Validate { output, .. } => Some(*output),
             Command::Bundle(b) => Some(b.output()),
+            Command::Catalog(c) => Some(c.output()),
             Command::Push(a) => Some(a.connection.output),
             Command::Delete(a) => Some(a.connection.output),
             Command::List(a) => Some(a.connection.output),
@@ -244,6 +251,7 @@ async fn run_async(command: Command) -> Result<Exit, CliError> {
                 other => CliError::internal(format!("{other:#}")),
             }),
         Command::Bundle(bundle::BundleCommand::Push(args)) => bundle::push(args).await,
+        Command::Catalog(cmd) => catalog::run(*cmd).await,
         Command::Push(args) => service::push(&args).await,
         Command::Delete(args) => service::delete(&args).await,
         Command::List(args) => service::list(&args).await,
