@@ -43,6 +43,17 @@ pub enum CatalogImageError {
     /// Local temporary storage failed.
     #[error("temporary storage: {0}")]
     Io(#[from] std::io::Error),
+    /// Other writers kept moving the catalog's tag between our read and our write; nothing
+    /// was written. Retrying later may succeed.
+    #[error(
+        "{reference}: the catalog changed under every one of {attempts} update attempts (concurrent writers); nothing was written"
+    )]
+    Contended {
+        /// The catalog image.
+        reference: String,
+        /// Attempts made.
+        attempts: u32,
+    },
 }
 
 impl CatalogImageError {
@@ -50,13 +61,16 @@ impl CatalogImageError {
     pub fn is_retryable(&self) -> bool {
         match self {
             CatalogImageError::Registry(e) => e.is_retryable(),
-            CatalogImageError::Io(_) => true,
+            CatalogImageError::Io(_) | CatalogImageError::Contended { .. } => true,
             _ => false,
         }
     }
 }
 
 type Result<T> = std::result::Result<T, CatalogImageError>;
+
+mod update;
+pub use update::{CatalogUpdate, UpdateReport, update_catalog};
 
 /// The catalog layer: `configs/<package>/catalog.json`, reproducible (sorted entries, mtime 0,
 /// uid/gid 0, fixed gzip header).
@@ -452,10 +466,42 @@ pub async fn push_catalog_with_progress(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<PushReport> {
     let tag = push_tag(target)?;
+    let image = build_image(client, target, catalog, base, options, progress).await?;
+    progress(&format!(
+        "pushing the catalog layer ({} bytes) and {} manifest(s)",
+        image.layer.tar_gz.len(),
+        image.images.len() + usize::from(image.index.is_some())
+    ));
+    let digest = push_image(client, &target.repository, tag, &image).await?;
+    Ok(PushReport::of(digest, &image))
+}
+
+impl PushReport {
+    fn of(digest: String, image: &CatalogImage) -> Self {
+        PushReport {
+            digest,
+            media_type: image.top().media_type.clone(),
+            platforms: image.images.len(),
+            layer_digest: image.layer.digest.clone(),
+        }
+    }
+}
+
+/// Validates `catalog` and builds its image on `base`, copying the base's blobs into
+/// `target`'s repository first (mounted on the same registry, streamed otherwise, skipped when
+/// present) so that the image can be pushed there.
+pub async fn build_image(
+    client: &RegistryClient,
+    target: &ImageReference,
+    catalog: &Catalog,
+    base: BaseRef<'_>,
+    options: &ImageOptions,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<CatalogImage> {
     progress("validating the catalog and building its layer");
     let layer = CatalogLayer::build(catalog)?;
-    let image = match base {
-        BaseRef::Scratch => CatalogImage::assemble(layer, &[], None, options)?,
+    match base {
+        BaseRef::Scratch => CatalogImage::assemble(layer, &[], None, options),
         BaseRef::Image {
             client: base_client,
             reference,
@@ -467,8 +513,6 @@ pub async fn push_catalog_with_progress(
                 read_reference(reference),
             )
             .await?;
-            // Every base blob must be in the target repository: copy the base by digest
-            // (mounted on the same registry, streamed otherwise, skipped when present).
             progress("copying the base image's layers");
             copy_image(
                 base_client,
@@ -484,21 +528,9 @@ pub async fn push_catalog_with_progress(
                 .top
                 .is_index()
                 .then(|| fetched.top.media_type.clone());
-            CatalogImage::assemble(layer, &fetched.images, index_type.as_deref(), options)?
+            CatalogImage::assemble(layer, &fetched.images, index_type.as_deref(), options)
         }
-    };
-    progress(&format!(
-        "pushing the catalog layer ({} bytes) and {} manifest(s)",
-        image.layer.tar_gz.len(),
-        image.images.len() + usize::from(image.index.is_some())
-    ));
-    let digest = push_image(client, &target.repository, tag, &image).await?;
-    Ok(PushReport {
-        digest,
-        media_type: image.top().media_type.clone(),
-        platforms: image.images.len(),
-        layer_digest: image.layer.digest.clone(),
-    })
+    }
 }
 
 /// Uploads a built image with quay-client's one push function: each platform image (the

@@ -461,3 +461,206 @@ async fn a_pushed_bundle_image_renders_like_its_directory() {
         "{e}"
     );
 }
+
+/// A catalog of one package `pkg` with one bundle per version, chained in one channel.
+fn package_catalog(pkg: &str, versions: &[&str]) -> Catalog {
+    let mut text =
+        format!(r#"{{"schema":"olm.package","name":"{pkg}","defaultChannel":"stable"}}"#);
+    let mut entries = Vec::new();
+    let mut previous: Option<String> = None;
+    for v in versions {
+        let name = format!("{pkg}.v{v}");
+        entries.push(match &previous {
+            Some(p) => json!({"name": name, "replaces": p}),
+            None => json!({"name": name}),
+        });
+        previous = Some(name);
+    }
+    text.push_str(
+        &json!({"schema":"olm.channel","name":"stable","package":pkg,"entries":entries})
+            .to_string(),
+    );
+    for v in versions {
+        text.push_str(
+            &json!({
+                "schema":"olm.bundle","name":format!("{pkg}.v{v}"),"package":pkg,
+                "image":format!("quay.io/{pkg}/bundle:{v}"),
+                "properties":[{"type":"olm.package","value":{"packageName":pkg,"version":v}}]
+            })
+            .to_string(),
+        );
+    }
+    load_text("c.json", text.as_bytes(), &CatalogLimits::default()).unwrap()
+}
+
+/// An edit that merges `other` into the catalog (its packages replace same-named ones).
+fn merge(catalog: &mut Catalog, other: &Catalog) -> bool {
+    let names: Vec<&str> = other.packages.iter().map(|p| p.name.as_str()).collect();
+    let before = to_text(catalog, Format::Json);
+    catalog
+        .packages
+        .retain(|p| !names.contains(&p.name.as_str()));
+    catalog
+        .channels
+        .retain(|c| !names.contains(&c.package.as_str()));
+    catalog
+        .bundles
+        .retain(|b| !names.contains(&b.package.as_str()));
+    catalog.packages.extend(other.packages.iter().cloned());
+    catalog.channels.extend(other.channels.iter().cloned());
+    catalog.bundles.extend(other.bundles.iter().cloned());
+    to_text(catalog, Format::Json) != before
+}
+
+fn packages_of(catalog: &Catalog) -> Vec<String> {
+    let mut names: Vec<String> = catalog.packages.iter().map(|p| p.name.clone()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn catalog_updates_create_edit_and_skip_unchanged_catalogs() {
+    let reg = Registry::start();
+    let c = client(&reg);
+    let target = at(&reg, "catalogs/live:latest");
+    let limits = CatalogLimits::default();
+    let options = ImageOptions::default();
+    let update = catalog_image::CatalogUpdate {
+        client: &c,
+        target: &target,
+        base: BaseRef::Scratch,
+        options: &options,
+        limits: &limits,
+        max_attempts: 3,
+    };
+    let first = package_catalog("alpha", &["1.0.0"]);
+    let created = catalog_image::update_catalog(update, |cat| Ok(merge(cat, &first)))
+        .await
+        .unwrap();
+    assert_eq!(created.previous, None, "the catalog did not exist");
+    assert_eq!(created.attempts, 1);
+    let pushed = created.pushed.expect("a new catalog is written");
+    assert_eq!(
+        inspect(&reg.host(), "catalogs/live:latest", &[])["Digest"],
+        pushed.digest.as_str()
+    );
+
+    let second = package_catalog("beta", &["0.1.0", "0.2.0"]);
+    let edited = catalog_image::update_catalog(update, |cat| Ok(merge(cat, &second)))
+        .await
+        .unwrap();
+    assert_eq!(edited.previous.as_deref(), Some(pushed.digest.as_str()));
+    let after = edited.pushed.expect("an edit is written");
+    assert_ne!(after.digest, pushed.digest);
+    let files = configs_via_skopeo(&reg.host(), "catalogs/live:latest");
+    let paths: Vec<&str> = files.iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        paths,
+        ["configs/alpha/catalog.json", "configs/beta/catalog.json"],
+        "one layer with both packages, not a stack of old layers"
+    );
+    let layers = inspect(&reg.host(), "catalogs/live:latest", &[])["Layers"].clone();
+    assert_eq!(layers.as_array().map(Vec::len), Some(1), "{layers}");
+
+    // An edit that changes nothing writes nothing.
+    let unchanged = catalog_image::update_catalog(update, |cat| Ok(merge(cat, &second)))
+        .await
+        .unwrap();
+    assert_eq!(unchanged.pushed, None);
+    assert_eq!(unchanged.previous.as_deref(), Some(after.digest.as_str()));
+
+    // An edit that breaks the catalog is refused before anything is written.
+    let err = catalog_image::update_catalog(update, |cat| {
+        cat.bundles[0].image.clear();
+        Ok(true)
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, CatalogImageError::Catalog(_)), "{err}");
+    assert_eq!(
+        inspect(&reg.host(), "catalogs/live:latest", &[])["Digest"],
+        after.digest.as_str(),
+        "nothing written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs docker-registry and skopeo; run by cargo xtask ci"]
+async fn a_writer_that_moved_the_tag_meanwhile_is_not_overwritten() {
+    let reg = Registry::start();
+    let c = client(&reg);
+    let target = at(&reg, "catalogs/contended:latest");
+    let limits = CatalogLimits::default();
+    let options = ImageOptions::default();
+    let update = catalog_image::CatalogUpdate {
+        client: &c,
+        target: &target,
+        base: BaseRef::Scratch,
+        options: &options,
+        limits: &limits,
+        max_attempts: 3,
+    };
+    let start = package_catalog("alpha", &["1.0.0"]);
+    catalog_image::update_catalog(update, |cat| Ok(merge(cat, &start)))
+        .await
+        .unwrap();
+
+    // While our edit runs (after our read, before our write), another writer adds `gamma`.
+    let ours = package_catalog("beta", &["0.1.0"]);
+    let theirs = package_catalog("gamma", &["2.0.0"]);
+    let handle = tokio::runtime::Handle::current();
+    let mut calls = 0;
+    let report = catalog_image::update_catalog(update, |cat| {
+        calls += 1;
+        if calls == 1 {
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    let mut other = pull_catalog(&c, &target, &limits).await.unwrap().catalog;
+                    merge(&mut other, &theirs);
+                    push_catalog(&c, &target, &other, BaseRef::Scratch, &options)
+                        .await
+                        .unwrap();
+                });
+            });
+        }
+        Ok(merge(cat, &ours))
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.attempts, 2, "the moved tag forced a second attempt");
+    assert_eq!(calls, 2);
+    let pulled = pull_catalog(&c, &target, &limits).await.unwrap();
+    assert_eq!(
+        packages_of(&pulled.catalog),
+        ["alpha", "beta", "gamma"],
+        "neither writer's entries are lost"
+    );
+
+    // A tag that moves under every attempt: a typed, retryable error and nothing of ours.
+    let mut round = 0u32;
+    let loser = package_catalog("delta", &["3.0.0"]);
+    let err = catalog_image::update_catalog(update, |cat| {
+        round += 1;
+        let extra = package_catalog(&format!("noise{round}"), &["1.0.0"]);
+        tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                let mut other = pull_catalog(&c, &target, &limits).await.unwrap().catalog;
+                merge(&mut other, &extra);
+                push_catalog(&c, &target, &other, BaseRef::Scratch, &options)
+                    .await
+                    .unwrap();
+            });
+        });
+        Ok(merge(cat, &loser))
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, CatalogImageError::Contended { attempts: 3, .. }),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    let pulled = pull_catalog(&c, &target, &limits).await.unwrap();
+    assert!(!packages_of(&pulled.catalog).contains(&"delta".to_owned()));
+}
