@@ -423,6 +423,49 @@ pub struct Config {
     /// Attempts for an automatic version when the store reports "release exists".
     #[serde(deserialize_with = "positive::u32")]
     pub max_version_attempts: u32,
+    /// Bytes of memory that pushes in progress may hold at once (manifests, parsed YAML,
+    /// blobs); pushes beyond it wait in the admission queue.
+    #[serde(deserialize_with = "positive::u64")]
+    pub memory_budget: u64,
+    /// Pushes that may wait for memory at once; more are answered 503 at once.
+    #[serde(deserialize_with = "positive::usize")]
+    pub max_queued_pushes: usize,
+    /// Seconds a push waits for memory before it is answered 503.
+    #[serde(deserialize_with = "positive::u64")]
+    pub admission_timeout: u64,
+    /// Directory for uploads and extracted files that are not held in memory; leftovers of
+    /// processes that died are removed at start-up.
+    pub spool_dir: PathBuf,
+    /// Seconds a client has to send a complete request head once the server waits for one.
+    #[serde(deserialize_with = "positive::u64")]
+    pub header_read_timeout: u64,
+    /// Seconds a connection without a request in progress stays open.
+    #[serde(deserialize_with = "positive::u64")]
+    pub keep_alive_timeout: u64,
+    /// Bytes per second a request body must average once `body_rate_grace` has passed.
+    #[serde(deserialize_with = "positive::u64")]
+    pub min_body_rate: u64,
+    /// Seconds a request body may take before `min_body_rate` applies.
+    #[serde(deserialize_with = "positive::u64")]
+    pub body_rate_grace: u64,
+    /// Open client connections; past it the longest-idle connection is closed, or the new one
+    /// answered 503 when every connection has a request in progress.
+    #[serde(deserialize_with = "positive::usize")]
+    pub max_connections: usize,
+    /// Access tokens of the embedded (local) store, stored hashed, each scoped to organizations
+    /// (see docs/security.md). Without it the local store takes any `Authorization`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_file: Option<PathBuf>,
+    /// With `tokens_file`: listing and downloading from the local store need no token.
+    #[serde(deserialize_with = "flag")]
+    pub anonymous_reads: bool,
+    /// Lets the server listen on a non-loopback address with the local store and no
+    /// `tokens_file`, i.e. lets anyone who reaches it push and delete.
+    #[serde(deserialize_with = "flag")]
+    pub allow_anonymous_writes: bool,
+    /// The tokens read from `tokens_file` by [`Config::validate`].
+    #[serde(skip)]
+    pub(crate) tokens: Option<crate::access::Tokens>,
     /// Organizations.
     #[serde(deserialize_with = "strict_config::map_of_tables")]
     pub organizations: BTreeMap<String, OrgConfig>,
@@ -469,6 +512,19 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             max_concurrent_pushes: 8,
             max_version_attempts: 10,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            max_queued_pushes: 64,
+            admission_timeout: 30,
+            spool_dir: std::env::temp_dir().join("omps-spool"),
+            header_read_timeout: 10,
+            keep_alive_timeout: 15,
+            min_body_rate: 4096,
+            body_rate_grace: 10,
+            max_connections: 512,
+            tokens_file: None,
+            anonymous_reads: false,
+            allow_anonymous_writes: false,
+            tokens: None,
             organizations: BTreeMap::new(),
             greenwave: None,
             oci: None,
@@ -476,6 +532,25 @@ impl Default for Config {
             testing: None,
             secret_key: None,
         }
+    }
+}
+
+/// A boolean, or from the environment its text `true` / `false`.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    match Flag::deserialize(d)? {
+        Flag::Bool(b) => Ok(b),
+        Flag::Text(t) if t.eq_ignore_ascii_case("true") => Ok(true),
+        Flag::Text(t) if t.eq_ignore_ascii_case("false") => Ok(false),
+        Flag::Text(t) => Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Str(&t),
+            &"true or false",
+        )),
     }
 }
 
@@ -559,7 +634,23 @@ pub const SCALAR_KEYS: &[&str] = &[
     "listen",
     "max_concurrent_pushes",
     "max_version_attempts",
+    "memory_budget",
+    "max_queued_pushes",
+    "admission_timeout",
+    "spool_dir",
+    "header_read_timeout",
+    "keep_alive_timeout",
+    "min_body_rate",
+    "body_rate_grace",
+    "max_connections",
+    "tokens_file",
+    "anonymous_reads",
+    "allow_anonymous_writes",
 ];
+
+/// The default `memory_budget`: 96 MiB, so that a server at the default configuration stays
+/// well under 200 MiB resident (docs/benchmarks.md).
+pub const DEFAULT_MEMORY_BUDGET: u64 = 96 * 1024 * 1024;
 
 /// Values given on the command line; they win over everything.
 #[derive(Debug, Clone, Default)]
@@ -752,6 +843,12 @@ impl Config {
         if let Some(g) = &self.greenwave {
             g.validate(origin)?;
         }
+        if let Some(path) = &self.tokens_file {
+            let tokens = crate::access::Tokens::load(path).map_err(|e| {
+                ConfigError::invalid(origin, "tokens_file", format!("{}: {e}", path.display()))
+            })?;
+            self.tokens = Some(tokens);
+        }
         if let Some(oci) = &mut self.oci {
             oci.validate(origin, "oci")?;
         }
@@ -776,7 +873,33 @@ impl Config {
                 ));
             }
         }
+        self.check_exposure(origin)?;
         Ok((self, warnings))
+    }
+
+    /// A local store reachable from other hosts without tokens lets anyone push and delete:
+    /// refused unless `allow_anonymous_writes` says so.
+    fn check_exposure(&self, origin: &str) -> Result<(), ConfigError> {
+        let local = self.store == StoreKind::Local
+            || self
+                .organizations
+                .values()
+                .any(|o| o.store == Some(StoreKind::Local));
+        let loopback = self
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback());
+        if local && !loopback && self.tokens.is_none() && !self.allow_anonymous_writes {
+            return Err(ConfigError::invalid(
+                origin,
+                "tokens_file",
+                format!(
+                    "required when the local store listens on a non-loopback address ({}): without tokens anyone who reaches it can push and delete; set allow_anonymous_writes = true to accept that",
+                    self.listen
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The store an organization uses.

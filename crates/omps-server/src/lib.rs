@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access;
 pub mod adapters;
+pub mod admission;
 pub mod app_registry_store;
 pub mod backends;
 pub mod config;
@@ -14,6 +16,7 @@ mod push;
 mod routes;
 pub mod serve;
 pub mod service;
+pub mod spool;
 mod state;
 
 pub use config::{Config, ConfigError, Overrides};

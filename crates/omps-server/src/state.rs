@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub default_rewrites: Rewrites,
     pub locks: KeyedLocks,
     pub cpu: Semaphore,
+    pub budget: crate::admission::MemoryBudget,
+    pub spool: crate::spool::InstanceDir,
     pub metrics: Metrics,
     pub tasks: tokio_util::task::TaskTracker,
 }
@@ -57,6 +59,24 @@ impl AppState {
             rewrites.insert(name.clone(), compiled);
         }
         let cpu = Semaphore::new(config.max_concurrent_pushes);
+        let budget = crate::admission::MemoryBudget::new(
+            config.memory_budget,
+            config.max_queued_pushes,
+            Duration::from_secs(config.admission_timeout),
+        );
+        let (spool, cleanup) = crate::spool::InstanceDir::claim(&config.spool_dir).map_err(|e| {
+            crate::config::ConfigError::invalid(
+                "configuration",
+                "spool_dir",
+                format!("cannot use {}: {e}", config.spool_dir.display()),
+            )
+        })?;
+        if cleanup.directories > 0 {
+            tracing::info!(
+                directories = cleanup.directories,
+                "removed the spool files of processes that stopped without cleaning up"
+            );
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -65,6 +85,8 @@ impl AppState {
                 default_rewrites: Rewrites::default(),
                 locks: KeyedLocks::default(),
                 cpu,
+                budget,
+                spool,
                 metrics: Metrics::default(),
                 tasks: tokio_util::task::TaskTracker::new(),
             }),
@@ -174,6 +196,18 @@ impl AppState {
     #[must_use]
     pub fn tasks(&self) -> &tokio_util::task::TaskTracker {
         &self.inner.tasks
+    }
+
+    /// This process's spool directory (uploads, extracted files).
+    #[must_use]
+    pub fn spool(&self) -> &crate::spool::InstanceDir {
+        &self.inner.spool
+    }
+
+    /// The memory budget of pushes.
+    #[must_use]
+    pub fn budget(&self) -> &crate::admission::MemoryBudget {
+        &self.inner.budget
     }
 
     /// Prometheus text exposition of the metrics.
