@@ -119,7 +119,10 @@ impl Tokens {
                 ));
             };
             if entry.organizations.is_empty() {
-                return Err(invalid("organizations", "must name at least one organization"));
+                return Err(invalid(
+                    "organizations",
+                    "must name at least one organization",
+                ));
             }
             for org in entry.organizations.keys() {
                 if org != "*" {
@@ -224,10 +227,13 @@ mod tests {
     use super::*;
 
     fn hash(token: &str) -> String {
+        use std::fmt::Write as _;
         sha2::Sha256::digest(token.as_bytes())
             .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+            .fold(String::new(), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
     }
 
     fn tokens() -> Tokens {
@@ -257,13 +263,22 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode("robot:secret-w")
         );
         assert!(t.authorize("a", Access::Write, Some(&auth(&basic))).is_ok());
-        assert!(t.authorize("a", Access::Read, Some(&auth("secret-w"))).is_ok());
+        assert!(
+            t.authorize("a", Access::Read, Some(&auth("secret-w")))
+                .is_ok()
+        );
         let denied = t
             .authorize("b", Access::Write, Some(&auth("Bearer secret-w")))
             .unwrap_err();
         assert_eq!(denied.id, ErrorId::OMPSAccessDenied);
-        assert!(t.authorize("b", Access::Read, Some(&auth("Bearer secret-w"))).is_ok());
-        assert!(t.authorize("zzz", Access::Read, Some(&auth("Bearer secret-all"))).is_ok());
+        assert!(
+            t.authorize("b", Access::Read, Some(&auth("Bearer secret-w")))
+                .is_ok()
+        );
+        assert!(
+            t.authorize("zzz", Access::Read, Some(&auth("Bearer secret-all")))
+                .is_ok()
+        );
         let unknown = t
             .authorize("a", Access::Read, Some(&auth("Bearer nope")))
             .unwrap_err();
@@ -278,10 +293,31 @@ mod tests {
     #[test]
     fn bad_files_name_the_key() {
         for (text, key) in [
-            ("[[token]]\nname = \"x\"\nsha256 = \"plain-token\"\norganizations = { a = \"read\" }", "token[0].sha256"),
-            (&format!("[[token]]\nname = \"x\"\nsha256 = \"{}\"\norganizations = {{ a = \"admin\" }}", hash("t")), "token[0].organizations.a"),
-            (&format!("[[token]]\nname = \"x\"\nsha256 = \"{}\"\norganizations = {{}}", hash("t")), "token[0].organizations"),
-            (&format!("[[token]]\nname = \"x\"\nsha256 = \"{}\"\norganizations = {{ a = \"read\" }}\nscope = 1", hash("t")), "token[0].scope"),
+            (
+                "[[token]]\nname = \"x\"\nsha256 = \"plain-token\"\norganizations = { a = \"read\" }",
+                "token[0].sha256",
+            ),
+            (
+                &format!(
+                    "[[token]]\nname = \"x\"\nsha256 = \"{}\"\norganizations = {{ a = \"admin\" }}",
+                    hash("t")
+                ),
+                "token[0].organizations.a",
+            ),
+            (
+                &format!(
+                    "[[token]]\nname = \"x\"\nsha256 = \"{}\"\norganizations = {{}}",
+                    hash("t")
+                ),
+                "token[0].organizations",
+            ),
+            (
+                &format!(
+                    "[[token]]\nname = \"x\"\nsha256 = \"{}\"\norganizations = {{ a = \"read\" }}\nscope = 1",
+                    hash("t")
+                ),
+                "token[0].scope",
+            ),
             ("", "token"),
         ] {
             let e = Tokens::parse("t", text).unwrap_err();

@@ -88,9 +88,11 @@ impl MemoryBudget {
         }
         let n = u32::try_from(units(bytes)).unwrap_or(u32::MAX);
         match self.units.clone().try_acquire_many_owned(n) {
-            Ok(permit) => return Ok(Reservation {
-                permit: Some(permit),
-            }),
+            Ok(permit) => {
+                return Ok(Reservation {
+                    permit: Some(permit),
+                });
+            }
             Err(tokio::sync::TryAcquireError::Closed) => return Err(ApiError::internal()),
             Err(tokio::sync::TryAcquireError::NoPermits) => {}
         }
@@ -115,7 +117,9 @@ impl Reservation {
     /// Bytes held.
     #[must_use]
     pub fn bytes(&self) -> u64 {
-        self.permit.as_ref().map_or(0, |p| p.num_permits() as u64 * UNIT)
+        self.permit
+            .as_ref()
+            .map_or(0, |p| p.num_permits() as u64 * UNIT)
     }
 
     /// Gives back what is above `bytes` (a reservation never grows).

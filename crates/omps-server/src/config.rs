@@ -433,9 +433,11 @@ pub struct Config {
     /// Seconds a push waits for memory before it is answered 503.
     #[serde(deserialize_with = "positive::u64")]
     pub admission_timeout: u64,
-    /// Directory for uploads and extracted files that are not held in memory; leftovers of
-    /// processes that died are removed at start-up.
-    pub spool_dir: PathBuf,
+    /// Directory for uploads and extracted files that are not held in memory (default: the
+    /// system's temporary directory, `$TMPDIR`); leftovers of processes that died are removed
+    /// at start-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spool_dir: Option<PathBuf>,
     /// Seconds a client has to send a complete request head once the server waits for one.
     #[serde(deserialize_with = "positive::u64")]
     pub header_read_timeout: u64,
@@ -515,7 +517,7 @@ impl Default for Config {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_queued_pushes: 64,
             admission_timeout: 30,
-            spool_dir: std::env::temp_dir().join("omps-spool"),
+            spool_dir: None,
             header_read_timeout: 10,
             keep_alive_timeout: 15,
             min_body_rate: 4096,
@@ -900,6 +902,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Where this server spools: `<spool_dir or $TMPDIR>/omps-spool`.
+    #[must_use]
+    pub fn spool_root(&self) -> PathBuf {
+        self.spool_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("omps-spool")
     }
 
     /// The store an organization uses.

@@ -7,6 +7,7 @@ pub mod app_registry_store;
 pub mod backends;
 pub mod config;
 pub mod error;
+pub mod listener;
 pub mod local_store;
 pub mod metrics;
 pub mod names;

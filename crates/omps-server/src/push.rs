@@ -55,6 +55,11 @@ async fn spool_upload(
     let field_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large()
+        } else if crate::listener::is_slow_body(&e) {
+            ApiError::new(
+                crate::error::ErrorId::OMPSRequestTimeout,
+                "The request body arrived too slowly",
+            )
         } else {
             no_field()
         }

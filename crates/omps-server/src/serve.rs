@@ -113,11 +113,27 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     tracing::info!(address = %local, "omps-server listening");
     // Scripts that ask for port 0 learn the real port from this line.
     println!("listening on http://{local}");
+    let limits = crate::listener::InboundLimits::from_config(state.config());
+    if let Some(files) = crate::listener::open_files_limit() {
+        let needed = limits.max_connections as u64 + 64;
+        if files < needed {
+            tracing::warn!(
+                open_files = files,
+                max_connections = limits.max_connections,
+                "the open-file limit is below max_connections + 64: raise it (ulimit -n) or lower max_connections"
+            );
+        }
+    }
     let tasks = state.tasks().clone();
-    axum::serve(listener, crate::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(anyhow::Error::from)?;
+    crate::listener::serve(
+        listener,
+        crate::app(state),
+        limits,
+        shutdown_signal(),
+        Duration::from_secs(60),
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
     tasks.close();
     if tokio::time::timeout(Duration::from_secs(60), tasks.wait())
         .await

@@ -48,10 +48,10 @@ impl InstanceDir {
             let lock = File::create(dir.join(LOCK))?;
             // A concurrent start-up may hold it while deciding whether the directory is dead;
             // it then removes it and this process picks another name.
-            match lock.try_lock() {
-                Ok(()) => return Ok((Self { dir, _lock: lock }, cleanup)),
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            match try_lock(&lock) {
+                Ok(true) => return Ok((Self { dir, _lock: lock }, cleanup)),
+                Ok(false) => {}
+                Err(e) => return Err(e),
             }
         }
     }
@@ -64,18 +64,32 @@ impl InstanceDir {
 
     /// A new temporary file in the directory, removed when dropped.
     pub fn tempfile(&self) -> std::io::Result<tempfile::NamedTempFile> {
-        tempfile::Builder::new().prefix("tmp-").tempfile_in(&self.dir)
+        tempfile::Builder::new()
+            .prefix("tmp-")
+            .tempfile_in(&self.dir)
     }
 
     /// A new temporary directory in the directory, removed when dropped.
     pub fn tempdir(&self) -> std::io::Result<tempfile::TempDir> {
-        tempfile::Builder::new().prefix("tmp-").tempdir_in(&self.dir)
+        tempfile::Builder::new()
+            .prefix("tmp-")
+            .tempdir_in(&self.dir)
     }
 }
 
 impl Drop for InstanceDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Takes the exclusive lock of `file` if nobody holds it (`flock`, released when the process
+/// ends however it ends).
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -94,7 +108,7 @@ fn remove_dead(root: &Path) -> std::io::Result<Cleanup> {
         let Ok(lock) = File::open(dir.join(LOCK)) else {
             continue;
         };
-        if lock.try_lock().is_ok() {
+        if try_lock(&lock)? {
             std::fs::remove_dir_all(&dir)?;
             cleanup.directories += 1;
         }

@@ -64,11 +64,12 @@ impl AppState {
             config.max_queued_pushes,
             Duration::from_secs(config.admission_timeout),
         );
-        let (spool, cleanup) = crate::spool::InstanceDir::claim(&config.spool_dir).map_err(|e| {
+        let spool_root = config.spool_root();
+        let (spool, cleanup) = crate::spool::InstanceDir::claim(&spool_root).map_err(|e| {
             crate::config::ConfigError::invalid(
                 "configuration",
                 "spool_dir",
-                format!("cannot use {}: {e}", config.spool_dir.display()),
+                format!("cannot use {}: {e}", spool_root.display()),
             )
         })?;
         if cleanup.directories > 0 {

@@ -50,23 +50,6 @@ async fn call(method: reqwest::Method, url: String) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test]
 async fn local_store_end_to_end() {
     let server = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server")).start();
@@ -140,9 +123,9 @@ async fn local_store_end_to_end() {
     assert_eq!((status, body["ok"].as_bool()), (200, Some(true)));
 
     // Nothing left in the temporary directory; releases are where the data dir says.
-    assert_eq!(files_under(&tmp), Vec::<String>::new());
+    assert_eq!(leftovers(&tmp), Vec::<String>::new());
     assert_eq!(
-        files_under(&data.join("packages/myorg/etcd")),
+        test_support::server::files_under(&data.join("packages/myorg/etcd")),
         ["1.0.0.json", "1.0.0.tar.gz", "7.0.0.json", "7.0.0.tar.gz"]
     );
 
@@ -293,7 +276,7 @@ async fn app_registry_store_end_to_end() {
         requests.iter().all(|r| r.url.path() != "/"),
         "no unexpected calls"
     );
-    assert_eq!(files_under(&tmp), Vec::<String>::new());
+    assert_eq!(leftovers(&tmp), Vec::<String>::new());
     let (exit, logs) = server.stop();
     assert!(exit.success(), "{logs}");
 }
@@ -406,4 +389,12 @@ fn check_config_round_trips_and_matches_the_start_up_log() {
         .output();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+}
+
+/// Files left in a server's `TMPDIR`, but the lock of its own spool directory.
+fn leftovers(tmp: &Path) -> Vec<String> {
+    test_support::server::files_under(tmp)
+        .into_iter()
+        .filter(|f| !test_support::server::is_spool_lock(f))
+        .collect()
 }

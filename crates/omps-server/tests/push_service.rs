@@ -60,7 +60,6 @@ fn intake_finds_the_package_name_and_applies_the_suffix() {
         &limits(),
         &rewrites(Some("-test")),
         ReleaseShape::AppRegistryBlob,
-
         None,
     )
     .unwrap();
@@ -81,7 +80,6 @@ fn intake_takes_bundle_format_only_for_stores_that_take_images() {
         &limits(),
         &rewrites(None),
         ReleaseShape::AppRegistryBlob,
-
         None,
     )
     .unwrap_err();
@@ -91,7 +89,6 @@ fn intake_takes_bundle_format_only_for_stores_that_take_images() {
         &limits(),
         &rewrites(Some("-x")),
         ReleaseShape::BundleImages,
-
         None,
     )
     .unwrap();

@@ -82,17 +82,38 @@ impl MemoryPlan {
     }
 }
 
-/// Reads the archive's central directory (on the blocking pool) for its [`MemoryPlan`].
-pub async fn plan(archive: &std::path::Path, takes: ReleaseShape) -> Result<MemoryPlan, ApiError> {
+/// Reads the archive's central directory (on the blocking pool) for its [`MemoryPlan`]. An
+/// archive declaring more than the size limit holds nothing: the intake refuses it before
+/// inflating anything, with the limit's own message.
+pub async fn plan(
+    archive: &std::path::Path,
+    takes: ReleaseShape,
+    limits: &Limits,
+) -> Result<MemoryPlan, ApiError> {
     let path = archive.to_owned();
+    let max_total = limits.max_total_bytes;
     blocking(move || {
         let archive = std::fs::metadata(&path)
             .map_err(|e| ApiError::local_io("reading the upload", &e))?
             .len();
-        let in_memory = ManifestTree::zip_declared_sizes(&path)?
+        // An unreadable archive holds nothing either: the intake names what is wrong with it.
+        let Ok(declared) = ManifestTree::zip_declared_sizes(&path) else {
+            return Ok(MemoryPlan {
+                in_memory: 0,
+                archive,
+            });
+        };
+        let total = declared
             .iter()
-            .filter(|(name, size)| keeps_in_memory(takes, name, *size))
             .fold(0u64, |sum, (_, size)| sum.saturating_add(*size));
+        let in_memory = if total > max_total {
+            0
+        } else {
+            declared
+                .iter()
+                .filter(|(name, size)| keeps_in_memory(takes, name, *size))
+                .fold(0u64, |sum, (_, size)| sum.saturating_add(*size))
+        };
         Ok(MemoryPlan { in_memory, archive })
     })
     .await

@@ -202,7 +202,7 @@ impl PushService {
         // is reserved before anything is inflated, and held until the push ends.
         let plan = {
             let _scan = self.cpu_permit().await?;
-            intake::plan(archive.path(), capabilities.takes).await?
+            intake::plan(archive.path(), capabilities.takes, &limits).await?
         };
         let mut reservation = self.state.inner.budget.reserve(plan.estimate()).await?;
         // One permit from intake until the release is built bounds the CPU work
