@@ -454,6 +454,10 @@ pub struct Config {
     /// answered 503 when every connection has a request in progress.
     #[serde(deserialize_with = "positive::usize")]
     pub max_connections: usize,
+    /// Bytes that must stay free on the local store's filesystem; below it health reports the
+    /// store degraded (503) until space is freed.
+    #[serde(deserialize_with = "positive::u64")]
+    pub min_free_bytes: u64,
     /// Access tokens of the embedded (local) store, stored hashed, each scoped to organizations
     /// (see docs/security.md). Without it the local store takes any `Authorization`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -523,6 +527,7 @@ impl Default for Config {
             min_body_rate: 4096,
             body_rate_grace: 10,
             max_connections: 512,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             tokens_file: None,
             anonymous_reads: false,
             allow_anonymous_writes: false,
@@ -645,6 +650,7 @@ pub const SCALAR_KEYS: &[&str] = &[
     "min_body_rate",
     "body_rate_grace",
     "max_connections",
+    "min_free_bytes",
     "tokens_file",
     "anonymous_reads",
     "allow_anonymous_writes",
@@ -653,6 +659,10 @@ pub const SCALAR_KEYS: &[&str] = &[
 /// The default `memory_budget`: 96 MiB, so that a server at the default configuration stays
 /// well under 200 MiB resident (docs/benchmarks.md).
 pub const DEFAULT_MEMORY_BUDGET: u64 = 96 * 1024 * 1024;
+
+/// The default `min_free_bytes`: 64 MiB, room for a few pushes at the default
+/// `max_content_length`.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Values given on the command line; they win over everything.
 #[derive(Debug, Clone, Default)]
@@ -663,7 +673,13 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Whether `v` is a strict `x.y.z` release version (no leading zeros, parts fit in `u64`).
+/// The largest component of a release version. Bounded so that an automatic bump of the
+/// highest release can never overflow (an explicit `18446744073709551615.0.0` would otherwise
+/// leave every later automatic push of the package with nothing to bump to).
+pub const MAX_VERSION_COMPONENT: u64 = 999_999_999;
+
+/// Whether `v` is a strict `x.y.z` release version (no leading zeros, each part at most
+/// [`MAX_VERSION_COMPONENT`]).
 #[must_use]
 pub fn is_strict_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
@@ -672,7 +688,7 @@ pub fn is_strict_version(v: &str) -> bool {
             !p.is_empty()
                 && p.bytes().all(|b| b.is_ascii_digit())
                 && (p.len() == 1 || !p.starts_with('0'))
-                && p.parse::<u64>().is_ok()
+                && p.parse::<u64>().is_ok_and(|n| n <= MAX_VERSION_COMPONENT)
         })
 }
 
@@ -882,11 +898,7 @@ impl Config {
     /// A local store reachable from other hosts without tokens lets anyone push and delete:
     /// refused unless `allow_anonymous_writes` says so.
     fn check_exposure(&self, origin: &str) -> Result<(), ConfigError> {
-        let local = self.store == StoreKind::Local
-            || self
-                .organizations
-                .values()
-                .any(|o| o.store == Some(StoreKind::Local));
+        let local = self.uses_local_store();
         let loopback = self
             .listen
             .parse::<std::net::SocketAddr>()
@@ -902,6 +914,16 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the local store serves any organization (the default store, or one's own).
+    #[must_use]
+    pub fn uses_local_store(&self) -> bool {
+        self.store == StoreKind::Local
+            || self
+                .organizations
+                .values()
+                .any(|o| o.store == Some(StoreKind::Local))
     }
 
     /// Where this server spools: `<spool_dir or $TMPDIR>/omps-spool`.
@@ -983,7 +1005,7 @@ mod tests {
 
     #[test]
     fn strict_versions() {
-        for ok in ["1.2.3", "1.0.0", "0.0.0"] {
+        for ok in ["1.2.3", "1.0.0", "0.0.0", "999999999.999999999.999999999"] {
             assert!(is_strict_version(ok), "{ok}");
         }
         for bad in [
@@ -1003,6 +1025,9 @@ mod tests {
             "1.0.0-2",
             "1.0.0\n",
             "99999999999999999999.0.0",
+            "18446744073709551615.0.0",
+            "1000000000.0.0",
+            "1.0.1000000000",
         ] {
             assert!(!is_strict_version(bad), "{bad:?}");
         }

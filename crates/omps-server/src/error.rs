@@ -57,7 +57,7 @@ error_ids! {
     InternalServerError = 500,
     /// Push and delete need an `Authorization` header.
     OMPSAuthorizationHeaderRequired = 403,
-    /// An explicit version is not a strict `x.y.z`.
+    /// An explicit version is not a strict `x.y.z` with parts of at most 999999999, or the package has no automatic version left.
     OMPSInvalidVersionFormat = 400,
     /// An organization or repository name in the URL does not follow the name grammar.
     OMPSInvalidName = 400,
@@ -229,7 +229,9 @@ impl ApiError {
         Self::new(
             ErrorId::OMPSInvalidVersionFormat,
             format!(
-                "Version '{version}' must be in format '<int>.<int>.<int>': must match regexp '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$'"
+                "Version '{}' must be in format '<int>.<int>.<int>': must match regexp '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', each number at most {}",
+                crate::names::shown(version),
+                crate::config::MAX_VERSION_COMPONENT
             ),
         )
     }

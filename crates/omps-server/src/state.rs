@@ -109,10 +109,22 @@ impl AppState {
         let user_agent = format!("omps-server/{}", env!("CARGO_PKG_VERSION"));
 
         let mut stores: HashMap<StoreKind, Arc<dyn ManifestStore>> = HashMap::new();
-        stores.insert(
-            StoreKind::Local,
-            Arc::new(LocalStore::new(&config.data_dir)),
-        );
+        let local = LocalStore::new(&config.data_dir).min_free_bytes(config.min_free_bytes);
+        if config.uses_local_store() {
+            // Leftovers of interrupted pushes and deletes go now, not at the first write. A full
+            // disk is no reason not to start: the store claims its directory when space is back.
+            match local.recover() {
+                Ok(r) if r.staging_directories > 0 => tracing::info!(
+                    directories = r.staging_directories,
+                    "removed releases left half-written by processes that stopped"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the local store cannot claim its staging directory yet");
+                }
+            }
+        }
+        stores.insert(StoreKind::Local, Arc::new(local));
         let mut appr = quay_client::AppRegistryClient::builder(config.quay_url.clone())
             .connect_timeout(connect)
             .timeout(transfer)

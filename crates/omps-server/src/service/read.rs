@@ -167,6 +167,7 @@ impl PushService {
                     StoreError::NotFound { message, .. } => {
                         ApiError::new(ErrorId::QuayPackageNotFound, message)
                     }
+                    StoreError::InsufficientStorage { .. } => ApiError::insufficient_storage(),
                     other => {
                         let message = other.to_string();
                         ApiError::new(
