@@ -517,7 +517,7 @@ impl Default for Config {
             ca_bundle: None,
             listen: "127.0.0.1:8080".into(),
             max_concurrent_pushes: 8,
-            max_version_attempts: 10,
+            max_version_attempts: 100,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_queued_pushes: 64,
             admission_timeout: 30,

@@ -88,8 +88,7 @@ pub type FaultInjector = Arc<dyn Fn(WritePoint) -> std::io::Result<()> + Send + 
 #[derive(Clone)]
 pub struct LocalStore {
     root: PathBuf,
-    // Claimed on first use (or by `recover` at start-up); a failed claim is retried later, as
-    // space freed later lets it succeed.
+    // Claimed at the first write; a failed claim is retried, as space freed later lets it succeed.
     staging: Arc<std::sync::Mutex<Option<Arc<InstanceDir>>>>,
     min_free_bytes: u64,
     faults: Option<FaultInjector>,
@@ -144,37 +143,36 @@ impl LocalStore {
         &self.root
     }
 
-    /// Removes what interrupted pushes and deletes left (staging directories of processes that
-    /// died) and claims this process's staging directory. Called at start-up; the first write
-    /// does it otherwise.
+    /// Removes what interrupted pushes and deletes left: the staging directories of processes
+    /// that died. Called at start-up; this process claims its own staging directory at its
+    /// first write (which removes dead ones too), so an idle server adds nothing to the data
+    /// directory.
     pub fn recover(&self) -> std::io::Result<Recovery> {
-        let mut slot = self
-            .staging
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if slot.is_some() {
-            return Ok(Recovery::default());
-        }
-        let (dir, cleanup) = InstanceDir::claim(&self.root.join("staging"))?;
-        *slot = Some(Arc::new(dir));
+        let cleanup = crate::spool::remove_dead(&self.root.join("staging"))?;
         Ok(Recovery {
             staging_directories: cleanup.directories,
         })
     }
 
     fn staging(&self) -> std::io::Result<Arc<InstanceDir>> {
-        let recovery = self.recover()?;
-        if recovery.staging_directories > 0 {
+        let mut slot = self
+            .staging
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(dir) = &*slot {
+            return Ok(dir.clone());
+        }
+        // A failed claim (a full disk) is not kept: the next write tries again.
+        let (dir, cleanup) = InstanceDir::claim(&self.root.join("staging"))?;
+        if cleanup.directories > 0 {
             tracing::info!(
-                directories = recovery.staging_directories,
+                directories = cleanup.directories,
                 "removed releases left half-written by processes that stopped"
             );
         }
-        self.staging
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-            .ok_or_else(|| std::io::Error::other("the staging directory is unavailable"))
+        let dir = Arc::new(dir);
+        *slot = Some(dir.clone());
+        Ok(dir)
     }
 
     fn repo_dir(&self, org: &str, repo: &str) -> PathBuf {
@@ -311,7 +309,7 @@ fn is_taken(e: &std::io::Error) -> bool {
 
 /// A name longer than the filesystem allows cannot name a release that exists.
 fn is_name_too_long(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::InvalidFilename || e.raw_os_error() == Some(36)
+    e.raw_os_error() == Some(36)
 }
 
 /// Flushes a directory's entries to disk.
@@ -638,7 +636,10 @@ mod tests {
                 .into_iter()
                 .filter(|f| !f.ends_with("/lock"))
                 .collect::<Vec<_>>(),
-            ["packages/o/r/2.0.0/release.json", "packages/o/r/2.0.0/release.tar.gz"]
+            [
+                "packages/o/r/2.0.0/release.json",
+                "packages/o/r/2.0.0/release.tar.gz"
+            ]
         );
     }
 
@@ -738,7 +739,7 @@ mod tests {
             assert!(!e.to_string().contains(&*dir.path().to_string_lossy()));
             let listed = store.list_releases("o", "r", None).await.unwrap();
             assert!(
-                listed.is_none_or(|l| l.is_empty()),
+                listed.as_ref().is_none_or(Vec::is_empty),
                 "{point:?}: visible after a failed push: {listed:?}"
             );
             let leftovers: Vec<String> = test_support::server::files_under(dir.path())

@@ -22,7 +22,7 @@ pub fn shown(name: &str) -> String {
     } else if name.bytes().all(|b| b.is_ascii_graphic()) {
         name.to_owned()
     } else {
-        format!("{:?}", name)
+        format!("{name:?}")
     }
 }
 

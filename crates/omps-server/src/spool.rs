@@ -93,10 +93,16 @@ fn try_lock(file: &File) -> std::io::Result<bool> {
     }
 }
 
-/// Removes every instance directory under `root` whose lock nobody holds.
-fn remove_dead(root: &Path) -> std::io::Result<Cleanup> {
+/// Removes every instance directory under `root` whose lock nobody holds (nothing when `root`
+/// does not exist).
+pub fn remove_dead(root: &Path) -> std::io::Result<Cleanup> {
     let mut cleanup = Cleanup::default();
-    for entry in std::fs::read_dir(root)? {
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(cleanup),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
         if !name.to_string_lossy().starts_with(PREFIX) || !entry.file_type()?.is_dir() {

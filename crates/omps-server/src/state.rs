@@ -111,8 +111,8 @@ impl AppState {
         let mut stores: HashMap<StoreKind, Arc<dyn ManifestStore>> = HashMap::new();
         let local = LocalStore::new(&config.data_dir).min_free_bytes(config.min_free_bytes);
         if config.uses_local_store() {
-            // Leftovers of interrupted pushes and deletes go now, not at the first write. A full
-            // disk is no reason not to start: the store claims its directory when space is back.
+            // Leftovers of interrupted pushes and deletes go now, not at the first write; failing
+            // that is no reason not to start (the first write tries again).
             match local.recover() {
                 Ok(r) if r.staging_directories > 0 => tracing::info!(
                     directories = r.staging_directories,
@@ -120,7 +120,7 @@ impl AppState {
                 ),
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "the local store cannot claim its staging directory yet");
+                    tracing::warn!(error = %e, "the local store could not remove the leftovers of interrupted pushes");
                 }
             }
         }

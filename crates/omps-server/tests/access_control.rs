@@ -75,7 +75,11 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("POST", "/v2/team/zipfile", Needs::Write),
     ("POST", "/v2/team/zipfile/80.1.0", Needs::Write),
     ("POST", "/v1/team/marketplace/koji/op-1.0-1", Needs::Write),
-    ("POST", "/v1/team/marketplace/koji/op-1.0-1/90.1.0", Needs::Write),
+    (
+        "POST",
+        "/v1/team/marketplace/koji/op-1.0-1/90.1.0",
+        Needs::Write,
+    ),
     ("POST", "/v2/team/koji/op-1.0-1", Needs::Write),
     ("POST", "/v2/team/koji/op-1.0-1/90.1.0", Needs::Write),
     ("GET", "/v2/team", Needs::Read),
@@ -104,10 +108,7 @@ impl Credential {
             Credential::ReadOnly => Some(format!("Bearer {READER}")),
             Credential::OtherOrganization => Some(format!("Bearer {OTHER}")),
             // App Registry clients send the token as a basic-auth password.
-            Credential::Right => Some(format!(
-                "Basic {}",
-                base64_basic("robot", WRITER)
-            )),
+            Credential::Right => Some(format!("Basic {}", base64_basic("robot", WRITER))),
         }
     }
 }
@@ -138,9 +139,14 @@ async fn seed(store: &Store) {
 }
 
 async fn release_exists(store: &Store) -> bool {
-    call(store, "GET", "/v2/team/marketplace/1.0.0", Credential::Right)
-        .await
-        .status
+    call(
+        store,
+        "GET",
+        "/v2/team/marketplace/1.0.0",
+        Credential::Right,
+    )
+    .await
+    .status
         == 200
 }
 
@@ -168,7 +174,10 @@ async fn every_route_with_every_credential() {
             // The credential is never echoed.
             let text = String::from_utf8_lossy(&answer.bytes);
             for secret in [WRITER, READER, OTHER, "not-a-token-of-this-server"] {
-                assert!(!text.contains(secret), "{what}: echoes the credential: {text}");
+                assert!(
+                    !text.contains(secret),
+                    "{what}: echoes the credential: {text}"
+                );
             }
             let allowed = match credential {
                 Credential::Right => true,
@@ -228,7 +237,14 @@ async fn anonymous_reads_open_reads_only() {
 #[tokio::test]
 async fn open_routes_need_no_credential() {
     let store = store("");
-    for path in ["/v1/health/ping", "/v2/health/ping", "/v1/about", "/v2/about", "/metrics", "/openapi.json"] {
+    for path in [
+        "/v1/health/ping",
+        "/v2/health/ping",
+        "/v1/about",
+        "/v2/about",
+        "/metrics",
+        "/openapi.json",
+    ] {
         let answer = send(&store.router, request("GET", path, None)).await;
         assert_eq!(answer.status, 200, "{path}: {}", answer.json);
     }

@@ -100,11 +100,15 @@ async fn releases(client: &reqwest::Client, base: &str) -> BTreeMap<String, Stri
             .send()
             .await
             .unwrap();
-        assert_eq!(blob.status(), 200, "listed release {version} not downloadable");
+        assert_eq!(
+            blob.status(),
+            200,
+            "listed release {version} not downloadable"
+        );
         let bytes = blob.bytes().await.unwrap();
         let text = blob_text(&bytes).unwrap_or_else(|e| panic!("release {version}: {e}"));
-        let marker = marker_in(&text)
-            .unwrap_or_else(|| panic!("release {version} carries no push marker"));
+        let marker =
+            marker_in(&text).unwrap_or_else(|| panic!("release {version} carries no push marker"));
         out.insert(version, marker);
     }
     out
@@ -157,7 +161,7 @@ async fn eight_replicas_on_one_data_directory_give_distinct_versions() {
         .map(|_| {
             OmpsServer::builder(BINARY)
                 .data_dir(data.path())
-                .env("OMPS_LOG", "warn")
+                .env("OMPS_LOG", "warn,omps_server::service::store=info")
                 .start()
         })
         .collect();
@@ -191,6 +195,23 @@ async fn eight_replicas_on_one_data_directory_give_distinct_versions() {
         started.elapsed().as_secs_f64()
     );
     let logs: String = servers.iter().map(OmpsServer::logs).collect();
+    let retries: Vec<u32> = logs
+        .lines()
+        .filter(|l| l.contains("release exists; choosing the next version"))
+        .filter_map(|l| {
+            l.split("attempt=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    eprintln!(
+        "{} lost races, at most {} for one push",
+        retries.len(),
+        retries.iter().max().copied().unwrap_or(0)
+    );
     assert!(failures.is_empty(), "{failures:#?}\nlogs:\n{logs}");
     assert_eq!(acknowledged.len(), REPLICAS * PER_REPLICA);
     // Every replica sees the same 200 releases, each with the content of the push it answered.
@@ -222,14 +243,24 @@ async fn acknowledged_pushes_survive_kill_9_and_leftovers_are_removed() {
         let server = start();
         // Start-up removed what the killed incarnation left: only this one's locks remain.
         let stray = stray_files(data.path());
-        assert!(stray.is_empty(), "round {round}: leftovers in the data directory: {stray:?}");
+        assert!(
+            stray.is_empty(),
+            "round {round}: leftovers in the data directory: {stray:?}"
+        );
         let spooled: Vec<String> = files_under(spool.path())
             .into_iter()
             .filter(|f| !(f.starts_with("omps-spool/instance-") && f.ends_with("/lock")))
             .collect();
-        assert!(spooled.is_empty(), "round {round}: spool leftovers: {spooled:?}");
-        let locks = files_under(spool.path()).len() + files_under(&data.path().join("staging")).len();
-        assert!(locks <= 2, "round {round}: dead instances kept: {locks} locks");
+        assert!(
+            spooled.is_empty(),
+            "round {round}: spool leftovers: {spooled:?}"
+        );
+        let locks =
+            files_under(spool.path()).len() + files_under(&data.path().join("staging")).len();
+        assert!(
+            locks <= 2,
+            "round {round}: dead instances kept: {locks} locks"
+        );
         // Every acknowledged push is there with its content; nothing else is but sent pushes.
         let stored = releases(&client, server.base()).await;
         for (version, marker) in acknowledged.lock().unwrap().iter() {
@@ -240,7 +271,10 @@ async fn acknowledged_pushes_survive_kill_9_and_leftovers_are_removed() {
             );
         }
         for marker in stored.values() {
-            assert!(sent.contains(marker), "round {round}: unknown content {marker}");
+            assert!(
+                sent.contains(marker),
+                "round {round}: unknown content {marker}"
+            );
         }
         if round == ROUNDS {
             break;
@@ -262,7 +296,8 @@ async fn acknowledged_pushes_survive_kill_9_and_leftovers_are_removed() {
                     }
                     match push(&client, &base, &marker).await {
                         Ok(version) => {
-                            let previous = acknowledged.lock().unwrap().insert(version.clone(), marker);
+                            let previous =
+                                acknowledged.lock().unwrap().insert(version.clone(), marker);
                             assert!(previous.is_none(), "version {version} acknowledged twice");
                         }
                         Err(_) => failed += 1,
@@ -279,7 +314,9 @@ async fn acknowledged_pushes_survive_kill_9_and_leftovers_are_removed() {
         }
     }
     let total = acknowledged.lock().unwrap().len();
-    eprintln!("{ROUNDS} kill -9 rounds: {total} acknowledged pushes kept, {killed_mid_push} cut off");
+    eprintln!(
+        "{ROUNDS} kill -9 rounds: {total} acknowledged pushes kept, {killed_mid_push} cut off"
+    );
     assert!(total >= ROUNDS, "too few pushes to mean anything: {total}");
     assert!(killed_mid_push > 0, "no push was ever cut off by a kill");
 }

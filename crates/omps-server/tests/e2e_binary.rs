@@ -126,7 +126,12 @@ async fn local_store_end_to_end() {
     assert_eq!(leftovers(&tmp), Vec::<String>::new());
     assert_eq!(
         test_support::server::files_under(&data.join("packages/myorg/etcd")),
-        ["1.0.0.json", "1.0.0.tar.gz", "7.0.0.json", "7.0.0.tar.gz"]
+        [
+            "1.0.0/release.json",
+            "1.0.0/release.tar.gz",
+            "7.0.0/release.json",
+            "7.0.0/release.tar.gz"
+        ]
     );
 
     let (status, body) = call(reqwest::Method::DELETE, format!("{base}/v2/myorg/etcd")).await;
@@ -377,7 +382,11 @@ fn check_config_round_trips_and_matches_the_start_up_log() {
         .env("OMPS_LOG", "info")
         .start();
     let (_, logs) = server.stop();
-    assert!(logs.contains(&printed), "start-up log:\n{logs}");
+    // One text log line per event: the TOML's line breaks are escaped.
+    assert!(
+        logs.contains(&printed.replace('\n', "\\n")),
+        "start-up log:\n{logs}"
+    );
     assert!(!logs.contains("very-secret-token"));
 
     // An invalid configuration is exit 2 for --check-config too.

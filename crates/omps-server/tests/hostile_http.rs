@@ -823,7 +823,8 @@ fn battery() -> Vec<Case> {
         payload: Payload::Bytes(multipart("m.zip", &bomb)),
         status: 400,
         error: "OMPSInvalidVersionFormat",
-        message: Msg::Contains(format!("Version '1.0.0-{}'", "9".repeat(200))),
+        // An overlong version is not echoed.
+        message: Msg::Contains("Version '(206 bytes, not shown)'".into()),
     });
     cases.push(Case {
         name: "dot-dot segment in the organization",

@@ -62,6 +62,7 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Vec<u
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 async fn slow_and_idle_clients_are_closed_while_health_answers() {
     let server = server(256, 1000);
     let addr = server.addr().to_owned();

@@ -113,7 +113,11 @@ async fn burst(server: &OmpsServer, clients: usize, zip: &[u8]) -> Burst {
 }
 
 fn check(name: &str, b: &Burst) {
-    assert!(b.other.is_empty(), "{name}: answers other than 200/503: {:?}", b.other);
+    assert!(
+        b.other.is_empty(),
+        "{name}: answers other than 200/503: {:?}",
+        b.other
+    );
     assert!(b.ok > 0, "{name}: no push succeeded");
     assert!(
         b.peak_kib < 200 * MIB,

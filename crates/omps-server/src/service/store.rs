@@ -60,12 +60,13 @@ pub async fn store(
     }
 }
 
-/// The wait before retry `attempt + 1`: uniform in `[0, min(1 s, 10 ms × 2^attempt)]` ("full
-/// jitter"), so contenders spread out more the more often they collided.
+/// The wait before retry `attempt + 1`: uniform in `[0, min(250 ms, 10 ms × 2^attempt)]` ("full
+/// jitter"), so contenders spread out the more often they collided. The cap stays short: a push
+/// that lost many times must not sleep while fresh pushes of other replicas take every version.
 #[must_use]
 pub fn backoff(attempt: u32) -> Duration {
     use std::hash::{BuildHasher as _, Hasher as _};
-    let ceiling_ms = 10u64.saturating_mul(1 << attempt.min(10)).min(1000);
+    let ceiling_ms = 10u64.saturating_mul(1 << attempt.min(10)).min(250);
     // `RandomState` is seeded randomly per instance: enough randomness for a jitter.
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(attempt);
@@ -99,6 +100,6 @@ mod tests {
         assert!(waits.iter().all(|w| *w <= Duration::from_millis(80)));
         let distinct: std::collections::BTreeSet<_> = waits.iter().collect();
         assert!(distinct.len() > 16, "not jittered: {waits:?}");
-        assert!((0..64).all(|a| backoff(a) <= Duration::from_secs(1)));
+        assert!((0..64).all(|a| backoff(a) <= Duration::from_millis(250)));
     }
 }

@@ -114,14 +114,23 @@ mod tests {
         let d = "1.0.0";
         assert_eq!(bump_major([], d).as_deref(), Some("1.0.0"));
         assert_eq!(bump_major(["2.5.1"], d).as_deref(), Some("3.0.0"));
-        assert_eq!(bump_major(["1.2.0", "1.1.0", "1.0.0"], d).as_deref(), Some("2.0.0"));
+        assert_eq!(
+            bump_major(["1.2.0", "1.1.0", "1.0.0"], d).as_deref(),
+            Some("2.0.0")
+        );
         assert_eq!(bump_major(["1.0.0", "4.3.2"], d).as_deref(), Some("5.0.0"));
         assert_eq!(bump_major(["7.6.1"], d).as_deref(), Some("8.0.0"));
         assert_eq!(bump_major(["3.0.0", "4.0.1"], d).as_deref(), Some("5.0.0"));
         assert_eq!(bump_major(["3.0.0", "6.0.2"], d).as_deref(), Some("7.0.0"));
         assert_eq!(bump_major(["1.0.0-invalid"], d).as_deref(), Some("1.0.0"));
-        assert_eq!(bump_major(["1.2.0", "1.0.1-random", "1.0.0"], d).as_deref(), Some("2.0.0"));
-        assert_eq!(bump_major(["10.0.0", "9.9.9"], "5.0.0").as_deref(), Some("11.0.0"));
+        assert_eq!(
+            bump_major(["1.2.0", "1.0.1-random", "1.0.0"], d).as_deref(),
+            Some("2.0.0")
+        );
+        assert_eq!(
+            bump_major(["10.0.0", "9.9.9"], "5.0.0").as_deref(),
+            Some("11.0.0")
+        );
         // Out-of-bounds releases (written before the bound) are ignored; the bound is final.
         assert_eq!(
             bump_major(["18446744073709551615.0.0", "3.0.0"], d).as_deref(),
