@@ -64,6 +64,9 @@ pub enum WritePoint {
     Commit,
     /// Flushing the repository directory after the rename.
     CommitSync,
+    /// Taking the release back out of sight after [`WritePoint::CommitSync`] failed; when this
+    /// fails too the release stays and the push is answered as stored.
+    Uncommit,
 }
 
 impl WritePoint {
@@ -78,6 +81,7 @@ impl WritePoint {
         WritePoint::StagingSync,
         WritePoint::Commit,
         WritePoint::CommitSync,
+        WritePoint::Uncommit,
     ];
 }
 
@@ -254,7 +258,10 @@ impl LocalStore {
         {
             // Not durable: take it back out of sight so the push can fail as a whole (`staging`
             // removes it when dropped).
-            if std::fs::rename(&target, staging.path()).is_ok() {
+            let undone = self
+                .fault(WritePoint::Uncommit)
+                .and_then(|()| std::fs::rename(&target, staging.path()));
+            if undone.is_ok() {
                 let _ = sync_dir(dir);
                 return Err(io_error("publishing the release", &e));
             }
@@ -717,6 +724,9 @@ mod tests {
     #[tokio::test]
     async fn a_full_disk_at_each_write_point() {
         for &point in WritePoint::ALL {
+            if point == WritePoint::Uncommit {
+                continue; // only reached when CommitSync failed: below
+            }
             let dir = tempfile::tempdir().unwrap();
             let full = Arc::new(std::sync::atomic::AtomicBool::new(true));
             let flag = full.clone();
@@ -757,6 +767,28 @@ mod tests {
                 b"blob"
             );
         }
+    }
+
+    /// The final fsync fails and so does taking the release back: it is visible, so the push
+    /// is answered as stored (a retry would duplicate it), never as failed.
+    #[tokio::test]
+    async fn a_release_that_cannot_be_taken_back_is_answered_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path()).with_fault_injector(Arc::new(|p| match p {
+            WritePoint::CommitSync | WritePoint::Uncommit => {
+                Err(std::io::Error::from_raw_os_error(5))
+            }
+            _ => Ok(()),
+        }));
+        let auth = Auth::from("a".to_owned());
+        store
+            .push("o", "r", &release("1.0.0", b"blob"), &auth)
+            .await
+            .unwrap();
+        assert_eq!(
+            &store.pull("o", "r", "1.0.0", None).await.unwrap()[..],
+            b"blob"
+        );
     }
 
     #[test]
