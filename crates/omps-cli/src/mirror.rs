@@ -28,10 +28,10 @@ pub struct MirrorArgs {
     /// (`source_*`/`destination_*` or `primary_*`/`secondary_*` keys); see docs/mirror.md.
     #[arg(long, short = 'c', alias = "config", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
-    /// Source registry (host[:port] or URL); overrides the configuration file.
+    /// Source registry (host, host:port or URL); overrides the configuration file.
     #[arg(long, value_name = "URL")]
     pub source: Option<String>,
-    /// Destination registry (host[:port] or URL); overrides the configuration file.
+    /// Destination registry (host, host:port or URL); overrides the configuration file.
     #[arg(long, value_name = "URL")]
     pub destination: Option<String>,
     /// Source Quay API base URL when it differs from the registry URL.

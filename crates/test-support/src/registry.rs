@@ -1,7 +1,7 @@
 //! A real Debian `docker-registry` (distribution 2.8) on a free loopback port, started from a
 //! private temporary directory and killed (by its own process id) when dropped.
 //!
-//! Optional TLS with the [`certs`](crate::certs) server certificate, and optional htpasswd
+//! Optional TLS with the [`certs`] server certificate, and optional htpasswd
 //! Basic authentication with the fixed test user [`USER`] / [`PASSWORD`].
 
 use std::fmt::Write as _;

@@ -32,7 +32,7 @@ use crate::backends::{Auth, ManifestStore, PushedImage};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The error of every service call: an [`ErrorId`], a message and the documented extra fields.
+/// The error of every service call: an [`ErrorId`](crate::ErrorId), a message and the documented extra fields.
 pub type PushError = ApiError;
 
 /// Where the manifests come from.
