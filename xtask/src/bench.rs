@@ -23,6 +23,8 @@ pub struct Options {
     pub fixtures: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub install: bool,
+    /// Only the memory benchmarks (`--only memory`).
+    pub only_memory: bool,
 }
 
 impl Default for Options {
@@ -33,6 +35,7 @@ impl Default for Options {
             fixtures: None,
             out: None,
             install: true,
+            only_memory: false,
         }
     }
 }
@@ -49,6 +52,9 @@ impl Options {
         }
         if let Some(o) = &self.out {
             let _ = write!(s, " --out {}", o.display());
+        }
+        if self.only_memory {
+            s.push_str(" --only memory");
         }
         s
     }
@@ -498,6 +504,7 @@ mod tests {
             fixtures: Some("/fx".into()),
             out: None,
             install: true,
+            only_memory: false,
         };
         assert_eq!(
             o.command_line(),

@@ -6,12 +6,13 @@
 //!                                   docs -D warnings, all tests, doctests, MSRV build,
 //!                                   RustSec advisories (every cargo call --locked)
 //! cargo xtask e2e [--no-install]    peers, then only the tests that need them, and a bounded fuzz run
-//! cargo xtask bench [options]       omps vs operator-courier timings, catalog and service benchmarks -> docs/benchmarks.md
+//! cargo xtask bench [options]       omps vs operator-courier timings, catalog, service and memory benchmarks -> docs/benchmarks.md
 //! cargo xtask openapi               regenerate docs/openapi.json
 //! ```
 
 mod bench;
 mod bench_catalog;
+mod bench_memory;
 mod bench_services;
 mod ci;
 mod hygiene;
@@ -43,7 +44,9 @@ commands:
   bench   time `omps validate` against `operator-courier verify` on every fixture and on
           synthetic packages of growing size, a catalog of 300 packages loaded and validated,
           then the service benchmarks (push load at
-          concurrency 1/16/64, large uploads, mirror vs skopeo); writes docs/benchmarks.md
+          concurrency 1/16/64, large uploads, mirror vs skopeo) and the memory benchmarks
+          (64 concurrent ~20 MiB-inflating pushes; 128 in a 512 MiB memory cgroup); writes
+          docs/benchmarks.md
   openapi regenerate docs/openapi.json from the server's route table
   help    print this text
 
@@ -55,6 +58,7 @@ options:
   --courier-runs N    (bench) timed runs of operator-courier per input (default 5)
   --fixtures DIR      (bench) fixture directory (default ../shared/fixtures/operators)
   --out FILE          (bench) report path (default docs/benchmarks.md)
+  --only memory       (bench) run only the memory benchmarks and replace their section
 ";
 
 /// A parsed command line.
@@ -95,6 +99,10 @@ fn parse_args(args: &[OsString]) -> Result<Cmd> {
             }
             ("bench", "--fixtures") => bench.fixtures = Some(PathBuf::from(value("--fixtures")?)),
             ("bench", "--out") => bench.out = Some(PathBuf::from(value("--out")?)),
+            ("bench", "--only") => match value("--only")?.as_str() {
+                "memory" => bench.only_memory = true,
+                other => bail!("--only takes `memory`, got `{other}`"),
+            },
             _ => bail!("unknown argument `{arg}` for `{sub}`\n\n{USAGE}"),
         }
     }
@@ -137,15 +145,22 @@ fn main() -> ExitCode {
             Cmd::Msrv => hygiene::msrv(&root),
             Cmd::Advisories { install } => hygiene::advisories(&root, install),
             Cmd::E2e { install } => ci::e2e(&root, install),
-            Cmd::Bench(opts) => bench::bench(&root, &opts).and_then(|()| {
-                let peers = peers::ensure(&root, opts.install)?;
+            Cmd::Bench(opts) => {
                 let out = opts
                     .out
                     .clone()
                     .unwrap_or_else(|| root.join("docs/benchmarks.md"));
-                bench_catalog::run(&root, &out)?;
-                bench_services::run(&root, &peers, &out)
-            }),
+                if opts.only_memory {
+                    bench_memory::run(&root, &out, &opts.command_line())
+                } else {
+                    bench::bench(&root, &opts).and_then(|()| {
+                        let peers = peers::ensure(&root, opts.install)?;
+                        bench_catalog::run(&root, &out)?;
+                        bench_services::run(&root, &peers, &out)?;
+                        bench_memory::run(&root, &out, &opts.command_line())
+                    })
+                }
+            }
             Cmd::Openapi => openapi::openapi(&root),
             Cmd::Help => {
                 print!("{USAGE}");
@@ -203,6 +218,8 @@ mod tests {
             "--out",
             "x.md",
             "--no-install",
+            "--only",
+            "memory",
         ])
         .unwrap() else {
             panic!("not a bench command");
@@ -212,6 +229,14 @@ mod tests {
         assert_eq!(o.fixtures, Some(PathBuf::from("/f")));
         assert_eq!(o.out, Some(PathBuf::from("x.md")));
         assert!(!o.install);
+        assert!(o.only_memory);
+        assert!(
+            o.command_line().ends_with("--only memory"),
+            "{}",
+            o.command_line()
+        );
+        let e = parse(&["bench", "--only", "cpu"]).unwrap_err().to_string();
+        assert!(e.contains("--only takes `memory`"), "{e}");
     }
 
     #[test]

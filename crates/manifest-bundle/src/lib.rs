@@ -18,9 +18,9 @@ pub use bundle_package::bundle_package_name;
 pub use error::{Error, ErrorClass, Structural};
 pub use layout::{Document, Layout, Manifests, VersionManifests, discover_package_name};
 pub use limits::{Limits, YamlLimits};
-pub use package::{AppRegistryBlob, app_registry_blob};
+pub use package::{AppRegistryBlob, app_registry_blob, app_registry_blob_spooled};
 pub use rewrite::{CsvAnnotation, RegistryRule, RewriteConfig, Rewrites};
-pub use tree::ManifestTree;
+pub use tree::{ManifestTree, Spool, SpooledFile};
 pub use validate::ValidationReport;
 
 /// The crate version (reported by the server as its validator engine version).

@@ -1,17 +1,39 @@
 //! Safe intake: a zip archive or a directory becomes an in-memory [`ManifestTree`].
 //!
-//! Nothing is written to disk. Every limit of [`Limits`] is enforced on the bytes actually
+//! Nothing is written to disk, except by the spooling intake
+//! ([`ManifestTree::from_zip_file_spooling`]), which streams the files its caller does not want
+//! in memory into a directory the caller owns. Every limit of [`Limits`] is enforced on the bytes actually
 //! decompressed, paths are rejected (never rewritten), and only regular files and directories are
 //! accepted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Seek};
-use std::path::Path;
+use std::io::{Read, Seek, Write as _};
+use std::path::{Path, PathBuf};
 
 use zip::CompressionMethod;
 
 use crate::error::{Error, display_name};
 use crate::limits::Limits;
+
+/// A file that the spooling intake ([`ManifestTree::from_zip_file_spooling`]) wrote to disk
+/// instead of keeping it in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpooledFile {
+    /// The `/`-separated path in the archive.
+    pub path: String,
+    /// Where its bytes are.
+    pub location: PathBuf,
+    /// Its size in bytes.
+    pub len: u64,
+}
+
+/// Which files the spooling intake keeps in memory, and where it writes the others.
+pub struct Spool<'a> {
+    /// An existing directory for the spooled files; the caller removes it.
+    pub dir: &'a Path,
+    /// `keep_in_memory(path, declared size)`: `false` streams the file into `dir`.
+    pub keep_in_memory: &'a dyn Fn(&str, u64) -> bool,
+}
 
 /// The files of an operator package, keyed by `/`-separated relative path, sorted by byte order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,92 +61,42 @@ impl ManifestTree {
 
     /// Reads a zip archive from any seekable reader.
     pub fn from_zip_reader<R: Read + Seek>(reader: R, limits: &Limits) -> Result<Self, Error> {
-        let mut archive = zip::ZipArchive::new(reader).map_err(|_| Error::NotAZip)?;
-        if archive.has_duplicate_names() {
-            // The zip reader keeps one record per name; find the duplicated name for the message.
-            let name = duplicated_name(archive.into_inner()).unwrap_or_else(|| "?".to_owned());
-            return Err(Error::Duplicate {
-                name: display_name(&name),
-            });
-        }
-        let count = archive.len();
+        read_zip(reader, limits, None).map(|(tree, _)| tree)
+    }
 
-        // Declared sizes are only an early reject; the real limit is enforced while reading.
-        let mut declared: u64 = 0;
-        for i in 0..count {
-            let entry = archive.by_index_data(i).map_err(corrupt)?;
-            declared = declared.saturating_add(entry.size());
-        }
-        if declared > limits.max_total_bytes {
-            return Err(Error::TooLarge {
-                seen: declared,
-                max: limits.max_total_bytes,
-            });
-        }
-        if count > limits.max_entries {
-            return Err(Error::TooManyEntries {
-                count,
-                max: limits.max_entries,
-            });
-        }
-
-        let mut plan = Vec::with_capacity(count);
-        let mut seen = PathSet::default();
-        let mut ranges = Vec::with_capacity(count);
-        for i in 0..count {
+    /// The declared uncompressed size of every file entry of the zip archive at `path`, by entry
+    /// name, read from the central directory alone (nothing is inflated or checked): what a
+    /// caller needs to decide, before the intake, how much memory it will take. Declared sizes
+    /// are an upper bound of what the intake accepts, since an entry inflating past its declared
+    /// size is refused.
+    pub fn zip_declared_sizes(path: &Path) -> Result<Vec<(String, u64)>, Error> {
+        let file =
+            std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+        let mut archive =
+            zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|_| Error::NotAZip)?;
+        let mut sizes = Vec::with_capacity(archive.len());
+        for i in 0..archive.len() {
             let entry = archive.by_index_raw(i).map_err(corrupt)?;
-            let name = entry_name(entry.name_raw())?;
-            if entry.encrypted() {
-                return Err(Error::Encrypted {
-                    name: display_name(&name),
-                });
-            }
-            let is_dir = name.ends_with('/');
-            let path = check_path(name.strip_suffix('/').unwrap_or(&name), &name, limits)?;
-            if let Some(mode) = entry.unix_mode() {
-                let kind = mode & 0o170_000;
-                let regular = kind == 0 || kind == 0o100_000 || (is_dir && kind == 0o040_000);
-                if !regular || entry.is_symlink() {
-                    return Err(Error::NotRegularFile {
-                        name: display_name(&name),
-                    });
-                }
-            }
-            if !matches!(
-                entry.compression(),
-                CompressionMethod::Stored | CompressionMethod::Deflated
-            ) {
-                return Err(Error::UnsupportedCompression {
-                    name: display_name(&name),
-                });
-            }
-            seen.add(&path, is_dir, &name)?;
-            let data_start = entry.data_start().unwrap_or_else(|| entry.header_start());
-            ranges.push((
-                entry.header_start(),
-                data_start.saturating_add(entry.compressed_size()),
-                name.clone(),
-            ));
-            if !is_dir {
-                plan.push((i, path, name));
+            if !entry.is_dir() {
+                let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+                sizes.push((name, entry.size()));
             }
         }
-        check_overlaps(&mut ranges)?;
+        Ok(sizes)
+    }
 
-        let mut tree = ManifestTree::new();
-        let mut total: u64 = 0;
-        for (index, path, name) in plan {
-            let entry = archive.by_index(index).map_err(|e| match e {
-                zip::result::ZipError::UnsupportedArchive(_) => Error::UnsupportedCompression {
-                    name: display_name(&name),
-                },
-                other => corrupt(other),
-            })?;
-            let size = entry.size();
-            let data = read_capped(entry, &name, size, &mut total, limits)?;
-            tree.files.insert(path, data);
-        }
-        Ok(tree)
+    /// Reads a zip archive from a file like [`ManifestTree::from_zip_file`], with the same checks
+    /// and limits, but keeps in memory only the files `spool` asks for: the others are streamed
+    /// into files under `spool.dir` and returned beside the tree, sorted by path. A server uses
+    /// this to hold only the manifests in memory.
+    pub fn from_zip_file_spooling(
+        path: &Path,
+        limits: &Limits,
+        spool: &Spool<'_>,
+    ) -> Result<(Self, Vec<SpooledFile>), Error> {
+        let file =
+            std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+        read_zip(std::io::BufReader::new(file), limits, Some(spool))
     }
 
     /// Reads a directory recursively, as operator-courier reads a local tree (which is trusted
@@ -308,6 +280,115 @@ impl ManifestTree {
     }
 }
 
+/// The zip intake; with `spool`, the files it does not keep are streamed to disk.
+fn read_zip<R: Read + Seek>(
+    reader: R,
+    limits: &Limits,
+    spool: Option<&Spool<'_>>,
+) -> Result<(ManifestTree, Vec<SpooledFile>), Error> {
+    let mut archive = zip::ZipArchive::new(reader).map_err(|_| Error::NotAZip)?;
+    if archive.has_duplicate_names() {
+        // The zip reader keeps one record per name; find the duplicated name for the message.
+        let name = duplicated_name(archive.into_inner()).unwrap_or_else(|| "?".to_owned());
+        return Err(Error::Duplicate {
+            name: display_name(&name),
+        });
+    }
+    let count = archive.len();
+
+    // Declared sizes are only an early reject; the real limit is enforced while reading.
+    let mut declared: u64 = 0;
+    for i in 0..count {
+        let entry = archive.by_index_data(i).map_err(corrupt)?;
+        declared = declared.saturating_add(entry.size());
+    }
+    if declared > limits.max_total_bytes {
+        return Err(Error::TooLarge {
+            seen: declared,
+            max: limits.max_total_bytes,
+        });
+    }
+    if count > limits.max_entries {
+        return Err(Error::TooManyEntries {
+            count,
+            max: limits.max_entries,
+        });
+    }
+
+    let mut plan = Vec::with_capacity(count);
+    let mut seen = PathSet::default();
+    let mut ranges = Vec::with_capacity(count);
+    for i in 0..count {
+        let entry = archive.by_index_raw(i).map_err(corrupt)?;
+        let name = entry_name(entry.name_raw())?;
+        if entry.encrypted() {
+            return Err(Error::Encrypted {
+                name: display_name(&name),
+            });
+        }
+        let is_dir = name.ends_with('/');
+        let path = check_path(name.strip_suffix('/').unwrap_or(&name), &name, limits)?;
+        if let Some(mode) = entry.unix_mode() {
+            let kind = mode & 0o170_000;
+            let regular = kind == 0 || kind == 0o100_000 || (is_dir && kind == 0o040_000);
+            if !regular || entry.is_symlink() {
+                return Err(Error::NotRegularFile {
+                    name: display_name(&name),
+                });
+            }
+        }
+        if !matches!(
+            entry.compression(),
+            CompressionMethod::Stored | CompressionMethod::Deflated
+        ) {
+            return Err(Error::UnsupportedCompression {
+                name: display_name(&name),
+            });
+        }
+        seen.add(&path, is_dir, &name)?;
+        let data_start = entry.data_start().unwrap_or_else(|| entry.header_start());
+        ranges.push((
+            entry.header_start(),
+            data_start.saturating_add(entry.compressed_size()),
+            name.clone(),
+        ));
+        if !is_dir {
+            plan.push((i, path, name, entry.size()));
+        }
+    }
+    check_overlaps(&mut ranges)?;
+
+    let mut tree = ManifestTree::new();
+    let mut spooled = Vec::new();
+    let mut total: u64 = 0;
+    for (index, path, name, declared) in plan {
+        let entry = archive.by_index(index).map_err(|e| match e {
+            zip::result::ZipError::UnsupportedArchive(_) => Error::UnsupportedCompression {
+                name: display_name(&name),
+            },
+            other => corrupt(other),
+        })?;
+        let size = entry.size();
+        match spool {
+            Some(spool) if !(spool.keep_in_memory)(&path, declared) => {
+                let location = spool.dir.join(format!("entry-{index}"));
+                let len = spool_capped(entry, &name, &mut total, limits, &location)?;
+                spooled.push(SpooledFile {
+                    path,
+                    location,
+                    len,
+                });
+            }
+            _ => {
+                let data = read_capped(entry, &name, size, &mut total, limits)?;
+                tree.files.insert(path, data);
+            }
+        }
+    }
+    spooled.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((tree, spooled))
+}
+
 /// Scans the raw central-directory records for the first name that occurs twice.
 fn duplicated_name<R: Read + Seek>(mut reader: R) -> Option<String> {
     const MAX_SCAN: u64 = 256 * 1024 * 1024;
@@ -444,26 +525,66 @@ fn read_capped(
     // The declared size is untrusted, but capped it is a good first allocation: growing by
     // doubling would reserve up to twice the file.
     let mut data = Vec::with_capacity(usize::try_from(size_hint.min(cap)).unwrap_or(0));
-    let read = reader.take(cap.saturating_add(1)).read_to_end(&mut data);
-    match read {
-        Ok(_) => {}
-        Err(e) if e.to_string().to_ascii_lowercase().contains("checksum") => {
-            return Err(Error::CrcMismatch {
-                name: display_name(name),
-            });
+    reader
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(|e| read_error(name, e))?;
+    count_capped(name, data.len() as u64, total, limits)?;
+    Ok(data)
+}
+
+/// [`read_capped`] into a new file at `location`; the number of bytes written.
+fn spool_capped(
+    mut reader: impl Read,
+    name: &str,
+    total: &mut u64,
+    limits: &Limits,
+    location: &Path,
+) -> Result<u64, Error> {
+    let cap = limits
+        .max_total_bytes
+        .saturating_sub(*total)
+        .min(limits.max_entry_bytes);
+    let mut file = std::fs::File::create_new(location).map_err(|e| Error::io("spool", e))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut len: u64 = 0;
+    while len <= cap {
+        let n = reader.read(&mut buf).map_err(|e| read_error(name, e))?;
+        if n == 0 {
+            break;
         }
-        Err(e)
-            if e.kind() == std::io::ErrorKind::Other
-                || e.kind() == std::io::ErrorKind::InvalidData
-                || e.kind() == std::io::ErrorKind::UnexpectedEof =>
-        {
-            return Err(Error::CorruptArchive {
-                detail: format!("{}: {e}", display_name(name)),
-            });
-        }
-        Err(e) => return Err(Error::io(display_name(name), e)),
+        file.write_all(&buf[..n])
+            .map_err(|e| Error::io("spool", e))?;
+        len += n as u64;
     }
-    let len = data.len() as u64;
+    count_capped(name, len, total, limits)?;
+    Ok(len)
+}
+
+/// A failure while inflating an entry.
+fn read_error(name: &str, e: std::io::Error) -> Error {
+    if e.to_string().to_ascii_lowercase().contains("checksum") {
+        return Error::CrcMismatch {
+            name: display_name(name),
+        };
+    }
+    if matches!(
+        e.kind(),
+        std::io::ErrorKind::Other
+            | std::io::ErrorKind::InvalidData
+            | std::io::ErrorKind::UnexpectedEof
+    ) {
+        return Error::CorruptArchive {
+            detail: format!("{}: {e}", display_name(name)),
+        };
+    }
+    Error::io(display_name(name), e)
+}
+
+/// Adds an entry's `len` to the running `total`, failing past the per-entry or total limit.
+fn count_capped(name: &str, len: u64, total: &mut u64, limits: &Limits) -> Result<(), Error> {
+    let remaining_total = limits.max_total_bytes.saturating_sub(*total);
+    let cap = remaining_total.min(limits.max_entry_bytes);
     if len > cap {
         if len > remaining_total {
             return Err(Error::TooLarge {
@@ -477,7 +598,7 @@ fn read_capped(
         });
     }
     *total += len;
-    Ok(data)
+    Ok(())
 }
 
 #[cfg(test)]

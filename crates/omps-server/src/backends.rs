@@ -146,6 +146,12 @@ pub enum StoreError {
         /// The store's JSON body.
         body: Value,
     },
+    /// The store's disk is full (the embedded store): nothing was stored.
+    #[error("{message}")]
+    InsufficientStorage {
+        /// A description, without paths.
+        message: String,
+    },
     /// Any other failure: an error status, a transport error or a timeout.
     #[error("{message}")]
     Other {
@@ -165,6 +171,7 @@ impl StoreError {
             | StoreError::NotFound { body, .. }
             | StoreError::ReleaseExists { body, .. }
             | StoreError::Other { body, .. } => body.clone(),
+            StoreError::InsufficientStorage { .. } => Value::Object(serde_json::Map::new()),
         }
     }
 }

@@ -423,6 +423,55 @@ pub struct Config {
     /// Attempts for an automatic version when the store reports "release exists".
     #[serde(deserialize_with = "positive::u32")]
     pub max_version_attempts: u32,
+    /// Bytes of memory that pushes in progress may hold at once (manifests, parsed YAML,
+    /// blobs); pushes beyond it wait in the admission queue.
+    #[serde(deserialize_with = "positive::u64")]
+    pub memory_budget: u64,
+    /// Pushes that may wait for memory at once; more are answered 503 at once.
+    #[serde(deserialize_with = "positive::usize")]
+    pub max_queued_pushes: usize,
+    /// Seconds a push waits for memory before it is answered 503.
+    #[serde(deserialize_with = "positive::u64")]
+    pub admission_timeout: u64,
+    /// Directory for uploads and extracted files that are not held in memory (default: the
+    /// system's temporary directory, `$TMPDIR`); leftovers of processes that died are removed
+    /// at start-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spool_dir: Option<PathBuf>,
+    /// Seconds a client has to send a complete request head once the server waits for one.
+    #[serde(deserialize_with = "positive::u64")]
+    pub header_read_timeout: u64,
+    /// Seconds a connection without a request in progress stays open.
+    #[serde(deserialize_with = "positive::u64")]
+    pub keep_alive_timeout: u64,
+    /// Bytes per second a request body must average once `body_rate_grace` has passed.
+    #[serde(deserialize_with = "positive::u64")]
+    pub min_body_rate: u64,
+    /// Seconds a request body may take before `min_body_rate` applies.
+    #[serde(deserialize_with = "positive::u64")]
+    pub body_rate_grace: u64,
+    /// Open client connections; past it the longest-idle connection is closed, or the new one
+    /// answered 503 when every connection has a request in progress.
+    #[serde(deserialize_with = "positive::usize")]
+    pub max_connections: usize,
+    /// Bytes that must stay free on the local store's filesystem; below it health reports the
+    /// store degraded (503) until space is freed.
+    #[serde(deserialize_with = "positive::u64")]
+    pub min_free_bytes: u64,
+    /// Access tokens of the embedded (local) store, stored hashed, each scoped to organizations
+    /// (see docs/security.md). Without it the local store takes any `Authorization`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_file: Option<PathBuf>,
+    /// With `tokens_file`: listing and downloading from the local store need no token.
+    #[serde(deserialize_with = "flag")]
+    pub anonymous_reads: bool,
+    /// Lets the server listen on a non-loopback address with the local store and no
+    /// `tokens_file`, i.e. lets anyone who reaches it push and delete.
+    #[serde(deserialize_with = "flag")]
+    pub allow_anonymous_writes: bool,
+    /// The tokens read from `tokens_file` by [`Config::validate`].
+    #[serde(skip)]
+    pub(crate) tokens: Option<crate::access::Tokens>,
     /// Organizations.
     #[serde(deserialize_with = "strict_config::map_of_tables")]
     pub organizations: BTreeMap<String, OrgConfig>,
@@ -468,7 +517,21 @@ impl Default for Config {
             ca_bundle: None,
             listen: "127.0.0.1:8080".into(),
             max_concurrent_pushes: 8,
-            max_version_attempts: 10,
+            max_version_attempts: 100,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            max_queued_pushes: 64,
+            admission_timeout: 30,
+            spool_dir: None,
+            header_read_timeout: 10,
+            keep_alive_timeout: 15,
+            min_body_rate: 4096,
+            body_rate_grace: 10,
+            max_connections: 512,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+            tokens_file: None,
+            anonymous_reads: false,
+            allow_anonymous_writes: false,
+            tokens: None,
             organizations: BTreeMap::new(),
             greenwave: None,
             oci: None,
@@ -476,6 +539,25 @@ impl Default for Config {
             testing: None,
             secret_key: None,
         }
+    }
+}
+
+/// A boolean, or from the environment its text `true` / `false`.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    match Flag::deserialize(d)? {
+        Flag::Bool(b) => Ok(b),
+        Flag::Text(t) if t.eq_ignore_ascii_case("true") => Ok(true),
+        Flag::Text(t) if t.eq_ignore_ascii_case("false") => Ok(false),
+        Flag::Text(t) => Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Str(&t),
+            &"true or false",
+        )),
     }
 }
 
@@ -559,7 +641,28 @@ pub const SCALAR_KEYS: &[&str] = &[
     "listen",
     "max_concurrent_pushes",
     "max_version_attempts",
+    "memory_budget",
+    "max_queued_pushes",
+    "admission_timeout",
+    "spool_dir",
+    "header_read_timeout",
+    "keep_alive_timeout",
+    "min_body_rate",
+    "body_rate_grace",
+    "max_connections",
+    "min_free_bytes",
+    "tokens_file",
+    "anonymous_reads",
+    "allow_anonymous_writes",
 ];
+
+/// The default `memory_budget`: 96 MiB, so that a server at the default configuration stays
+/// well under 200 MiB resident (docs/benchmarks.md).
+pub const DEFAULT_MEMORY_BUDGET: u64 = 96 * 1024 * 1024;
+
+/// The default `min_free_bytes`: 64 MiB, room for a few pushes at the default
+/// `max_content_length`.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Values given on the command line; they win over everything.
 #[derive(Debug, Clone, Default)]
@@ -570,7 +673,13 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Whether `v` is a strict `x.y.z` release version (no leading zeros, parts fit in `u64`).
+/// The largest component of a release version. Bounded so that an automatic bump of the
+/// highest release can never overflow (an explicit `18446744073709551615.0.0` would otherwise
+/// leave every later automatic push of the package with nothing to bump to).
+pub const MAX_VERSION_COMPONENT: u64 = 999_999_999;
+
+/// Whether `v` is a strict `x.y.z` release version (no leading zeros, each part at most
+/// [`MAX_VERSION_COMPONENT`]).
 #[must_use]
 pub fn is_strict_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
@@ -579,7 +688,7 @@ pub fn is_strict_version(v: &str) -> bool {
             !p.is_empty()
                 && p.bytes().all(|b| b.is_ascii_digit())
                 && (p.len() == 1 || !p.starts_with('0'))
-                && p.parse::<u64>().is_ok()
+                && p.parse::<u64>().is_ok_and(|n| n <= MAX_VERSION_COMPONENT)
         })
 }
 
@@ -752,6 +861,12 @@ impl Config {
         if let Some(g) = &self.greenwave {
             g.validate(origin)?;
         }
+        if let Some(path) = &self.tokens_file {
+            let tokens = crate::access::Tokens::load(path).map_err(|e| {
+                ConfigError::invalid(origin, "tokens_file", format!("{}: {e}", path.display()))
+            })?;
+            self.tokens = Some(tokens);
+        }
         if let Some(oci) = &mut self.oci {
             oci.validate(origin, "oci")?;
         }
@@ -776,7 +891,48 @@ impl Config {
                 ));
             }
         }
+        self.check_exposure(origin)?;
         Ok((self, warnings))
+    }
+
+    /// A local store reachable from other hosts without tokens lets anyone push and delete:
+    /// refused unless `allow_anonymous_writes` says so.
+    fn check_exposure(&self, origin: &str) -> Result<(), ConfigError> {
+        let local = self.uses_local_store();
+        let loopback = self
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback());
+        if local && !loopback && self.tokens.is_none() && !self.allow_anonymous_writes {
+            return Err(ConfigError::invalid(
+                origin,
+                "tokens_file",
+                format!(
+                    "required when the local store listens on a non-loopback address ({}): without tokens anyone who reaches it can push and delete; set allow_anonymous_writes = true to accept that",
+                    self.listen
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the local store serves any organization (the default store, or one's own).
+    #[must_use]
+    pub fn uses_local_store(&self) -> bool {
+        self.store == StoreKind::Local
+            || self
+                .organizations
+                .values()
+                .any(|o| o.store == Some(StoreKind::Local))
+    }
+
+    /// Where this server spools: `<spool_dir or $TMPDIR>/omps-spool`.
+    #[must_use]
+    pub fn spool_root(&self) -> PathBuf {
+        self.spool_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("omps-spool")
     }
 
     /// The store an organization uses.
@@ -849,7 +1005,7 @@ mod tests {
 
     #[test]
     fn strict_versions() {
-        for ok in ["1.2.3", "1.0.0", "0.0.0"] {
+        for ok in ["1.2.3", "1.0.0", "0.0.0", "999999999.999999999.999999999"] {
             assert!(is_strict_version(ok), "{ok}");
         }
         for bad in [
@@ -869,6 +1025,9 @@ mod tests {
             "1.0.0-2",
             "1.0.0\n",
             "99999999999999999999.0.0",
+            "18446744073709551615.0.0",
+            "1000000000.0.0",
+            "1.0.1000000000",
         ] {
             assert!(!is_strict_version(bad), "{bad:?}");
         }

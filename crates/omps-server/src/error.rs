@@ -57,7 +57,7 @@ error_ids! {
     InternalServerError = 500,
     /// Push and delete need an `Authorization` header.
     OMPSAuthorizationHeaderRequired = 403,
-    /// An explicit version is not a strict `x.y.z`.
+    /// An explicit version is not a strict `x.y.z` with parts of at most 999999999, or the package has no automatic version left.
     OMPSInvalidVersionFormat = 400,
     /// An organization or repository name in the URL does not follow the name grammar.
     OMPSInvalidName = 400,
@@ -93,6 +93,16 @@ error_ids! {
     GreenwaveUnsatisfiedError = 400,
     /// Greenwave failed (`greenwave_response`).
     GreenwaveError = 500,
+    /// The server is at its memory budget and the push waited `admission_timeout` in vain, or the wait queue is full, or every connection is busy; `Retry-After` says when to try again.
+    OMPSServerBusy = 503,
+    /// The local store's token in `Authorization` is unknown (the store has `tokens_file`).
+    OMPSInvalidToken = 401,
+    /// The local store's token does not allow this access (read or write) to this organization.
+    OMPSAccessDenied = 403,
+    /// The server's disk is full (store or spool); nothing was stored. Try again when space is freed.
+    OMPSInsufficientStorage = 507,
+    /// The request body arrived slower than `min_body_rate`.
+    OMPSRequestTimeout = 408,
 }
 
 impl std::fmt::Display for ErrorId {
@@ -219,9 +229,33 @@ impl ApiError {
         Self::new(
             ErrorId::OMPSInvalidVersionFormat,
             format!(
-                "Version '{version}' must be in format '<int>.<int>.<int>': must match regexp '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$'"
+                "Version '{}' must be in format '<int>.<int>.<int>': must match regexp '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', each number at most {}",
+                crate::names::shown(version),
+                crate::config::MAX_VERSION_COMPONENT
             ),
         )
+    }
+
+    /// 507 `OMPSInsufficientStorage`: the disk is full. The message names no path.
+    #[must_use]
+    pub fn insufficient_storage() -> Self {
+        Self::new(
+            ErrorId::OMPSInsufficientStorage,
+            "The server has no space left to store this; try again later",
+        )
+        .with("retry_after", json!(30))
+    }
+
+    /// A local I/O failure: 507 when the disk is full, else 500 (logged, no details answered).
+    #[must_use]
+    pub fn local_io(context: &str, e: &std::io::Error) -> Self {
+        if is_disk_full(e) {
+            tracing::error!(context, error = %e, "disk full");
+            Self::insufficient_storage()
+        } else {
+            tracing::error!(context, error = %e, "local I/O failed");
+            Self::internal()
+        }
     }
 
     /// 400 `OMPSUploadedFileError`.
@@ -251,6 +285,12 @@ impl ApiError {
     }
 }
 
+/// ENOSPC or EDQUOT: no space (or quota) left.
+#[must_use]
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(28 | 122))
+}
+
 impl From<manifest_bundle::Error> for ApiError {
     fn from(e: manifest_bundle::Error) -> Self {
         use manifest_bundle::{Error, ErrorClass};
@@ -273,6 +313,10 @@ impl From<manifest_bundle::Error> for ApiError {
                 ErrorClass::PackageValidation => {
                     ApiError::package_validation(other.to_string(), json!({}))
                 }
+                ErrorClass::Io => match &other {
+                    Error::Io { source, .. } => ApiError::local_io("manifest processing", source),
+                    _ => ApiError::internal(),
+                },
                 _ => {
                     tracing::error!(error = %other, "manifest processing failed");
                     ApiError::internal()
@@ -289,6 +333,18 @@ impl IntoResponse for ApiError {
         } else {
             tracing::error!(error = self.id.as_str(), message = %self.message, status = self.status.as_u16(), "request failed");
         }
-        (self.status, axum::Json(self.body())).into_response()
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = self.extra.get("retry_after").and_then(Value::as_u64) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"omps\""),
+            );
+        }
+        response
     }
 }

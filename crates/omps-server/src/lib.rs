@@ -1,10 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access;
 pub mod adapters;
+pub mod admission;
 pub mod app_registry_store;
 pub mod backends;
 pub mod config;
 pub mod error;
+pub mod listener;
 pub mod local_store;
 pub mod metrics;
 pub mod names;
@@ -14,6 +17,7 @@ mod push;
 mod routes;
 pub mod serve;
 pub mod service;
+pub mod spool;
 mod state;
 
 pub use config::{Config, ConfigError, Overrides};

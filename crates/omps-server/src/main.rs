@@ -3,6 +3,12 @@
 
 use clap::Parser;
 
+// glibc's malloc keeps memory freed by one push's threads in per-thread arenas, so a burst of
+// large pushes left hundreds of MB resident; jemalloc's background threads return freed pages
+// to the system within seconds (measured in docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Operators Manifests Push Service.
 #[derive(Debug, Parser)]
 #[command(name = "omps-server", version, about)]

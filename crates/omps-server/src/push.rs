@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use tempfile::NamedTempFile;
 use tokio::io::AsyncWriteExt as _;
 
+use crate::access::Access;
 use crate::backends::Auth;
 use crate::error::ApiError;
 use crate::service::{PushOutcome, PushRequest, PushService, PushSource, check_target};
@@ -40,6 +41,7 @@ fn extension(filename: &str) -> String {
 
 /// Streams the `file` field to a temporary file; the body limit is enforced while reading.
 async fn spool_upload(
+    state: &AppState,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<NamedTempFile, ApiError> {
     let no_field = || ApiError::expected_file("No field \"file\" in uploaded data");
@@ -53,6 +55,11 @@ async fn spool_upload(
     let field_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large()
+        } else if crate::listener::is_slow_body(&e) {
+            ApiError::new(
+                crate::error::ErrorId::OMPSRequestTimeout,
+                "The request body arrived too slowly",
+            )
         } else {
             no_field()
         }
@@ -79,20 +86,24 @@ async fn spool_upload(
                 "Uploaded file extension \"{ext}\" is not any of {{'.zip'}}"
             )));
         }
-        let tmp = NamedTempFile::new().map_err(|e| {
-            tracing::error!(error = %e, "cannot create a temporary file");
-            ApiError::internal()
-        })?;
-        let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(|_| ApiError::internal())?);
+        let tmp = state
+            .spool()
+            .tempfile()
+            .map_err(|e| ApiError::local_io("creating the upload spool", &e))?;
+        let mut file = tokio::fs::File::from_std(
+            tmp.reopen()
+                .map_err(|e| ApiError::local_io("opening the upload spool", &e))?,
+        );
         // tokio buffers up to 2 MiB per open file; 64 KiB keeps many concurrent uploads small.
         file.set_max_buf_size(64 * 1024);
         while let Some(chunk) = field.chunk().await.map_err(field_error)? {
-            file.write_all(&chunk).await.map_err(|e| {
-                tracing::error!(error = %e, "cannot spool the upload");
-                ApiError::internal()
-            })?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| ApiError::local_io("spooling the upload", &e))?;
         }
-        file.flush().await.map_err(|_| ApiError::internal())?;
+        file.flush()
+            .await
+            .map_err(|e| ApiError::local_io("spooling the upload", &e))?;
         spooled = Some(tmp);
     }
     spooled.ok_or_else(no_field)
@@ -174,9 +185,11 @@ async fn zip_push(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<PushOutcome>, ApiError> {
     let auth = require_auth(headers)?;
-    // Names and version are checked before the body is read.
+    // Names, version and access are checked before the body is read.
     check_target(&org, repository.as_deref(), version.as_deref())?;
-    let upload = spool_upload(multipart).await?;
+    let service = PushService::new(state.clone());
+    service.authorize(&org, Access::Write, Some(&auth))?;
+    let upload = spool_upload(&state, multipart).await?;
     let request = PushRequest {
         organization: org,
         repository,
@@ -184,7 +197,7 @@ async fn zip_push(
         auth,
         source: PushSource::Archive(upload),
     };
-    PushService::new(state).push(request).await.map(Json)
+    service.push(request).await.map(Json)
 }
 
 async fn koji_push(

@@ -82,7 +82,10 @@ fn init_tracing(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_writer(move || EscapingWriter {
+            inner: std::io::stderr(),
+            ansi,
+        });
     // A second initialisation (tests, `omps serve` after another subscriber) is harmless.
     let _ = match config.log_format {
         LogFormat::Json => builder.json().with_current_span(true).try_init(),
@@ -113,11 +116,27 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     tracing::info!(address = %local, "omps-server listening");
     // Scripts that ask for port 0 learn the real port from this line.
     println!("listening on http://{local}");
+    let limits = crate::listener::InboundLimits::from_config(state.config());
+    if let Some(files) = crate::listener::open_files_limit() {
+        let needed = limits.max_connections as u64 + 64;
+        if files < needed {
+            tracing::warn!(
+                open_files = files,
+                max_connections = limits.max_connections,
+                "the open-file limit is below max_connections + 64: raise it (ulimit -n) or lower max_connections"
+            );
+        }
+    }
     let tasks = state.tasks().clone();
-    axum::serve(listener, crate::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(anyhow::Error::from)?;
+    crate::listener::serve(
+        listener,
+        crate::app(state),
+        limits,
+        shutdown_signal(),
+        Duration::from_secs(60),
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
     tasks.close();
     if tokio::time::timeout(Duration::from_secs(60), tasks.wait())
         .await
@@ -127,6 +146,59 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     }
     tracing::info!("omps-server stopped");
     Ok(())
+}
+
+/// One text log line per event: control characters inside it (a caller-supplied name holding a
+/// newline, a carriage return or a terminal escape) are written escaped, so they can neither
+/// split a line nor forge one. JSON lines are escaped by the encoder already; escaping twice
+/// changes nothing there, as they hold no raw control characters.
+struct EscapingWriter<W> {
+    inner: W,
+    /// Colours are on: the formatter's own escape sequences are kept.
+    ansi: bool,
+}
+
+impl<W: std::io::Write> std::io::Write for EscapingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The formatter writes each event with one `write_all`, ending in its newline.
+        let (line, newline) = match buf.strip_suffix(b"\n") {
+            Some(line) => (line, true),
+            None => (buf, false),
+        };
+        match escape_control(line, self.ansi) {
+            std::borrow::Cow::Borrowed(_) => self.inner.write_all(buf)?,
+            // One write per line, so lines of concurrent events never interleave.
+            std::borrow::Cow::Owned(mut escaped) => {
+                if newline {
+                    escaped.push(b'\n');
+                }
+                self.inner.write_all(&escaped)?;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `line` with every control character but tab (and, with `keep_escape`, ESC) escaped.
+fn escape_control(line: &[u8], keep_escape: bool) -> std::borrow::Cow<'_, [u8]> {
+    let is_control = |b: u8| (b < 0x20 && b != b'\t' && !(keep_escape && b == 0x1b)) || b == 0x7f;
+    if !line.iter().any(|&b| is_control(b)) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = Vec::with_capacity(line.len() + 16);
+    for &b in line {
+        match b {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b if is_control(b) => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            b => out.push(b),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 async fn shutdown_signal() {
@@ -146,4 +218,33 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn log_lines_escape_control_characters() {
+        let mut writer = EscapingWriter {
+            inner: Vec::new(),
+            ansi: false,
+        };
+        writer
+            .write_all(b"WARN name=evil\nINFO forged line\r\x1b[2J\x00 end\tok\n")
+            .unwrap();
+        let text = String::from_utf8(writer.inner).unwrap();
+        assert_eq!(
+            text,
+            "WARN name=evil\\nINFO forged line\\r\\x1b[2J\\x00 end\tok\n"
+        );
+        assert_eq!(text.lines().count(), 1);
+        let mut coloured = EscapingWriter {
+            inner: Vec::new(),
+            ansi: true,
+        };
+        coloured.write_all(b"\x1b[32mINFO\x1b[0m a\nb\n").unwrap();
+        assert_eq!(coloured.inner, b"\x1b[32mINFO\x1b[0m a\\nb\n");
+    }
 }

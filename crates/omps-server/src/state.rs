@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub default_rewrites: Rewrites,
     pub locks: KeyedLocks,
     pub cpu: Semaphore,
+    pub budget: crate::admission::MemoryBudget,
+    pub spool: crate::spool::InstanceDir,
     pub metrics: Metrics,
     pub tasks: tokio_util::task::TaskTracker,
 }
@@ -57,6 +59,25 @@ impl AppState {
             rewrites.insert(name.clone(), compiled);
         }
         let cpu = Semaphore::new(config.max_concurrent_pushes);
+        let budget = crate::admission::MemoryBudget::new(
+            config.memory_budget,
+            config.max_queued_pushes,
+            Duration::from_secs(config.admission_timeout),
+        );
+        let spool_root = config.spool_root();
+        let (spool, cleanup) = crate::spool::InstanceDir::claim(&spool_root).map_err(|e| {
+            crate::config::ConfigError::invalid(
+                "configuration",
+                "spool_dir",
+                format!("cannot use {}: {e}", spool_root.display()),
+            )
+        })?;
+        if cleanup.directories > 0 {
+            tracing::info!(
+                directories = cleanup.directories,
+                "removed the spool files of processes that stopped without cleaning up"
+            );
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -65,6 +86,8 @@ impl AppState {
                 default_rewrites: Rewrites::default(),
                 locks: KeyedLocks::default(),
                 cpu,
+                budget,
+                spool,
                 metrics: Metrics::default(),
                 tasks: tokio_util::task::TaskTracker::new(),
             }),
@@ -91,10 +114,22 @@ impl AppState {
         }
 
         let mut stores: HashMap<StoreKind, Arc<dyn ManifestStore>> = HashMap::new();
-        stores.insert(
-            StoreKind::Local,
-            Arc::new(LocalStore::new(&config.data_dir)),
-        );
+        let local = LocalStore::new(&config.data_dir).min_free_bytes(config.min_free_bytes);
+        if config.uses_local_store() {
+            // Leftovers of interrupted pushes and deletes go now, not at the first write; failing
+            // that is no reason not to start (the first write tries again).
+            match local.recover() {
+                Ok(r) if r.staging_directories > 0 => tracing::info!(
+                    directories = r.staging_directories,
+                    "removed releases left half-written by processes that stopped"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the local store could not remove the leftovers of interrupted pushes");
+                }
+            }
+        }
+        stores.insert(StoreKind::Local, Arc::new(local));
         let appr = quay_client::AppRegistryClient::builder(config.quay_url.clone())
             .http_settings(settings.clone().timeout(transfer));
         let rest = quay_client::QuayRestClient::builder(config.quay_url.clone())
@@ -163,6 +198,18 @@ impl AppState {
     #[must_use]
     pub fn tasks(&self) -> &tokio_util::task::TaskTracker {
         &self.inner.tasks
+    }
+
+    /// This process's spool directory (uploads, extracted files).
+    #[must_use]
+    pub fn spool(&self) -> &crate::spool::InstanceDir {
+        &self.inner.spool
+    }
+
+    /// The memory budget of pushes.
+    #[must_use]
+    pub fn budget(&self) -> &crate::admission::MemoryBudget {
+        &self.inner.budget
     }
 
     /// Prometheus text exposition of the metrics.

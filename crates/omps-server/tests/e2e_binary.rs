@@ -50,23 +50,6 @@ async fn call(method: reqwest::Method, url: String) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test]
 async fn local_store_end_to_end() {
     let server = OmpsServer::builder(env!("CARGO_BIN_EXE_omps-server")).start();
@@ -140,10 +123,15 @@ async fn local_store_end_to_end() {
     assert_eq!((status, body["ok"].as_bool()), (200, Some(true)));
 
     // Nothing left in the temporary directory; releases are where the data dir says.
-    assert_eq!(files_under(&tmp), Vec::<String>::new());
+    assert_eq!(leftovers(&tmp), Vec::<String>::new());
     assert_eq!(
-        files_under(&data.join("packages/myorg/etcd")),
-        ["1.0.0.json", "1.0.0.tar.gz", "7.0.0.json", "7.0.0.tar.gz"]
+        test_support::server::files_under(&data.join("packages/myorg/etcd")),
+        [
+            "1.0.0/release.json",
+            "1.0.0/release.tar.gz",
+            "7.0.0/release.json",
+            "7.0.0/release.tar.gz"
+        ]
     );
 
     let (status, body) = call(reqwest::Method::DELETE, format!("{base}/v2/myorg/etcd")).await;
@@ -293,7 +281,7 @@ async fn app_registry_store_end_to_end() {
         requests.iter().all(|r| r.url.path() != "/"),
         "no unexpected calls"
     );
-    assert_eq!(files_under(&tmp), Vec::<String>::new());
+    assert_eq!(leftovers(&tmp), Vec::<String>::new());
     let (exit, logs) = server.stop();
     assert!(exit.success(), "{logs}");
 }
@@ -394,7 +382,11 @@ fn check_config_round_trips_and_matches_the_start_up_log() {
         .env("OMPS_LOG", "info")
         .start();
     let (_, logs) = server.stop();
-    assert!(logs.contains(&printed), "start-up log:\n{logs}");
+    // One text log line per event: the TOML's line breaks are escaped.
+    assert!(
+        logs.contains(&printed.replace('\n', "\\n")),
+        "start-up log:\n{logs}"
+    );
     assert!(!logs.contains("very-secret-token"));
 
     // An invalid configuration is exit 2 for --check-config too.
@@ -406,4 +398,12 @@ fn check_config_round_trips_and_matches_the_start_up_log() {
         .output();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+}
+
+/// Files left in a server's `TMPDIR`, but the lock of its own spool directory.
+fn leftovers(tmp: &Path) -> Vec<String> {
+    test_support::server::files_under(tmp)
+        .into_iter()
+        .filter(|f| !test_support::server::is_spool_lock(f))
+        .collect()
 }

@@ -95,11 +95,15 @@ impl Server {
         // Spooled uploads are removed before the response is written; give an aborted
         // connection a moment to be noticed.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !files_under(&self.tmp).is_empty() && Instant::now() < deadline {
+        while !leftovers(&self.tmp).is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(files_under(&self.tmp), Vec::<String>::new(), "TMPDIR");
-        assert_eq!(files_under(&self.data), Vec::<String>::new(), "store");
+        assert_eq!(leftovers(&self.tmp), Vec::<String>::new(), "TMPDIR");
+        assert_eq!(
+            test_support::server::files_under(&self.data),
+            Vec::<String>::new(),
+            "store"
+        );
     }
 }
 
@@ -108,26 +112,6 @@ fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
-}
-
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(listing) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in listing {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -839,7 +823,8 @@ fn battery() -> Vec<Case> {
         payload: Payload::Bytes(multipart("m.zip", &bomb)),
         status: 400,
         error: "OMPSInvalidVersionFormat",
-        message: Msg::Contains(format!("Version '1.0.0-{}'", "9".repeat(200))),
+        // An overlong version is not echoed.
+        message: Msg::Contains("Version '(206 bytes, not shown)'".into()),
     });
     cases.push(Case {
         name: "dot-dot segment in the organization",
@@ -1308,4 +1293,12 @@ async fn slow_uploads_do_not_starve_the_server() {
         "{answer}"
     );
     server.assert_clean().await;
+}
+
+/// Files left in a server's `TMPDIR`, but the lock of its own spool directory.
+fn leftovers(tmp: &Path) -> Vec<String> {
+    test_support::server::files_under(tmp)
+        .into_iter()
+        .filter(|f| !test_support::server::is_spool_lock(f))
+        .collect()
 }

@@ -132,7 +132,7 @@ async fn ten_thousand_pushes_without_growth() {
         open_fds(pid),
         proc_status(pid, "VmHWM:"),
     );
-    let leftover = std::fs::read_dir(server.tmp_dir()).unwrap().count();
+    let leftover = server.leftover_files().len();
     drop(server);
 
     let mut sorted = latencies.lock().unwrap().clone();
@@ -252,7 +252,7 @@ async fn large_uploads_are_streamed() {
         }
         let seconds = started.elapsed().as_secs_f64();
         let peak = server.peak_rss_kib();
-        let leftover = std::fs::read_dir(server.tmp_dir()).unwrap().count();
+        let leftover = server.leftover_files().len();
         drop(server);
         assert!(
             statuses.iter().all(|s| *s == expected),

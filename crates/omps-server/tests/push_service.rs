@@ -60,6 +60,7 @@ fn intake_finds_the_package_name_and_applies_the_suffix() {
         &limits(),
         &rewrites(Some("-test")),
         ReleaseShape::AppRegistryBlob,
+        None,
     )
     .unwrap();
     assert_eq!(got.package_name, "marketplace-test");
@@ -79,6 +80,7 @@ fn intake_takes_bundle_format_only_for_stores_that_take_images() {
         &limits(),
         &rewrites(None),
         ReleaseShape::AppRegistryBlob,
+        None,
     )
     .unwrap_err();
     assert_eq!(refused.id, ErrorId::PackageValidationError);
@@ -87,6 +89,7 @@ fn intake_takes_bundle_format_only_for_stores_that_take_images() {
         &limits(),
         &rewrites(Some("-x")),
         ReleaseShape::BundleImages,
+        None,
     )
     .unwrap();
     assert_eq!(taken.package_name, "tackle-operator-x");
@@ -177,7 +180,7 @@ async fn version_is_explicit_automatic_or_left_to_the_content() {
 
 fn intake_of(zip: &[u8], takes: ReleaseShape) -> intake::Intake {
     let file = archive(zip);
-    intake::extract_now(file.path(), &limits(), &rewrites(None), takes).unwrap()
+    intake::extract_now(file.path(), &limits(), &rewrites(None), takes, None).unwrap()
 }
 
 #[test]

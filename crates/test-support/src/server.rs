@@ -211,6 +211,34 @@ pub fn health_status(addr: &str) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
+/// Every file under `dir` (recursively), relative to it, sorted; empty when `dir` is missing.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(listing) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in listing.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(dir) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether `rel` (relative to a spool root's parent) is the lock file that marks a server's own
+/// spool directory (`omps-spool/instance-*/lock`) as in use: not a leftover.
+pub fn is_spool_lock(rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    matches!(parts.as_slice(), ["omps-spool", instance, "lock"] if instance.starts_with("instance-"))
+}
+
 /// A running `omps-server`; killed when dropped.
 #[derive(Debug)]
 pub struct OmpsServer {
@@ -252,6 +280,15 @@ impl OmpsServer {
     /// The server's `TMPDIR` (uploads are spooled there).
     pub fn tmp_dir(&self) -> PathBuf {
         self.dir.path().join("tmp")
+    }
+
+    /// Files the server left in its `TMPDIR` (spooled uploads, extracted files), not counting
+    /// the lock file of its own spool directory.
+    pub fn leftover_files(&self) -> Vec<String> {
+        files_under(&self.tmp_dir())
+            .into_iter()
+            .filter(|f| !is_spool_lock(f))
+            .collect()
     }
 
     /// The process id.

@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use manifest_bundle::{Limits, ManifestTree, Rewrites, layout, rewrite};
+use manifest_bundle::{Limits, ManifestTree, Rewrites, Spool, SpooledFile, layout, rewrite};
 use serde_json::json;
-use tempfile::NamedTempFile;
+use tempfile::{NamedTempFile, TempDir};
 
 use crate::backends::{BuildError, ReleaseShape};
 use crate::config::Config;
@@ -19,12 +19,104 @@ pub const MAX_NAME_BYTES: usize = crate::names::MAX_LEN;
 /// The extracted archive.
 #[derive(Debug)]
 pub struct Intake {
-    /// The files, rewritten by the suffix when it applies.
+    /// The files held in memory (the manifests), rewritten by the suffix when it applies.
     pub tree: ManifestTree,
+    /// The other files, on disk.
+    pub spooled: Spooled,
     /// The file names as uploaded, sorted.
     pub extracted_files: Vec<String>,
     /// The package name with the organization's suffix.
     pub package_name: String,
+}
+
+/// Files of the archive kept on disk, in a directory removed with this value.
+#[derive(Debug, Default)]
+pub struct Spooled {
+    /// The files, sorted by path.
+    pub files: Vec<SpooledFile>,
+    _dir: Option<TempDir>,
+}
+
+/// Files at most this large stay in memory whatever they are: a package's small extras
+/// (README, JSON, `image-references`) cost less held than spooled.
+pub const SMALL_FILE_BYTES: u64 = 64 * 1024;
+
+/// Memory held per byte of manifest text, for parsing, rewriting, validating and packaging it
+/// (measured: docs/benchmarks.md).
+pub const MANIFEST_MEMORY_FACTOR: u64 = 4;
+
+/// Memory held per byte of the archive: the compressed blob and its copies on the way to the
+/// store (an App Registry push body is base64).
+pub const ARCHIVE_MEMORY_FACTOR: u64 = 3;
+
+/// Memory every push holds whatever its size (buffers, the parsed central directory).
+pub const PUSH_BASE_BYTES: u64 = 512 * 1024;
+
+/// Whether the intake keeps a file in memory. Stores that take bundle images build them in
+/// memory from every file, so they keep everything; the others only need the manifests (YAML).
+#[must_use]
+pub fn keeps_in_memory(takes: ReleaseShape, path: &str, declared: u64) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let yaml = std::path::Path::new(name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    takes == ReleaseShape::BundleImages || yaml || declared <= SMALL_FILE_BYTES
+}
+
+/// What a push will hold in memory, estimated before anything is inflated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// Bytes of the files kept in memory (declared sizes: an upper bound).
+    pub in_memory: u64,
+    /// Bytes of the archive as received.
+    pub archive: u64,
+}
+
+impl MemoryPlan {
+    /// The bytes to reserve.
+    #[must_use]
+    pub fn estimate(&self) -> u64 {
+        PUSH_BASE_BYTES
+            .saturating_add(self.archive.saturating_mul(ARCHIVE_MEMORY_FACTOR))
+            .saturating_add(self.in_memory.saturating_mul(MANIFEST_MEMORY_FACTOR))
+    }
+}
+
+/// Reads the archive's central directory (on the blocking pool) for its [`MemoryPlan`]. An
+/// archive declaring more than the size limit holds nothing: the intake refuses it before
+/// inflating anything, with the limit's own message.
+pub async fn plan(
+    archive: &std::path::Path,
+    takes: ReleaseShape,
+    limits: &Limits,
+) -> Result<MemoryPlan, ApiError> {
+    let path = archive.to_owned();
+    let max_total = limits.max_total_bytes;
+    blocking(move || {
+        let archive = std::fs::metadata(&path)
+            .map_err(|e| ApiError::local_io("reading the upload", &e))?
+            .len();
+        // An unreadable archive holds nothing either: the intake names what is wrong with it.
+        let Ok(declared) = ManifestTree::zip_declared_sizes(&path) else {
+            return Ok(MemoryPlan {
+                in_memory: 0,
+                archive,
+            });
+        };
+        let total = declared
+            .iter()
+            .fold(0u64, |sum, (_, size)| sum.saturating_add(*size));
+        let in_memory = if total > max_total {
+            0
+        } else {
+            declared
+                .iter()
+                .filter(|(name, size)| keeps_in_memory(takes, name, *size))
+                .fold(0u64, |sum, (_, size)| sum.saturating_add(*size))
+        };
+        Ok(MemoryPlan { in_memory, archive })
+    })
+    .await
 }
 
 /// The extraction limits of a configuration.
@@ -52,7 +144,10 @@ pub async fn fetch(
     let Some(build_system) = state.inner.backends.build_system.clone() else {
         return Err(ApiError::new(ErrorId::KojiError, "Koji is not configured"));
     };
-    let archive = NamedTempFile::new().map_err(|_| ApiError::internal())?;
+    let archive = state
+        .spool()
+        .tempfile()
+        .map_err(|e| ApiError::local_io("creating the download spool", &e))?;
     let started = Instant::now();
     let fetched = build_system
         .fetch_manifests(&nvr, archive.path(), state.config().koji_archive_max_size)
@@ -97,28 +192,56 @@ pub async fn fetch(
 }
 
 /// Extracts the archive on the blocking pool, finds the package name and applies the suffix.
-/// Stores that take bundle images also take bundle-format uploads
-/// (`metadata/annotations.yaml`). The archive file is removed when this returns.
+/// Files [`keeps_in_memory`] declines are written to `spool` instead. Stores that take bundle
+/// images also take bundle-format uploads (`metadata/annotations.yaml`). The archive file is
+/// removed when this returns.
 pub async fn extract(
     archive: NamedTempFile,
     limits: &Limits,
     rewrites: &Rewrites,
     takes: ReleaseShape,
+    spool: TempDir,
 ) -> Result<Intake, ApiError> {
     let limits = limits.clone();
     let rewrites = rewrites.clone();
-    blocking(move || extract_now(archive.path(), &limits, &rewrites, takes)).await
+    blocking(move || extract_now(archive.path(), &limits, &rewrites, takes, Some(spool))).await
 }
 
-/// [`extract`] on the current thread.
+/// [`extract`] on the current thread; without `spool` everything is held in memory.
 pub fn extract_now(
     archive: &std::path::Path,
     limits: &Limits,
     rewrites: &Rewrites,
     takes: ReleaseShape,
+    spool: Option<TempDir>,
 ) -> Result<Intake, ApiError> {
-    let mut tree = ManifestTree::from_zip_file(archive, limits)?;
-    let extracted_files = tree.paths();
+    let (mut tree, spooled) = match spool {
+        Some(dir) => {
+            let keep = move |path: &str, declared: u64| keeps_in_memory(takes, path, declared);
+            let (tree, files) = ManifestTree::from_zip_file_spooling(
+                archive,
+                limits,
+                &Spool {
+                    dir: dir.path(),
+                    keep_in_memory: &keep,
+                },
+            )?;
+            (
+                tree,
+                Spooled {
+                    files,
+                    _dir: Some(dir),
+                },
+            )
+        }
+        None => (
+            ManifestTree::from_zip_file(archive, limits)?,
+            Spooled::default(),
+        ),
+    };
+    let mut extracted_files = tree.paths();
+    extracted_files.extend(spooled.files.iter().map(|f| f.path.clone()));
+    extracted_files.sort();
     let package_name = match layout::discover_package_name(&tree, &limits.yaml) {
         Ok((package_file, name)) => {
             let package_name = rewrites.suffixed_name(&name);
@@ -134,6 +257,7 @@ pub fn extract_now(
     };
     Ok(Intake {
         tree,
+        spooled,
         extracted_files,
         package_name,
     })

@@ -149,7 +149,14 @@ impl PushService {
             &request.organization,
             request.repository.as_deref(),
             request.version.as_deref(),
-        );
+        )
+        .and_then(|()| {
+            self.authorize(
+                &request.organization,
+                crate::access::Access::Write,
+                Some(&request.auth),
+            )
+        });
         let result = if let Err(e) = checked {
             Err(e)
         } else {
@@ -191,17 +198,30 @@ impl PushService {
 
         // Stage 1: intake.
         let (archive, nvr) = intake::fetch(&self.state, source).await?;
-        // One permit from intake until the release is built: it bounds both the CPU work and
-        // the number of extracted archives held in memory (`max_concurrent_pushes`). Storing,
-        // which only waits on the network, runs without it.
-        let permit = self
+        // Admission by memory: what the push will hold, from the archive's declared sizes,
+        // is reserved before anything is inflated, and held until the push ends.
+        let plan = {
+            let _scan = self.cpu_permit().await?;
+            intake::plan(archive.path(), capabilities.takes, &limits).await?
+        };
+        let mut reservation = self.state.inner.budget.reserve(plan.estimate()).await?;
+        // One permit from intake until the release is built bounds the CPU work
+        // (`max_concurrent_pushes`). Storing, which only waits on the network, runs without it.
+        let permit = self.cpu_permit().await?;
+        let spool = self
             .state
-            .inner
-            .cpu
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal())?;
-        let intake = intake::extract(archive, &limits, &rewrites, capabilities.takes).await?;
+            .spool()
+            .tempdir()
+            .map_err(|e| ApiError::local_io("creating the extraction spool", &e))?;
+        let intake =
+            intake::extract(archive, &limits, &rewrites, capabilities.takes, spool).await?;
+        reservation.shrink_to(
+            intake::MemoryPlan {
+                in_memory: intake.tree.total_bytes(),
+                archive: plan.archive,
+            }
+            .estimate(),
+        );
         let repo = if let Some(repo) = repository {
             repo
         } else {
@@ -274,5 +294,32 @@ impl PushService {
             version: release.version,
             warnings,
         })
+    }
+
+    async fn cpu_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, PushError> {
+        self.state
+            .inner
+            .cpu
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal())
+    }
+
+    /// Checks the caller's access to `org` when its store is the embedded one and tokens are
+    /// configured (other stores forward the credential to their upstream, which decides).
+    pub fn authorize(
+        &self,
+        org: &str,
+        access: crate::access::Access,
+        auth: Option<&Auth>,
+    ) -> Result<(), PushError> {
+        let config = self.state.config();
+        match &config.tokens {
+            Some(_) if access == crate::access::Access::Read && config.anonymous_reads => Ok(()),
+            Some(tokens) if config.store_for(org) == crate::config::StoreKind::Local => {
+                tokens.authorize(org, access, auth).map(|_| ())
+            }
+            _ => Ok(()),
+        }
     }
 }

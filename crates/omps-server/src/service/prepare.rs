@@ -58,6 +58,7 @@ pub fn prepare_now(
 ) -> Result<Release, ApiError> {
     let Intake {
         mut tree,
+        spooled,
         package_name,
         ..
     } = intake;
@@ -74,7 +75,12 @@ pub fn prepare_now(
     }
     let content = match capabilities.takes {
         ReleaseShape::AppRegistryBlob => {
-            let blob = manifest_bundle::app_registry_blob(&manifests, &tree, repo)?;
+            let blob = manifest_bundle::app_registry_blob_spooled(
+                &manifests,
+                &tree,
+                &spooled.files,
+                repo,
+            )?;
             ReleaseContent::AppRegistryBlob {
                 blob: blob.tar_gz.into(),
                 digest: blob.tar_sha256,

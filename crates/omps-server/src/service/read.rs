@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::Access;
 use crate::backends::{Auth, StoreError};
 use crate::error::{ApiError, ErrorId};
 use crate::service::version::listing_error;
@@ -73,6 +74,7 @@ impl PushService {
         auth: Option<&Auth>,
     ) -> Result<Releases, PushError> {
         check_names(org, Some(repo))?;
+        self.authorize(org, Access::Read, auth)?;
         let releases = self
             .store_of(org)?
             .list_releases(org, repo, auth)
@@ -93,6 +95,7 @@ impl PushService {
         auth: Option<&Auth>,
     ) -> Result<Repositories, PushError> {
         check_names(org, None)?;
+        self.authorize(org, Access::Read, auth)?;
         let repositories = self
             .store_of(org)?
             .list_repositories(org, auth)
@@ -113,6 +116,7 @@ impl PushService {
         auth: Option<&Auth>,
     ) -> Result<Download, PushError> {
         check_names(org, Some(repo))?;
+        self.authorize(org, Access::Read, auth)?;
         let blob = self
             .store_of(org)?
             .pull(org, repo, version, auth)
@@ -135,6 +139,7 @@ impl PushService {
         auth: &Auth,
     ) -> Result<Deleted, PushError> {
         check_names(org, Some(repo))?;
+        self.authorize(org, Access::Write, Some(auth))?;
         if let Some(v) = version {
             // Releases are semantic versions; non-x.y.z ones stay deletable.
             if semver::Version::parse(v).is_err() {
@@ -162,6 +167,7 @@ impl PushService {
                     StoreError::NotFound { message, .. } => {
                         ApiError::new(ErrorId::QuayPackageNotFound, message)
                     }
+                    StoreError::InsufficientStorage { .. } => ApiError::insufficient_storage(),
                     other => {
                         let message = other.to_string();
                         ApiError::new(

@@ -48,10 +48,19 @@ pub async fn next(
     let releases = listed
         .map_err(|e| listing_error(e, org, repo))?
         .unwrap_or_default();
-    Ok(bump_major(
+    bump_major(
         releases.iter().map(String::as_str).chain(failed),
         &state.config().default_release_version,
-    ))
+    )
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorId::OMPSInvalidVersionFormat,
+            format!(
+                "Package {org}/{repo} has a release with major version {}, the highest allowed: no automatic version is left; push an explicit version",
+                crate::config::MAX_VERSION_COMPONENT
+            ),
+        )
+    })
 }
 
 /// A failed release listing: 403 `QuayAuthorizationError` or 500 `QuayPackageError`.
@@ -69,8 +78,14 @@ pub fn listing_error(e: StoreError, org: &str, repo: &str) -> ApiError {
     }
 }
 
-/// `max(valid releases)` with the major bumped, or `default`.
-pub fn bump_major<'a>(releases: impl IntoIterator<Item = &'a str>, default: &str) -> String {
+/// `max(valid releases)` with the major bumped, or `default`; `None` when the highest major is
+/// [`MAX_VERSION_COMPONENT`](crate::config::MAX_VERSION_COMPONENT). Releases outside the
+/// version grammar (including components above the bound) are ignored.
+#[must_use]
+pub fn bump_major<'a>(
+    releases: impl IntoIterator<Item = &'a str>,
+    default: &str,
+) -> Option<String> {
     let max = releases
         .into_iter()
         .filter(|r| is_strict_version(r))
@@ -84,8 +99,9 @@ pub fn bump_major<'a>(releases: impl IntoIterator<Item = &'a str>, default: &str
         })
         .max();
     match max {
-        Some((major, _, _)) => format!("{}.0.0", major.saturating_add(1)),
-        None => default.to_owned(),
+        Some((major, _, _)) if major >= crate::config::MAX_VERSION_COMPONENT => None,
+        Some((major, _, _)) => Some(format!("{}.0.0", major + 1)),
+        None => Some(default.to_owned()),
     }
 }
 
@@ -96,15 +112,34 @@ mod tests {
     #[test]
     fn automatic_versions() {
         let d = "1.0.0";
-        assert_eq!(bump_major([], d), "1.0.0");
-        assert_eq!(bump_major(["2.5.1"], d), "3.0.0");
-        assert_eq!(bump_major(["1.2.0", "1.1.0", "1.0.0"], d), "2.0.0");
-        assert_eq!(bump_major(["1.0.0", "4.3.2"], d), "5.0.0");
-        assert_eq!(bump_major(["7.6.1"], d), "8.0.0");
-        assert_eq!(bump_major(["3.0.0", "4.0.1"], d), "5.0.0");
-        assert_eq!(bump_major(["3.0.0", "6.0.2"], d), "7.0.0");
-        assert_eq!(bump_major(["1.0.0-invalid"], d), "1.0.0");
-        assert_eq!(bump_major(["1.2.0", "1.0.1-random", "1.0.0"], d), "2.0.0");
-        assert_eq!(bump_major(["10.0.0", "9.9.9"], "5.0.0"), "11.0.0");
+        assert_eq!(bump_major([], d).as_deref(), Some("1.0.0"));
+        assert_eq!(bump_major(["2.5.1"], d).as_deref(), Some("3.0.0"));
+        assert_eq!(
+            bump_major(["1.2.0", "1.1.0", "1.0.0"], d).as_deref(),
+            Some("2.0.0")
+        );
+        assert_eq!(bump_major(["1.0.0", "4.3.2"], d).as_deref(), Some("5.0.0"));
+        assert_eq!(bump_major(["7.6.1"], d).as_deref(), Some("8.0.0"));
+        assert_eq!(bump_major(["3.0.0", "4.0.1"], d).as_deref(), Some("5.0.0"));
+        assert_eq!(bump_major(["3.0.0", "6.0.2"], d).as_deref(), Some("7.0.0"));
+        assert_eq!(bump_major(["1.0.0-invalid"], d).as_deref(), Some("1.0.0"));
+        assert_eq!(
+            bump_major(["1.2.0", "1.0.1-random", "1.0.0"], d).as_deref(),
+            Some("2.0.0")
+        );
+        assert_eq!(
+            bump_major(["10.0.0", "9.9.9"], "5.0.0").as_deref(),
+            Some("11.0.0")
+        );
+        // Out-of-bounds releases (written before the bound) are ignored; the bound is final.
+        assert_eq!(
+            bump_major(["18446744073709551615.0.0", "3.0.0"], d).as_deref(),
+            Some("4.0.0")
+        );
+        assert_eq!(
+            bump_major(["999999998.5.0"], d).as_deref(),
+            Some("999999999.0.0")
+        );
+        assert_eq!(bump_major(["999999999.0.0"], d), None);
     }
 }

@@ -536,3 +536,50 @@ pub fn flat_zip() -> Vec<u8> {
         ("csv.yaml", CSV.as_bytes()),
     ])
 }
+
+/// What a ~20 MiB-inflating push carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inflating {
+    /// A nested package plus a 19.5 MiB text file beside its CSV: not a manifest, so the server
+    /// spools it, yet the App Registry blob of a nested package carries it.
+    Payload,
+    /// A flat package plus three 6.5 MiB YAML files: manifests, held and parsed in memory.
+    Manifests,
+}
+
+/// A valid package zip of about 150 KB that inflates to about 19.6 MiB.
+pub fn inflating_zip(kind: Inflating) -> Vec<u8> {
+    // Text that differs from line to line, so parsers and compressors do real work.
+    let text = |lines: usize, yaml: bool| -> Vec<u8> {
+        let mut out = Vec::with_capacity(lines * 40);
+        for i in 0..lines {
+            let line = if yaml {
+                format!("- \"line {i:08} of a manifest payload\"\n")
+            } else {
+                format!("line {i:08} of a payload that is not a manifest\n")
+            };
+            out.extend_from_slice(line.as_bytes());
+        }
+        out
+    };
+    match kind {
+        Inflating::Payload => {
+            let payload = text(19 * 1024 * 1024 / 50, false);
+            zip_of(&[
+                ("packages.yaml", PACKAGE.as_bytes()),
+                ("0.0.1/csv.yaml", CSV.as_bytes()),
+                ("0.0.1/payload.txt", &payload),
+            ])
+        }
+        Inflating::Manifests => {
+            let yaml = text(13 * 1024 * 1024 / 2 / 40, true);
+            zip_of(&[
+                ("packages.yaml", PACKAGE.as_bytes()),
+                ("csv.yaml", CSV.as_bytes()),
+                ("extra-1.yaml", &yaml),
+                ("extra-2.yaml", &yaml),
+                ("extra-3.yaml", &yaml),
+            ])
+        }
+    }
+}
