@@ -297,7 +297,7 @@ mod tests {
                 .find(|s| s.command_line().contains("nextest run"))
                 .unwrap()
                 .env_value("OMPS_REQUIRE_TMPFS")
-                .map(|v| v.to_owned())
+                .map(std::ffi::OsStr::to_owned)
         };
         assert_eq!(tests(&with), Some("1".into()));
         assert_eq!(tests(&without), None);
