@@ -233,7 +233,7 @@ fn direct_mode_needs_no_server() {
         .arg(&data);
     list.assert().success().stdout("1.0.0\n");
     assert!(
-        data.join("packages/o/ext-postgres-operator/1.0.0.tar.gz")
+        data.join("packages/o/ext-postgres-operator/1.0.0/release.tar.gz")
             .exists()
     );
 }
