@@ -14,10 +14,12 @@ use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 mod bundle;
 mod cluster;
 mod error;
+mod hints;
 mod ims;
 mod mirror;
 mod output;
 mod quay;
+mod registry;
 mod service;
 mod validate;
 
@@ -47,9 +49,13 @@ enum Command {
         /// Check that the package name equals this repository name (as a push does).
         #[arg(long)]
         repository: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        /// Output format: text (courier-like `WARNING: ...` / `ERROR: ...` lines), json
+        /// (exactly courier's `validation_info`) or yaml (the same document).
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
+        /// Hide warnings (text output; the summary line still counts them).
+        #[arg(short, long)]
+        quiet: bool,
         #[command(flatten)]
         limits: validate::DirLimits,
     },
@@ -156,32 +162,45 @@ Examples:
   omps mirror -c sync.yaml --dry-run --output json";
 
 fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
     let command = Cli::command().after_help(error::exit_table_help());
     let cli = match command
-        .try_get_matches()
+        .try_get_matches_from(&args)
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(cli) => cli,
         Err(e) => {
             // clap's own usage errors exit 2, like every usage error; --help and --version 0.
-            let code = if e.use_stderr() {
-                Exit::Usage
+            if !e.use_stderr() {
+                let _ = e.print();
+                return Exit::Success.into();
+            }
+            // A script that asked for a document gets one, usage errors included (`omps ims`
+            // parses its own arguments and is never refused here).
+            let output = Output::from_raw_args(&args[1..]);
+            if output.is_document() {
+                let message = e.kind().as_str().map_or_else(
+                    || e.to_string().lines().next().unwrap_or_default().to_owned(),
+                    str::to_owned,
+                );
+                let usage = CliError::usage(
+                    e.to_string()
+                        .lines()
+                        .next()
+                        .map_or(message, |l| l.trim_start_matches("error: ").to_owned()),
+                );
+                usage.print_document(output);
             } else {
-                Exit::Success
-            };
-            let _ = e.print();
-            return code.into();
+                let _ = e.print();
+            }
+            return Exit::Usage.into();
         }
     };
-    let json = cli.command.output() == Some(Output::Json);
+    let output = cli.command.output().unwrap_or(Output::Text);
     match run(cli.command) {
         Ok(exit) => exit.into(),
         Err(e) => {
-            if json {
-                e.print_json();
-            } else {
-                e.print_text();
-            }
+            e.print_document(output);
             e.exit().into()
         }
     }
@@ -213,8 +232,9 @@ fn run(command: Command) -> Result<Exit, CliError> {
             path,
             repository,
             output,
+            quiet,
             limits,
-        } => validate::run(&path, repository.as_deref(), output, &limits),
+        } => validate::run(&path, repository.as_deref(), output, quiet, &limits),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "omps", &mut std::io::stdout());
             Ok(Exit::Success)

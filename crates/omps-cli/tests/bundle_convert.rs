@@ -304,7 +304,8 @@ fn check_metadata(
             channels.to_owned(),
         ),
     ]);
-    if let Some(d) = our_default(p) {
+    // The default channel only when the bundle is in it (else opm refuses the bundle).
+    if let Some(d) = our_default(p).filter(|d| channels.split(',').any(|c| c == d)) {
         expected.insert(
             "operators.operatorframework.io.bundle.channel.default.v1".into(),
             d,
@@ -381,6 +382,11 @@ fn check_package(name: &str, root: &Path, p: &Package, out: &Path, json: &Value)
         } else {
             format!("{} (dir {})", v.csv.version, v.dir)
         };
+        if let Some(d) = our_default(p).filter(|d| !channels.split(',').any(|c| c == d)) {
+            diffs.push(format!(
+                "{name} {label}: not in the default channel {d}; pkgman still writes it as the default"
+            ));
+        }
         let theirs = pkgman_channels(p, &v.csv.name);
         if theirs != channels {
             diffs.push(format!(

@@ -211,8 +211,8 @@ impl ManifestStore for LocalStore {
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotFound {
-                message: format!("package {org}/{repo} doesn't exist, v: {version}, type: helm"),
-                body: json!({"error": {"code": "package-not-found", "message": format!("package {org}/{repo} doesn't exist, v: {version}, type: helm")}}),
+                message: format!("release {version} of {org}/{repo} does not exist in the local store"),
+                body: json!({"error": {"code": "package-not-found", "message": format!("release {version} of {org}/{repo} does not exist in the local store")}}),
             }),
             Err(e) => Err(io_error("deleting the release", &e)),
         })
@@ -233,7 +233,9 @@ impl ManifestStore for LocalStore {
         match tokio::fs::read(&path).await {
             Ok(data) => Ok(data.into()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotFound {
-                message: format!("package {org}/{repo} doesn't exist, v: {version}, type: helm"),
+                message: format!(
+                    "release {version} of {org}/{repo} does not exist in the local store"
+                ),
                 body: json!({}),
             }),
             Err(e) => Err(io_error("reading the release", &e)),

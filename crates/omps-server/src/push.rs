@@ -41,18 +41,19 @@ fn extension(filename: &str) -> String {
 /// Streams the `file` field to a temporary file; the body limit is enforced while reading.
 async fn spool_upload(
     multipart: Result<Multipart, MultipartRejection>,
+    body_limit: u64,
 ) -> Result<NamedTempFile, ApiError> {
     let no_field = || ApiError::expected_file("No field \"file\" in uploaded data");
     let mut multipart = multipart.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large()
+            ApiError::too_large(body_limit)
         } else {
             no_field()
         }
     })?;
     let field_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large()
+            ApiError::too_large(body_limit)
         } else {
             no_field()
         }
@@ -76,7 +77,7 @@ async fn spool_upload(
         let ext = extension(&filename);
         if ext != ".zip" {
             return Err(ApiError::uploaded_file(format!(
-                "Uploaded file extension \"{ext}\" is not any of {{'.zip'}}"
+                "Uploaded file extension \"{ext}\" is not supported: upload a .zip archive"
             )));
         }
         let tmp = NamedTempFile::new().map_err(|e| {
@@ -176,7 +177,7 @@ async fn zip_push(
     let auth = require_auth(headers)?;
     // Names and version are checked before the body is read.
     check_target(&org, repository.as_deref(), version.as_deref())?;
-    let upload = spool_upload(multipart).await?;
+    let upload = spool_upload(multipart, state.config().max_content_length).await?;
     let request = PushRequest {
         organization: org,
         repository,
