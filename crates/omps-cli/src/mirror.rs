@@ -357,7 +357,7 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
                         );
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(preflight_error(e)),
             }
         }
     }
@@ -398,6 +398,47 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
     } else {
         Exit::Refused
     })
+}
+
+/// A preflight failure, with the hint for TLS spoken to a plain-HTTP registry (what the
+/// original configuration's scheme-less servers meet first).
+fn preflight_error(e: quay_tools::ToolsError) -> CliError {
+    let hint = match &e {
+        quay_tools::ToolsError::Preflight { host, error, .. } => {
+            crate::registry::tls_hint(error, host).map(|_| {
+                format!(
+                    "{host} answers in plain HTTP, not TLS: if that is expected (a test \
+                     registry), give --skip-tls-verify (plain HTTP allowed, as podman and skopeo \
+                     do) or write the server as http://{host}"
+                )
+            })
+        }
+        _ => None,
+    };
+    let e = match (e, &hint) {
+        // Ours names the flag; the transport's own hint would repeat it.
+        (
+            quay_tools::ToolsError::Preflight { role, host, error },
+            Some(_),
+        ) => quay_tools::ToolsError::Preflight {
+            role,
+            host,
+            error: Box::new(match *error {
+                quay_client::QuayError::Transport { source } => {
+                    quay_client::QuayError::Transport {
+                        source: source.with_hint(None),
+                    }
+                }
+                other => other,
+            }),
+        },
+        (other, _) => other,
+    };
+    let e = CliError::from(e);
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    }
 }
 
 /// A side with no credentials of its own (no registry user, no API token) reads the container

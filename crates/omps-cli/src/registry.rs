@@ -158,6 +158,15 @@ impl RegistryArgs {
             .http_settings(settings)
             .auth(auth)
             .build()?;
+        if self.plain_http {
+            // A TLS registry answers plain HTTP with a 400 whose body says so; the first call of
+            // a push is a HEAD, which has no body: ask `GET /v2/` once to tell the user why.
+            if let Err(e) = client.ping().await {
+                if e.is_http_to_https() {
+                    return Err(registry_error(e, registry));
+                }
+            }
+        }
         Ok(client.with_plain_http_fallback().await)
     }
 }
@@ -172,6 +181,13 @@ pub fn registry_error(error: QuayError, registry: &str) -> CliError {
             )
         })
     });
+    // The command's hint names its flags; the transport's generic one would repeat it.
+    let error = match (error, &hint) {
+        (QuayError::Transport { source }, Some(_)) => QuayError::Transport {
+            source: source.with_hint(None),
+        },
+        (other, _) => other,
+    };
     let e = CliError::from(error);
     match hint {
         Some(h) => e.with_hint(h),

@@ -4,7 +4,9 @@
 //!
 //! `docker-registry` has no token server of its own; this one is the only fake in the identity
 //! token path, and the registry that checks its tokens is real. The tokens grant what the
-//! scope asks for, to whoever presents [`TokenServer::refresh_token`].
+//! scope asks for, to whoever presents [`TokenServer::refresh_token`] (`POST`, the OAuth2
+//! `refresh_token` grant) or the test user's Basic credentials (`GET`, the classic flow, so an
+//! independent reader such as skopeo can check what was pushed).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,7 +14,7 @@ use base64::Engine as _;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::certs;
@@ -95,20 +97,47 @@ impl Issue {
 
 impl Respond for Issue {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
-            .into_owned()
-            .collect();
-        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        if get("grant_type") != Some("refresh_token")
-            || get("refresh_token") != Some(self.refresh_token.as_str())
-        {
-            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_grant"}));
+        let refused =
+            || ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_grant"}));
+        let scopes: Vec<String>;
+        if request.method.as_str() == "POST" {
+            // docker's OAuth2 flow with an identity token.
+            let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
+                .into_owned()
+                .collect();
+            let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+            if get("grant_type") != Some("refresh_token")
+                || get("refresh_token") != Some(self.refresh_token.as_str())
+            {
+                return refused();
+            }
+            scopes = form
+                .iter()
+                .filter(|(k, _)| k == "scope")
+                .map(|(_, v)| v.clone())
+                .collect();
+        } else {
+            // The classic flow (GET with Basic), for readers such as skopeo: only the test
+            // user of the htpasswd registries.
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", crate::registry::USER, crate::registry::PASSWORD))
+            );
+            let given = request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            if given != Some(basic.as_str()) {
+                return refused();
+            }
+            scopes = request
+                .url
+                .query_pairs()
+                .filter(|(k, _)| k == "scope")
+                .map(|(_, v)| v.into_owned())
+                .collect();
         }
-        let scopes: Vec<String> = form
-            .iter()
-            .filter(|(k, _)| k == "scope")
-            .map(|(_, v)| v.clone())
-            .collect();
         ResponseTemplate::new(200).set_body_json(json!({
             "access_token": self.token(&scopes),
             "expires_in": 300,
@@ -137,8 +166,7 @@ impl TokenServer {
             refresh_token: refresh_token.to_owned(),
         };
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/token"))
+        Mock::given(path("/token"))
             .respond_with(issue)
             .mount(&server)
             .await;
