@@ -417,21 +417,20 @@ fn preflight_error(e: quay_tools::ToolsError) -> CliError {
     };
     let e = match (e, &hint) {
         // Ours names the flag; the transport's own hint would repeat it.
-        (
-            quay_tools::ToolsError::Preflight { role, host, error },
-            Some(_),
-        ) => quay_tools::ToolsError::Preflight {
-            role,
-            host,
-            error: Box::new(match *error {
-                quay_client::QuayError::Transport { source } => {
-                    quay_client::QuayError::Transport {
-                        source: source.with_hint(None),
+        (quay_tools::ToolsError::Preflight { role, host, error }, Some(_)) => {
+            quay_tools::ToolsError::Preflight {
+                role,
+                host,
+                error: Box::new(match *error {
+                    quay_client::QuayError::Transport { source } => {
+                        quay_client::QuayError::Transport {
+                            source: source.with_hint(None),
+                        }
                     }
-                }
-                other => other,
-            }),
-        },
+                    other => other,
+                }),
+            }
+        }
         (other, _) => other,
     };
     let e = CliError::from(e);

@@ -120,7 +120,8 @@ fn yaml_string(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._/-+@".contains(c))
-        && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '.')
+        // Not `.`: `.5` and `.inf` are numbers.
+        && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
         && !matches!(
             s.to_ascii_lowercase().as_str(),
             "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n" | ".inf" | ".nan"
@@ -404,5 +405,100 @@ pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
         bar
     } else {
         indicatif::ProgressBar::hidden()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every document reads back as itself through a YAML parser, whatever its strings look
+    /// like to YAML (booleans, numbers, nulls, indicators, newlines, non-ASCII).
+    #[test]
+    fn yaml_reads_back_as_the_json_document() {
+        let tricky = [
+            "",
+            "true",
+            "no",
+            "null",
+            "~",
+            "1.0",
+            "0x10",
+            "1e3",
+            "-",
+            "- x",
+            "a: b",
+            "#c",
+            "x #y",
+            "'q'",
+            "\"d\"",
+            "line\nbreak",
+            "tab\t",
+            "ünï",
+            ".inf",
+            "@x",
+            "*a",
+            "&a",
+            "!t",
+            "%p",
+            "[1]",
+            "{a}",
+            "a,b",
+            "y",
+            "N",
+            ".5",
+            " lead",
+            "trail ",
+            "?",
+            "|",
+            ">",
+        ];
+        let mut map = serde_json::Map::new();
+        for (i, s) in tricky.iter().enumerate() {
+            map.insert((*s).to_owned(), json!(s));
+            map.insert(
+                format!("k{i}"),
+                json!([s, {"nested": s, "list": [s, 1, null]}]),
+            );
+        }
+        let docs = [
+            serde_json::Value::Object(map),
+            json!({}),
+            json!([]),
+            json!({"a": [], "b": {}, "c": [[1, 2], [], [{}]], "d": -1.5, "e": true, "f": null}),
+            json!([{"a": 1, "b": [{"c": "d"}]}]),
+        ];
+        for doc in docs {
+            let text = to_yaml(&doc);
+            let back: serde_json::Value =
+                serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(back, doc, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_format_of_a_refused_command_line_is_found() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            Output::from_raw_args(&args(&["list", "-o", "json"])),
+            Output::Json
+        );
+        assert_eq!(
+            Output::from_raw_args(&args(&["list", "--output=yaml"])),
+            Output::Yaml
+        );
+        assert_eq!(
+            Output::from_raw_args(&args(&["list", "-ojson"])),
+            Output::Json
+        );
+        assert_eq!(
+            Output::from_raw_args(&args(&["list", "--bogus"])),
+            Output::Text
+        );
+        assert_eq!(
+            Output::from_raw_args(&args(&["-o", "json", "-o", "text"])),
+            Output::Text
+        );
     }
 }

@@ -121,8 +121,11 @@ impl Respond for Issue {
             // user of the htpasswd registries.
             let basic = format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", crate::registry::USER, crate::registry::PASSWORD))
+                base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    crate::registry::USER,
+                    crate::registry::PASSWORD
+                ))
             );
             let given = request
                 .headers
