@@ -193,9 +193,14 @@ async fn send(c: &Connection, request: ApiRequest, org: &str) -> Result<ApiAnswe
 
 /// The service URL, checked before anything is sent: a URL without a scheme is a usage error.
 fn service_url(url: &str) -> Result<url::Url, CliError> {
-    omps_http::parse_base_url(url).map_err(|e| {
-        let message = e.to_string();
-        CliError::usage(format!("--url (OMPS_URL): {message}"))
+    if !url.contains("://") {
+        return Err(CliError::usage(format!(
+            "--url (OMPS_URL) {url:?} has no scheme: write http://{url} or https://{url}"
+        )));
+    }
+    omps_http::parse_base_url(url).map_err(|e| match e {
+        omps_http::HttpError::Config(m) => CliError::usage(format!("--url (OMPS_URL): {m}")),
+        other => CliError::usage(format!("--url (OMPS_URL): {other}")),
     })
 }
 
@@ -366,12 +371,13 @@ fn multipart(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
 /// Prints a successful answer; an error answer becomes a [`Failure::Service`].
 fn report(
     output: Output,
+    url: &str,
     result: Result<ApiAnswer, CliError>,
     text: impl FnOnce(&Value) -> String,
 ) -> Result<Exit, CliError> {
     let answer = result?;
     if !(200..300).contains(&answer.status) {
-        return Err(service_error(answer));
+        return Err(service_error(answer, url));
     }
     match output {
         Output::Json | Output::Yaml => crate::output::print_data(output, &answer.json),
@@ -387,19 +393,26 @@ fn report(
 }
 
 /// A service's error answer as a [`CliError`], with a hint for the answers a person can act on.
-fn service_error(answer: ApiAnswer) -> CliError {
+fn service_error(answer: ApiAnswer, url: &str) -> CliError {
     let id = answer.json["error"].as_str().map(str::to_owned);
     let message = answer.json["message"].as_str().map(str::to_owned);
     let (Some(id), Some(message)) = (id, message) else {
         // Not the OMPS error envelope: something else answers on that URL.
         let status = answer.status;
-        return Failure::Service {
+        let message = format!("{url} did not answer with an OMPS error document");
+        let hint = "is --url (OMPS_URL) the base URL of an OMPS service? `GET <url>/v2/about` \
+                    answers with its version";
+        let e: CliError = Failure::Service {
             status,
             id: format!("HTTP {status}"),
-            message: "the answer is not an OMPS error document".to_owned(),
-            body: answer.json,
+            message: message.clone(),
+            body: serde_json::json!({
+                "result": "failure",
+                "error": {"kind": "service", "message": format!("HTTP {status}: {message}"), "status": status, "hint": hint},
+            }),
         }
         .into();
+        return e.with_hint(hint);
     };
     let hint = match id.as_str() {
         "OMPSAuthorizationHeaderRequired" => Some(
@@ -408,8 +421,8 @@ fn service_error(answer: ApiAnswer) -> CliError {
                 .to_owned(),
         ),
         "RequestEntityTooLarge" => Some(
-            "the service's upload limit is its max_content_length setting (default 2 MiB); \
-             raise it in the server configuration or push a smaller archive"
+            "the upload limit is the server's max_content_length setting (2 MiB unless \
+             configured): raise it in the server configuration, or push a smaller archive"
                 .to_owned(),
         ),
         _ => None,
@@ -479,7 +492,7 @@ pub async fn push(args: &PushArgs) -> Result<Exit, CliError> {
             Err(e) => Err(e),
         }
     };
-    report(c.output, result, |json| {
+    report(c.output, &c.url, result, |json| {
         let mut text = format!(
             "pushed {}/{} {}",
             json["organization"].as_str().unwrap_or_default(),
@@ -539,7 +552,7 @@ pub async fn delete(args: &DeleteArgs) -> Result<Exit, CliError> {
         &args.org,
     )
     .await;
-    report(c.output, result, |json| {
+    report(c.output, &c.url, result, |json| {
         let deleted: Vec<&str> = json["deleted"]
             .as_array()
             .into_iter()
@@ -573,7 +586,7 @@ pub async fn list(args: &ListArgs) -> Result<Exit, CliError> {
         &args.org,
     )
     .await;
-    report(c.output, result, |json| {
+    report(c.output, &c.url, result, |json| {
         let key = if args.repo.is_some() {
             "releases"
         } else {
