@@ -73,7 +73,7 @@ enum Command {
     /// Push operator manifests (a directory, a zip or a Koji build) to an OMPS service, or
     /// in-process with `--direct`.
     #[command(
-        after_help = "Exit status (the table of `omps --help`): 0 pushed, 1 refused (validation, auth, conflict),\n2 usage or unreadable input, 3 service or upstream failure (5xx), 4 service unreachable.\n\nExamples:\n  omps push ./etcd --org myorg\n  omps push manifests.zip --org myorg --repo etcd --version 2.0.0 --url https://omps.example.com\n  omps push --koji etcd-operator-1.0-1 --org myorg\n  omps push ./etcd --org myorg --direct --data-dir ./omps-data --output json"
+        after_help = "Exit status (the table of `omps --help`): 0 pushed, 1 refused (validation, auth, conflict),\n2 usage or unreadable input, 3 service or upstream failure (5xx), 4 service unreachable.\n\nExamples:\n  export OMPS_URL=https://omps.example.com OMPS_AUTH='basic <token>'\n  omps push ./etcd --org myorg\n  omps push manifests.zip --org myorg --repo etcd --version 2.0.0\n  omps push --koji etcd-operator-1.0-1 --org myorg --auth-file ~/.omps-auth\n  omps push ./etcd --org myorg --direct --data-dir ./omps-data --output json"
     )]
     Push(service::PushArgs),
     /// Delete one release (`--version`) or all releases of a repository.

@@ -37,7 +37,9 @@ pub struct Connection {
     /// Local store directory for `--direct` (env `OMPS_DATA_DIR`).
     #[arg(long, requires = "direct")]
     pub data_dir: Option<PathBuf>,
-    /// `Authorization` value sent to the service, e.g. `basic <token>` (env `OMPS_AUTH`; never echoed).
+    /// `Authorization` value sent to the service, e.g. `basic <token>` (env `OMPS_AUTH`; never
+    /// echoed). A service demands one for push and delete; `--direct` on the local store needs
+    /// none.
     #[arg(
         long,
         env = "OMPS_AUTH",
