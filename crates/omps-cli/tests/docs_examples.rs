@@ -3,10 +3,8 @@
 //! start runs as written against a real `omps serve` (only the server address is changed).
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt as _;
 
@@ -186,55 +184,6 @@ fn every_documented_omps_command_line_names_real_subcommands_and_flags() {
     assert!(checked >= 30, "only {checked} command lines found");
 }
 
-/// `omps serve` on a free port with its own data directory, killed (by its id) when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let data = tempfile::tempdir().unwrap();
-        let child = Command::cargo_bin("omps")
-            .unwrap()
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(data.path())
-            .env_remove("OMPS_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            _data: data,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "omps serve did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The shell lines of the README's quick start that talk to the server, in order.
 fn quick_start_lines(readme: &str) -> Vec<String> {
     let mut lines = Vec::new();
@@ -260,7 +209,10 @@ fn the_readme_quick_start_runs_as_written() {
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
     let lines = quick_start_lines(&readme);
     assert!(lines.len() >= 7, "{lines:?}");
-    let server = Server::start();
+    let server = test_support::server::OmpsServer::builder(assert_cmd::cargo::cargo_bin("omps"))
+        .subcommand("serve")
+        .start();
+    let base = server.base().to_owned();
     let tmp = tempfile::tempdir().unwrap();
     let bin_dir = tempfile::tempdir().unwrap();
     // `cargo run --release -p omps-cli --` is the built binary; the server is ours, and files the
@@ -271,7 +223,7 @@ fn the_readme_quick_start_runs_as_written() {
     for line in &lines {
         let command = line
             .replace("cargo run --release -p omps-cli -- ", "omps ")
-            .replace("http://127.0.0.1:8080", &server.url)
+            .replace("http://127.0.0.1:8080", &base)
             .replace("/tmp/", &format!("{}/", tmp.path().display()));
         let out = Command::new("sh")
             .args(["-ec", &command])
@@ -284,7 +236,7 @@ fn the_readme_quick_start_runs_as_written() {
                     std::env::var("PATH").unwrap_or_default()
                 ),
             )
-            .env("OMPS_URL", &server.url)
+            .env("OMPS_URL", &base)
             .env_remove("OMPS_AUTH")
             .env_remove("OMPS_CONFIG")
             .output()
@@ -321,7 +273,7 @@ fn the_readme_quick_start_runs_as_written() {
     let doc: serde_json::Value = serde_json::from_str(&validated).unwrap();
     assert_eq!(doc["errors"], serde_json::json!([]), "{doc}");
     let gone = Command::new("curl")
-        .args(["-s", &format!("{}/v2/myorg/etcd", server.url)])
+        .args(["-s", &format!("{}/v2/myorg/etcd", base)])
         .output()
         .unwrap();
     let gone = String::from_utf8_lossy(&gone.stdout);
