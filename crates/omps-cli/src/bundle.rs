@@ -80,16 +80,10 @@ fn load_valid(path: &Path) -> Result<(manifest_bundle::Manifests, ManifestTree),
     let limits = Limits::default();
     let tree = read_tree(path, &limits)?;
     let (manifests, report) = validate_tree(&tree, None, &limits.yaml).map_err(|e| {
-        let missing = matches!(
-            e,
-            manifest_bundle::Error::PackageNameNotFound
-                | manifest_bundle::Error::Structural(manifest_bundle::Structural::NoPackage)
-        );
         let err = CliError::invalid(format!("{}: {e}", path.display()));
-        if missing {
-            err.with_hint(crate::hints::missing_package(path, &tree))
-        } else {
-            err
+        match crate::hints::unloadable(path, &tree, &e) {
+            Some(hint) => err.with_hint(hint),
+            None => err,
         }
     })?;
     for line in crate::validate::report_lines(&report, false) {

@@ -42,6 +42,26 @@ fn is_bundle_format(tree: &ManifestTree) -> bool {
     })
 }
 
+/// The hint for a package that cannot even be loaded (`error`), when the mistake is a common
+/// one: a file-based catalog, a wrapped folder, no package file.
+pub fn unloadable(
+    path: &Path,
+    tree: &ManifestTree,
+    error: &manifest_bundle::Error,
+) -> Option<String> {
+    use manifest_bundle::{Error, Structural};
+    match error {
+        Error::PackageNameNotFound | Error::Structural(Structural::NoPackage) => {
+            Some(missing_package(path, tree))
+        }
+        // A catalog's multi-document YAML fails courier's loader before anything else.
+        Error::Structural(_) | Error::YamlFile { .. } if is_catalog(tree) => {
+            Some(missing_package(path, tree))
+        }
+        _ => None,
+    }
+}
+
 /// The hint for a package that has no package file at its root (`Could not find packageName
 /// in manifests.`, `Bundle does not contain any packages.`).
 pub fn missing_package(path: &Path, tree: &ManifestTree) -> String {

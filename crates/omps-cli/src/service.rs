@@ -520,15 +520,25 @@ pub async fn push(args: &PushArgs) -> Result<Exit, CliError> {
 /// input.
 fn with_package_hint(e: CliError, path: Option<&Path>) -> CliError {
     let text = e.to_string();
-    let missing = text.contains("Could not find packageName in manifests.")
-        || text.contains("Bundle does not contain any packages.");
+    // The service's message, as the local loader's error it stands for.
+    let cause = if text.contains("Could not find packageName in manifests.")
+        || text.contains("Bundle does not contain any packages.")
+    {
+        manifest_bundle::Error::PackageNameNotFound
+    } else if text.contains("Courier requires valid input YAML files") {
+        manifest_bundle::Error::Structural(manifest_bundle::Structural::InvalidYaml {
+            path: String::new(),
+        })
+    } else {
+        return e;
+    };
     match path {
-        Some(path) if missing && e.hint().is_none() => {
+        Some(path) if e.hint().is_none() => {
             match crate::validate::read_tree(path, &manifest_bundle::Limits::default()) {
-                Ok(tree) => {
-                    let hint = crate::hints::missing_package(path, &tree);
-                    e.with_hint(hint)
-                }
+                Ok(tree) => match crate::hints::unloadable(path, &tree, &cause) {
+                    Some(hint) => e.with_hint(hint),
+                    None => e,
+                },
                 Err(_) => e,
             }
         }

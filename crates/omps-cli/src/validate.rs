@@ -177,12 +177,8 @@ pub fn run(
                 Output::Text => {}
             }
             eprintln!("{e}");
-            if matches!(
-                e,
-                Error::PackageNameNotFound
-                    | Error::Structural(manifest_bundle::Structural::NoPackage)
-            ) {
-                eprintln!("hint: {}", crate::hints::missing_package(path, &tree));
+            if let Some(hint) = crate::hints::unloadable(path, &tree, &e) {
+                eprintln!("hint: {hint}");
             }
             Ok(Exit::Refused)
         }

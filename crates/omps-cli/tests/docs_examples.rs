@@ -79,7 +79,6 @@ fn words(line: &str) -> Vec<String> {
     for c in line.chars() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => word.push(c),
             (None, '\'' | '"') => {
                 quote = Some(c);
                 any = true;
@@ -90,7 +89,7 @@ fn words(line: &str) -> Vec<String> {
                 }
                 any = false;
             }
-            (None, c) => word.push(c),
+            (_, c) => word.push(c),
         }
     }
     if any || !word.is_empty() {
@@ -255,8 +254,10 @@ fn the_readme_quick_start_runs_as_written() {
         outputs
             .iter()
             .find(|(l, _)| l.starts_with(prefix))
-            .map(|(_, o)| o.clone())
-            .unwrap_or_else(|| panic!("no README line starts with {prefix}"))
+            .map_or_else(
+                || panic!("no README line starts with {prefix}"),
+                |(_, o)| o.clone(),
+            )
     };
     assert!(
         find("cargo run --release -p omps-cli -- push").contains("pushed myorg/etcd 1.0.0"),
@@ -273,7 +274,7 @@ fn the_readme_quick_start_runs_as_written() {
     let doc: serde_json::Value = serde_json::from_str(&validated).unwrap();
     assert_eq!(doc["errors"], serde_json::json!([]), "{doc}");
     let gone = Command::new("curl")
-        .args(["-s", &format!("{}/v2/myorg/etcd", base)])
+        .args(["-s", &format!("{base}/v2/myorg/etcd")])
         .output()
         .unwrap();
     let gone = String::from_utf8_lossy(&gone.stdout);

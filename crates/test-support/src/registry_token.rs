@@ -99,8 +99,7 @@ impl Respond for Issue {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let refused =
             || ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_grant"}));
-        let scopes: Vec<String>;
-        if request.method.as_str() == "POST" {
+        let scopes: Vec<String> = if request.method.as_str() == "POST" {
             // docker's OAuth2 flow with an identity token.
             let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
                 .into_owned()
@@ -111,11 +110,10 @@ impl Respond for Issue {
             {
                 return refused();
             }
-            scopes = form
-                .iter()
+            form.iter()
                 .filter(|(k, _)| k == "scope")
                 .map(|(_, v)| v.clone())
-                .collect();
+                .collect()
         } else {
             // The classic flow (GET with Basic), for readers such as skopeo: only the test
             // user of the htpasswd registries.
@@ -134,13 +132,13 @@ impl Respond for Issue {
             if given != Some(basic.as_str()) {
                 return refused();
             }
-            scopes = request
+            request
                 .url
                 .query_pairs()
                 .filter(|(k, _)| k == "scope")
                 .map(|(_, v)| v.into_owned())
-                .collect();
-        }
+                .collect()
+        };
         ResponseTemplate::new(200).set_body_json(json!({
             "access_token": self.token(&scopes),
             "expires_in": 300,
