@@ -49,8 +49,9 @@ enum Command {
         /// Check that the package name equals this repository name (as a push does).
         #[arg(long)]
         repository: Option<String>,
-        /// Output format: text (courier-like `WARNING: ...` / `ERROR: ...` lines), json
-        /// (exactly courier's `validation_info`) or yaml (the same document).
+        /// Output format: text (`ERROR: ...` then `WARNING: ...` lines, each message once with
+        /// its files, and a summary line), json (courier's `validation_info`, plus the file of
+        /// each message in `warning_files` / `error_files`) or yaml (the same document).
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
         /// Hide warnings (text output; the summary line still counts them).
@@ -179,17 +180,15 @@ fn main() -> ExitCode {
             // parses its own arguments and is never refused here).
             let output = Output::from_raw_args(&args[1..]);
             if output.is_document() {
-                let message = e.kind().as_str().map_or_else(
-                    || e.to_string().lines().next().unwrap_or_default().to_owned(),
-                    str::to_owned,
-                );
-                let usage = CliError::usage(
-                    e.to_string()
-                        .lines()
-                        .next()
-                        .map_or(message, |l| l.trim_start_matches("error: ").to_owned()),
-                );
-                usage.print_document(output);
+                // clap's message without its usage block: the text up to the first blank line.
+                let text = e.to_string();
+                let head = text.split("\n\n").next().unwrap_or_default();
+                let message = head
+                    .trim_start_matches("error: ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                CliError::usage(message).print_document(output);
             } else {
                 let _ = e.print();
             }

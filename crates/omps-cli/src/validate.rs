@@ -15,7 +15,16 @@ pub fn read_tree(path: &Path, limits: &Limits) -> Result<ManifestTree, CliError>
     } else {
         ManifestTree::from_zip_file(path, limits)
     };
-    tree.map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+    tree.map_err(|e| {
+        // Some errors name the path themselves (`I/O error on <path>`).
+        let message = e.to_string();
+        let shown = path.display().to_string();
+        if message.contains(&shown) {
+            CliError::input(message)
+        } else {
+            CliError::input(format!("{shown}: {message}"))
+        }
+    })
 }
 
 /// Limits for a directory input (a zip keeps the upload limits).

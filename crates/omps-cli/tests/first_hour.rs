@@ -348,6 +348,26 @@ fn usage_errors_answer_in_the_format_asked_for() {
             "unexpected argument '--bogus' found"
         );
     }
+    // An unreadable input and a missing argument, with JSON asked for: JSON on stdout.
+    let (code, stdout, stderr) = omps_in(dir.path(), &["validate", "nope", "-o", "json"]);
+    assert_eq!(code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["error"]["kind"], "input");
+    assert_eq!(
+        doc["error"]["message"],
+        "I/O error on nope: No such file or directory (os error 2)"
+    );
+    assert_eq!(
+        stderr,
+        "error: I/O error on nope: No such file or directory (os error 2)\n"
+    );
+    let (code, stdout, _) = omps_in(dir.path(), &["validate", "-o", "json"]);
+    assert_eq!(code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        doc["error"]["message"],
+        "the following required arguments were not provided: <PATH>"
+    );
     // Text asked for (or nothing): clap's own message, nothing on stdout.
     let (code, stdout, stderr) = omps_in(dir.path(), &["bundle", "push", "--bogus"]);
     assert_eq!((code, stdout.as_str()), (2, ""));
