@@ -166,14 +166,8 @@ async fn check_etcd_image(
         labels["operators.operatorframework.io.bundle.channels.v1"],
         expected_channels
     );
-    if in_default {
-        assert_eq!(
-            labels["operators.operatorframework.io.bundle.channel.default.v1"],
-            "singlenamespace-alpha"
-        );
-    } else {
-        assert!(labels["operators.operatorframework.io.bundle.channel.default.v1"].is_null());
-    }
+    let default = labels["operators.operatorframework.io.bundle.channel.default.v1"].as_str();
+    assert_eq!(default, in_default.then_some("singlenamespace-alpha"));
     let raw_manifest = skopeo_inspect(&reference, true).unwrap();
     assert_eq!(raw_manifest["layers"].as_array().unwrap().len(), 1);
 
