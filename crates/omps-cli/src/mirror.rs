@@ -219,7 +219,7 @@ fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
     }
     cfg.auto_discovery |= args.auto_discovery;
     cfg.skip_broken_images |= args.skip_broken_images;
-    cfg.insecure_skip_verify |= args.conn.insecure_skip_tls_verify;
+    cfg.insecure_skip_verify |= args.conn.insecure();
     cfg.organizations.extend(args.organizations.iter().cloned());
     cfg.tags.extend(args.tags.iter().cloned());
     if let Some(j) = args.jobs {
