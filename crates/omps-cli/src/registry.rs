@@ -70,9 +70,11 @@ const AUTH_HINT: &str =
 /// The registry flags of a command that talks to one registry.
 #[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
-    /// Registry credentials as USER:PASSWORD (a robot `org+name` and its token on Quay). Prefer
-    /// an auth file or --password-stdin: command lines are visible to other users.
-    #[arg(long, value_name = "USER:PASSWORD", value_parser = secret, env = "OMPS_REGISTRY_CREDS", hide_env_values = true, conflicts_with_all = ["username", "password", "token"])]
+    /// Registry credentials as USER:PASSWORD (a robot `org+name` and its token on Quay); wins
+    /// over --username/--password and a token. Prefer an auth file or --password-stdin: command
+    /// lines are visible to other users.
+    // No `conflicts_with`: values from the environment would count, and flags must win.
+    #[arg(long, value_name = "USER:PASSWORD", value_parser = secret, env = "OMPS_REGISTRY_CREDS", hide_env_values = true)]
     pub creds: Option<SecretString>,
     /// Registry user (a robot account such as `org+name` on Quay).
     #[arg(long, env = "OMPS_REGISTRY_USERNAME")]
