@@ -373,3 +373,41 @@ fn usage_errors_answer_in_the_format_asked_for() {
     assert_eq!((code, stdout.as_str()), (2, ""));
     assert!(stderr.starts_with("error: unexpected argument '--bogus' found"));
 }
+
+/// What `omps bundle convert` writes, its own validator accepts without a channel warning (a
+/// bundle is never given a default channel it is not in).
+#[test]
+fn converted_bundles_pass_their_own_validator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bundles");
+    let (code, _, stderr) = omps_in(
+        tmp.path(),
+        &[
+            "bundle",
+            "convert",
+            fixture("etcd").to_str().unwrap(),
+            "bundles",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let dir = entry.unwrap().path();
+        let (code, stdout, stderr) = omps_in(
+            tmp.path(),
+            &["validate", "-o", "json", dir.to_str().unwrap()],
+        );
+        assert_eq!(code, 0, "{}: {stderr}", dir.display());
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(doc["errors"], serde_json::json!([]));
+        for w in doc["warnings"].as_array().unwrap() {
+            assert!(
+                !w.as_str().unwrap().contains("channel"),
+                "{}: {w}",
+                dir.display()
+            );
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 6, "etcd has six versions");
+}
