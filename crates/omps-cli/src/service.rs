@@ -179,14 +179,15 @@ async fn send(c: &Connection, request: ApiRequest, org: &str) -> Result<ApiAnswe
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
     }
-    let response = rb.send().await.map_err(|e| {
-        CliError::unreachable(format!("cannot reach {}: {}", c.url, without_url(&e)))
-    })?;
+    let response = rb
+        .send()
+        .await
+        .map_err(|e| transport_error("calling the OMPS service", &e))?;
     let status = response.status().as_u16();
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| CliError::unreachable(without_url(&e)))?;
+        .map_err(|e| transport_error("reading the OMPS service's answer", &e))?;
     Ok(ApiAnswer {
         status,
         json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -206,15 +207,16 @@ fn service_url(url: &str) -> Result<url::Url, CliError> {
     })
 }
 
-/// reqwest errors without the URL query (never carries credentials here, but stay terse).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    let mut last = e.to_string();
-    while let Some(s) = source {
-        last = s.to_string();
-        source = s.source();
+/// A failed call as the shared transport error: the URL with its port, the cause, and the hint
+/// (HTTP spoken to TLS or the reverse, nothing listening) on a line of its own.
+fn transport_error(context: &str, e: &reqwest::Error) -> CliError {
+    let error = omps_http::TransportError::from_reqwest(context, e);
+    let hint = error.hint().map(str::to_owned);
+    let cli = CliError::from(omps_http::HttpError::Transport(error.with_hint(None)));
+    match hint {
+        Some(h) => cli.with_hint(h),
+        None => cli,
     }
-    last
 }
 
 async fn send_direct(

@@ -237,6 +237,18 @@ fn service_answers_are_explained() {
     );
     let auth = ["--url", url.as_str(), "--auth", "basic dXNlcjpwYXNz"];
 
+    // TLS spoken to the plain-HTTP service: the URL with its port, the cause, the fix.
+    let tls_url = url.replacen("http://", "https://", 1);
+    let (code, _, stderr) = omps_in(dir, &["list", "--org", "myorg", "--url", &tls_url]);
+    assert_eq!(code, 4);
+    let port = url.rsplit(':').next().unwrap();
+    assert_eq!(
+        stderr.replace(port, "PORT"),
+        "error: calling the OMPS service: TLS handshake failed \
+         (https://127.0.0.1:PORT/v2/myorg): received corrupt message of type InvalidContentType\n\
+         hint: 127.0.0.1:PORT answered in plain HTTP, not TLS: use an http:// URL for it\n"
+    );
+
     // Too large: the limit and its setting are named.
     let mut args = vec!["push", "tackle-operator", "--org", "myorg"];
     args.extend(auth);
