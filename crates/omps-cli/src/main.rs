@@ -160,6 +160,8 @@ Examples:
   omps mirror --config-file sample_config.yaml --skip-tls-verify --skip-broken-images
   omps mirror --source quay-a.example.com --destination quay-b.example.com -r team/app:1.0 -r team/db
   OMPS_MIRROR_SOURCE_TOKEN=... omps mirror -c sync.yaml --auto-discovery --org team --tags 'v*' -j 8
+  omps mirror -c sync.yaml --authfile ~/.docker/config.json --dest-creds 'team+robot:TOKEN'
+  omps mirror --source 127.0.0.1:5000 --destination 127.0.0.1:5001 -r team/app --tls-verify=false
   omps mirror -c sync.yaml --dry-run --output json";
 
 fn main() -> ExitCode {

@@ -91,9 +91,9 @@ pub struct MirrorArgs {
     /// Skip the preflight check.
     #[arg(long)]
     pub no_preflight: bool,
-    /// Registry credentials for both sides as USER:PASSWORD (overrides the configuration
-    /// file; prefer an auth file, command lines are visible to other users).
-    #[arg(long, value_name = "USER:PASSWORD", value_parser = crate::registry::secret, env = "OMPS_MIRROR_CREDS", hide_env_values = true, conflicts_with = "username")]
+    /// Registry credentials for both sides as USER:PASSWORD (wins over the configuration file
+    /// and --username; prefer an auth file, command lines are visible to other users).
+    #[arg(long, value_name = "USER:PASSWORD", value_parser = crate::registry::secret, env = "OMPS_MIRROR_CREDS", hide_env_values = true)]
     pub creds: Option<SecretString>,
     /// Source registry credentials as USER:PASSWORD (skopeo's --src-creds; wins over --creds).
     #[arg(long, value_name = "USER:PASSWORD", value_parser = crate::registry::secret, hide_env_values = true)]
