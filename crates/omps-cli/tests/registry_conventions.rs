@@ -382,6 +382,34 @@ fn mirror_with_the_original_configuration_and_skip_tls_verify_uses_plain_http() 
         !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
         "{stderr}"
     );
+
+    // Explicit flags win over the auth file: a wrong --src-creds fails although the file is
+    // right, and the wrong password is not printed either.
+    let (code, stdout, stderr) = omps(
+        &[
+            "mirror",
+            "-c",
+            config,
+            "--skip-tls-verify",
+            "--authfile",
+            authfile.to_str().unwrap(),
+            "--src-creds",
+            "testuser:wrong-src-pw",
+            "--dest-creds",
+            &creds,
+            "-o",
+            "json",
+        ],
+        tmp.path(),
+        &[],
+    );
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["summary"]["failed"], 1, "{report:#}");
+    assert!(
+        !stdout.contains("wrong-src-pw") && !stderr.contains("wrong-src-pw"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
