@@ -383,8 +383,12 @@ fn mirror_with_the_original_configuration_and_skip_tls_verify_uses_plain_http() 
         "{stderr}"
     );
 
-    // Explicit flags win over the auth file: a wrong --src-creds fails although the file is
-    // right, and the wrong password is not printed either.
+    src_creds_win_over_the_auth_file(config, &authfile, &creds, tmp.path());
+}
+
+/// Explicit flags win over the auth file: a wrong --src-creds fails although the file is
+/// right, and the wrong password is not printed either.
+fn src_creds_win_over_the_auth_file(config: &str, authfile: &Path, creds: &str, dir: &Path) {
     let (code, stdout, stderr) = omps(
         &[
             "mirror",
@@ -396,11 +400,11 @@ fn mirror_with_the_original_configuration_and_skip_tls_verify_uses_plain_http() 
             "--src-creds",
             "testuser:wrong-src-pw",
             "--dest-creds",
-            &creds,
+            creds,
             "-o",
             "json",
         ],
-        tmp.path(),
+        dir,
         &[],
     );
     assert_eq!(code, 1, "{stdout}\n{stderr}");
