@@ -150,7 +150,9 @@ fn convert(manifests: &Manifests, tree: &ManifestTree) -> Result<Vec<BundleDir>,
                 (annotation::PACKAGE.to_owned(), package_name.clone()),
                 (annotation::CHANNELS.to_owned(), in_channels.join(",")),
             ];
-            if let Some(d) = &default_channel {
+            // A default channel the bundle is not in makes the bundle invalid for opm (and
+            // for our own bundle validator): it is only written when the bundle is in it.
+            if let Some(d) = default_channel.as_ref().filter(|d| in_channels.contains(d)) {
                 annotations.push((annotation::DEFAULT_CHANNEL.to_owned(), d.clone()));
             }
             let mut files = ManifestTree::new();

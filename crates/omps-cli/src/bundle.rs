@@ -3,7 +3,7 @@
 //!
 //! Exit status: the table of `omps --help` ([`crate::error`]).
 
-use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -11,19 +11,22 @@ use manifest_bundle::image::{BundleImage, build_image};
 use manifest_bundle::layout::Layout;
 use manifest_bundle::{BundleDir, Limits, ManifestTree, to_bundles, validate_tree};
 use quay_client::oci::{Manifest, media_types};
-use quay_client::{ImageReference, ImageToPush, RegistryAuth, RegistryClient, SecretString};
+use quay_client::{ImageReference, ImageToPush};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Exit};
-use crate::output::Output;
+use crate::output::{Output, print_data};
+use crate::registry::RegistryArgs;
 use crate::validate::read_tree;
 
 /// `omps bundle ...`.
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
-    /// Convert package manifests (directory or zip) into bundle directories, one per version,
-    /// laid out like operator-sdk's pkgman-to-bundle: `<OUT>/<version>/manifests/`,
-    /// `<OUT>/<version>/metadata/annotations.yaml` and `<OUT>/<version>/bundle.Dockerfile`.
+    /// Convert package manifests (directory or zip) into bundle directories, one per version:
+    /// `<OUT>/<version>/manifests/`, `<OUT>/<version>/metadata/annotations.yaml` and
+    /// `<OUT>/<version>/bundle.Dockerfile` (not operator-sdk pkgman-to-bundle's
+    /// `bundle-<dir>/bundle/` layout, on purpose: docs/bundle-conversion.md lists the
+    /// differences).
     #[command(
         after_help = "Exit status: 0 converted, 1 invalid package, 2 unreadable input or OUT not empty.\n\nExamples:\n  omps bundle convert ./etcd ./bundles\n  omps bundle convert manifests.zip ./bundles --output json"
     )]
@@ -31,7 +34,7 @@ pub enum BundleCommand {
     /// Build a bundle directory (`manifests/` + `metadata/annotations.yaml`) into a reproducible
     /// single-layer OCI image and push it. No docker, podman or buildah needed.
     #[command(
-        after_help = "Credentials: --username with --password-stdin (or OMPS_REGISTRY_USERNAME and\nOMPS_REGISTRY_PASSWORD), or a bearer token in OMPS_REGISTRY_TOKEN. They are never printed.\n\nExit status: 0 pushed, 1 invalid bundle or refused by the registry, 2 unreadable input or\nusage error, 3 registry server failure, 4 registry unreachable.\n\nExamples:\n  omps bundle push ./bundles/0.9.4 quay.example.com/ops/etcd-bundle:0.9.4\n  printf %s \"$PW\" | omps bundle push ./bundles/0.9.4 quay.example.com/ops/etcd-bundle --username 'ops+robot' --password-stdin\n  omps bundle push ./b 127.0.0.1:5000/test/etcd:1 --plain-http --output json"
+        after_help = "Credentials, first found wins: --creds USER:PASSWORD, --username with --password-stdin\n(or OMPS_REGISTRY_USERNAME and OMPS_REGISTRY_PASSWORD), a bearer token in OMPS_REGISTRY_TOKEN;\nthen the container auth files: --authfile (REGISTRY_AUTH_FILE), else\n${XDG_RUNTIME_DIR}/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json\n(`auth` and `identitytoken` entries, as podman and docker write them). Never printed.\n\nTLS: --tls-verify=false (or --skip-tls-verify) turns certificate verification off and, like\nskopeo and podman, allows a registry that answers in plain HTTP; --plain-http forces HTTP.\n\nExit status: 0 pushed, 1 invalid bundle or refused by the registry, 2 unreadable input or\nusage error, 3 registry server failure, 4 registry unreachable.\n\nExamples:\n  omps bundle push ./bundles/0.9.4 quay.example.com/ops/etcd-bundle:0.9.4\n  printf %s \"$PW\" | omps bundle push ./bundles/0.9.4 quay.example.com/ops/etcd-bundle --username 'ops+robot' --password-stdin\n  omps bundle push ./b 127.0.0.1:5000/test/etcd:1 --plain-http --output json"
     )]
     Push(PushArgs),
 }
@@ -44,14 +47,8 @@ pub struct ConvertArgs {
     /// Output directory; must not exist or be empty.
     out: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     output: Output,
-}
-
-// clap's value parsers return a `Result`.
-#[allow(clippy::unnecessary_wraps)]
-fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(s.to_owned()))
 }
 
 /// Arguments of `omps bundle push`.
@@ -61,29 +58,10 @@ pub struct PushArgs {
     dir: PathBuf,
     /// `registry[:port]/namespace/repository[:tag]`; the tag defaults to the CSV version.
     image: String,
-    /// Registry user (a robot account such as `org+name` on Quay).
-    #[arg(long, env = "OMPS_REGISTRY_USERNAME")]
-    username: Option<String>,
-    /// Registry password or robot token (prefer --password-stdin; flags show up in `ps`).
-    #[arg(long, env = "OMPS_REGISTRY_PASSWORD", hide_env_values = true, value_parser = secret, conflicts_with = "password_stdin")]
-    password: Option<SecretString>,
-    /// Read the password from standard input.
-    #[arg(long)]
-    password_stdin: bool,
-    /// A registry bearer token, sent as is.
-    #[arg(long, env = "OMPS_REGISTRY_TOKEN", hide_env_values = true, value_parser = secret, conflicts_with_all = ["username", "password", "password_stdin"])]
-    token: Option<SecretString>,
-    /// Talk plain HTTP to the registry (local test registries only).
-    #[arg(long)]
-    plain_http: bool,
-    /// Extra PEM root certificates for the registry's TLS.
-    #[arg(long)]
-    ca_bundle: Option<PathBuf>,
-    /// Seconds for each registry call.
-    #[arg(long, default_value_t = 60)]
-    timeout: u64,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
 
@@ -101,15 +79,17 @@ impl BundleCommand {
 fn load_valid(path: &Path) -> Result<(manifest_bundle::Manifests, ManifestTree), CliError> {
     let limits = Limits::default();
     let tree = read_tree(path, &limits)?;
-    let (manifests, report) = validate_tree(&tree, None, &limits.yaml)
-        .map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
-    for (message, file) in report.warnings_with_files() {
-        eprintln!("WARNING: {message} [{file}]");
+    let (manifests, report) = validate_tree(&tree, None, &limits.yaml).map_err(|e| {
+        let err = CliError::invalid(format!("{}: {e}", path.display()));
+        match crate::hints::unloadable(path, &tree, &e) {
+            Some(hint) => err.with_hint(hint),
+            None => err,
+        }
+    })?;
+    for line in crate::validate::report_lines(&report, false) {
+        eprintln!("{line}");
     }
     if !report.is_valid() {
-        for (message, file) in report.errors_with_files() {
-            eprintln!("ERROR: {message} [{file}]");
-        }
         return Err(CliError::invalid(format!(
             "{} is not a valid operator package; nothing converted",
             path.display()
@@ -192,9 +172,7 @@ pub fn convert(args: &ConvertArgs) -> Result<Exit, CliError> {
     }
     let mut stdout = std::io::stdout().lock();
     match args.output {
-        Output::Json => {
-            let _ = writeln!(stdout, "{}", json!({ "bundles": written }));
-        }
+        Output::Json | Output::Yaml => print_data(args.output, &json!({ "bundles": written })),
         Output::Text => {
             for b in &written {
                 let _ = writeln!(
@@ -247,48 +225,13 @@ fn bundle_image(dir: &Path) -> Result<(BundleDir, BundleImage), CliError> {
     Ok((bundle, image))
 }
 
-/// Registry credentials from the flags and the environment.
-fn credentials(args: &PushArgs) -> Result<RegistryAuth, CliError> {
-    let mut password = args.password.clone();
-    if args.password_stdin {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| {
-            CliError::input(format!("cannot read the password from standard input: {e}"))
-        })?;
-        password = Some(SecretString::from(
-            text.trim_end_matches(['\r', '\n']).to_owned(),
-        ));
-    }
-    RegistryAuth::from_parts(args.username.clone(), password, args.token.clone()).map_err(|e| {
-        CliError::usage(format!(
-            "{e} (give --username with --password-stdin, or a token)"
-        ))
-    })
-}
-
-/// The registry client for `image_ref` with the command's TLS, timeout and credentials.
-fn registry_client(
-    image_ref: &ImageReference,
-    args: &PushArgs,
-    auth: RegistryAuth,
-) -> Result<RegistryClient, CliError> {
-    let scheme = if args.plain_http { "http" } else { "https" };
-    let registry = image_ref.registry.as_deref().unwrap_or_default();
-    let mut settings = crate::output::http_settings(args.timeout);
-    if let Some(path) = &args.ca_bundle {
-        settings = settings.ca_bundle_pem(crate::output::read_ca_bundle(path)?);
-    }
-    Ok(RegistryClient::builder(format!("{scheme}://{registry}"))
-        .http_settings(settings)
-        .auth(auth)
-        .build()?)
-}
-
 /// Runs `omps bundle push`: builds the image in memory and pushes it with the one image-push
 /// function of `quay-client` (the OMPS server's OCI store uses the same).
 pub async fn push(args: PushArgs) -> Result<Exit, CliError> {
     let image_ref = parse_image(&args.image)?;
-    let auth = credentials(&args)?;
+    // Credentials first: a bad --creds or auth file is reported before any work.
+    let registry = image_ref.registry.clone().unwrap_or_default();
+    let explicit = args.registry.explicit()?;
     // Validation and the image build are CPU work: off the runtime.
     let dir = args.dir.clone();
     let (bundle, image) = tokio::task::spawn_blocking(move || bundle_image(&dir))
@@ -298,7 +241,10 @@ pub async fn push(args: PushArgs) -> Result<Exit, CliError> {
         .tag
         .clone()
         .unwrap_or_else(|| bundle.version.replace('+', "_"));
-    let client = registry_client(&image_ref, &args, auth)?;
+    let client = args
+        .registry
+        .client_with(&registry, Some(&image_ref.repository), explicit)
+        .await?;
     let to_push = ImageToPush {
         layers: vec![image.layer.clone().into()],
         config: image.config.clone().into(),
@@ -316,7 +262,6 @@ pub async fn push(args: PushArgs) -> Result<Exit, CliError> {
         indicatif::ProgressBar::hidden()
     };
     let repository = &image_ref.repository;
-    let registry = image_ref.registry.as_deref().unwrap_or_default();
     let pushed = client
         .push_image_with_progress(repository, &tag, &to_push, &|part, bytes| {
             progress.set_message(part.to_owned());
@@ -325,7 +270,8 @@ pub async fn push(args: PushArgs) -> Result<Exit, CliError> {
         .await;
     progress.finish_and_clear();
     let digest = pushed.map_err(|e| {
-        CliError::from(e).with_context(format!("pushing {registry}/{repository}:{tag} failed"))
+        crate::registry::registry_error(e, &registry)
+            .with_context(format!("pushing {registry}/{repository}:{tag} failed"))
     })?;
     let reference = format!("{registry}/{repository}:{tag}");
     print_pushed(args.output, &reference, &digest, &tag, &bundle, &image);
@@ -340,13 +286,11 @@ fn print_pushed(
     bundle: &BundleDir,
     image: &BundleImage,
 ) {
-    let mut stdout = std::io::stdout().lock();
     match output {
-        Output::Json => {
-            let _ = writeln!(
-                stdout,
-                "{}",
-                json!({
+        Output::Json | Output::Yaml => {
+            print_data(
+                output,
+                &json!({
                     "reference": reference,
                     "digest": digest,
                     "tag": tag,
@@ -356,11 +300,11 @@ fn print_pushed(
                     "layer_digest": image.layer_digest,
                     "size": image.layer.len() + image.config.len() + image.manifest.len(),
                     "labels": image.labels,
-                })
+                }),
             );
         }
         Output::Text => {
-            let _ = writeln!(stdout, "pushed {reference}@{digest}");
+            println!("pushed {reference}@{digest}");
         }
     }
 }

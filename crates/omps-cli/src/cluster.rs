@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Exit};
-use crate::output::{self, Output};
+use crate::output::{self, Output, TextOrJson};
 
 /// The exit statuses of `omps cluster …`: the cluster-apply specification's, the documented
 /// exception to the table of `omps --help`.
@@ -84,8 +84,8 @@ pub struct ClusterCmd {
     #[arg(short = 'n', long, global = true, value_name = "NS")]
     namespace: Option<String>,
     /// Output format: text (progress on stderr, results on stdout) or one JSON document.
-    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text, global = true)]
-    pub output: Output,
+    #[arg(short = 'o', long, value_enum, default_value_t = TextOrJson::Text, global = true)]
+    pub output: TextOrJson,
     #[command(subcommand)]
     command: ClusterSub,
 }
@@ -432,7 +432,7 @@ impl LoginArgs {
 impl ClusterCmd {
     /// The output format.
     pub fn output(&self) -> Output {
-        self.output
+        self.output.into()
     }
 }
 
@@ -441,7 +441,7 @@ pub async fn run(cmd: &ClusterCmd) -> Result<Exit, CliError> {
     crate::ims::init_logging(
         &std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,cluster_apply=info".to_owned()),
     );
-    let json = cmd.output == Output::Json;
+    let json = cmd.output == TextOrJson::Json;
     match &cmd.command {
         ClusterSub::Apply(args) => apply(cmd, args, json).await,
         ClusterSub::SecretFromFile(args) => {

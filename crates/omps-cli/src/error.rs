@@ -337,12 +337,16 @@ impl CliError {
 impl CliError {
     /// Prints the error for scripts: one JSON document on stdout (the service's own answer for
     /// a service failure), and the text form on stderr for the person watching.
-    pub fn print_json(&self) {
-        match &self.0.failure {
-            Failure::Service { body, .. } => println!("{body}"),
-            _ => match &self.0.document {
-                Some(document) => crate::output::print_json(document),
-                None => crate::output::print_json(&self.to_json()),
+    /// `yaml`: the same document in YAML; `text`: [`CliError::print_text`].
+    pub fn print_document(&self, output: crate::output::Output) {
+        use crate::output::Output;
+        match (output, &self.0.failure) {
+            (Output::Text, _) => return self.print_text(),
+            (Output::Json, Failure::Service { body, .. }) => println!("{body}"),
+            (_, Failure::Service { body, .. }) => crate::output::print_document(output, body),
+            (_, _) => match &self.0.document {
+                Some(document) => crate::output::print_document(output, document),
+                None => crate::output::print_document(output, &self.to_json()),
             },
         }
         eprintln!("error: {self}");

@@ -15,10 +15,12 @@ mod bundle;
 mod catalog;
 mod cluster;
 mod error;
+mod hints;
 mod ims;
 mod mirror;
 mod output;
 mod quay;
+mod registry;
 mod registry_args;
 mod service;
 mod validate;
@@ -49,9 +51,14 @@ enum Command {
         /// Check that the package name equals this repository name (as a push does).
         #[arg(long)]
         repository: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        /// Output format: text (`ERROR: ...` then `WARNING: ...` lines, each message once with
+        /// its files, and a summary line), json (courier's `validation_info`, plus the file of
+        /// each message in `warning_files` / `error_files`) or yaml (the same document).
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
+        /// Hide warnings (text output; the summary line still counts them).
+        #[arg(short, long)]
+        quiet: bool,
         #[command(flatten)]
         limits: validate::DirLimits,
     },
@@ -73,7 +80,7 @@ enum Command {
     /// Push operator manifests (a directory, a zip or a Koji build) to an OMPS service, or
     /// in-process with `--direct`.
     #[command(
-        after_help = "Exit status (the table of `omps --help`): 0 pushed, 1 refused (validation, auth, conflict),\n2 usage or unreadable input, 3 service or upstream failure (5xx), 4 service unreachable.\n\nExamples:\n  omps push ./etcd --org myorg\n  omps push manifests.zip --org myorg --repo etcd --version 2.0.0 --url https://omps.example.com\n  omps push --koji etcd-operator-1.0-1 --org myorg\n  omps push ./etcd --org myorg --direct --data-dir ./omps-data --output json"
+        after_help = "Exit status (the table of `omps --help`): 0 pushed, 1 refused (validation, auth, conflict),\n2 usage or unreadable input, 3 service or upstream failure (5xx), 4 service unreachable.\n\nExamples:\n  export OMPS_URL=https://omps.example.com OMPS_AUTH='basic <token>'\n  omps push ./etcd --org myorg\n  omps push manifests.zip --org myorg --repo etcd --version 2.0.0\n  omps push --koji etcd-operator-1.0-1 --org myorg --auth-file ~/.omps-auth\n  omps push ./etcd --org myorg --direct --data-dir ./omps-data --output json"
     )]
     Push(service::PushArgs),
     /// Delete one release (`--version`) or all releases of a repository.
@@ -159,35 +166,48 @@ Examples:
   omps mirror --config-file sample_config.yaml --skip-tls-verify --skip-broken-images
   omps mirror --source quay-a.example.com --destination quay-b.example.com -r team/app:1.0 -r team/db
   OMPS_MIRROR_SOURCE_TOKEN=... omps mirror -c sync.yaml --auto-discovery --org team --tags 'v*' -j 8
+  omps mirror -c sync.yaml --authfile ~/.docker/config.json --dest-creds 'team+robot:TOKEN'
+  omps mirror --source 127.0.0.1:5000 --destination 127.0.0.1:5001 -r team/app --tls-verify=false
   omps mirror -c sync.yaml --dry-run --output json";
 
 fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
     let command = Cli::command().after_help(error::exit_table_help());
     let cli = match command
-        .try_get_matches()
+        .try_get_matches_from(&args)
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(cli) => cli,
         Err(e) => {
             // clap's own usage errors exit 2, like every usage error; --help and --version 0.
-            let code = if e.use_stderr() {
-                Exit::Usage
+            if !e.use_stderr() {
+                let _ = e.print();
+                return Exit::Success.into();
+            }
+            // A script that asked for a document gets one, usage errors included (`omps ims`
+            // parses its own arguments and is never refused here).
+            let output = Output::from_raw_args(&args[1..]);
+            if output.is_document() {
+                // clap's message without its usage block: the text up to the first blank line.
+                let text = e.to_string();
+                let head = text.split("\n\n").next().unwrap_or_default();
+                let message = head
+                    .trim_start_matches("error: ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                CliError::usage(message).print_document(output);
             } else {
-                Exit::Success
-            };
-            let _ = e.print();
-            return code.into();
+                let _ = e.print();
+            }
+            return Exit::Usage.into();
         }
     };
-    let json = cli.command.output() == Some(Output::Json);
+    let output = cli.command.output().unwrap_or(Output::Text);
     match run(cli.command) {
         Ok(exit) => exit.into(),
         Err(e) => {
-            if json {
-                e.print_json();
-            } else {
-                e.print_text();
-            }
+            e.print_document(output);
             e.exit().into()
         }
     }
@@ -220,8 +240,9 @@ fn run(command: Command) -> Result<Exit, CliError> {
             path,
             repository,
             output,
+            quiet,
             limits,
-        } => validate::run(&path, repository.as_deref(), output, &limits),
+        } => validate::run(&path, repository.as_deref(), output, quiet, &limits),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "omps", &mut std::io::stdout());
             Ok(Exit::Success)

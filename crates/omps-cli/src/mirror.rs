@@ -16,6 +16,7 @@ use quay_tools::mirror::{
 
 use crate::error::{CliError, Exit};
 use crate::output::{self, ConnArgs, OAuthArgs, Output};
+use crate::registry::RegistryAuthArgs;
 
 /// Arguments of `omps mirror`.
 #[derive(Debug, Args)]
@@ -90,12 +91,25 @@ pub struct MirrorArgs {
     /// Skip the preflight check.
     #[arg(long)]
     pub no_preflight: bool,
+    /// Registry credentials for both sides as USER:PASSWORD (wins over the configuration file
+    /// and --username; prefer an auth file, command lines are visible to other users).
+    #[arg(long, value_name = "USER:PASSWORD", value_parser = crate::registry::secret, env = "OMPS_MIRROR_CREDS", hide_env_values = true)]
+    pub creds: Option<SecretString>,
+    /// Source registry credentials as USER:PASSWORD (skopeo's --src-creds; wins over --creds).
+    #[arg(long, value_name = "USER:PASSWORD", value_parser = crate::registry::secret, hide_env_values = true)]
+    pub src_creds: Option<SecretString>,
+    /// Destination registry credentials as USER:PASSWORD (skopeo's --dest-creds; wins over
+    /// --creds).
+    #[arg(long, value_name = "USER:PASSWORD", value_parser = crate::registry::secret, hide_env_values = true)]
+    pub dest_creds: Option<SecretString>,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
     pub oauth: OAuthArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
 
@@ -177,6 +191,26 @@ fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
         &args.destination_token_file,
         "OMPS_MIRROR_DESTINATION_TOKEN",
     )?;
+    // Explicit credentials win over the configuration file (and, later, the auth files).
+    for (server, flag) in [
+        (
+            &mut cfg.source,
+            args.src_creds.as_ref().or(args.creds.as_ref()),
+        ),
+        (
+            &mut cfg.destination,
+            args.dest_creds.as_ref().or(args.creds.as_ref()),
+        ),
+    ] {
+        if let Some(value) = flag {
+            if let quay_client::RegistryAuth::Basic { username, password } =
+                quay_client::oci::auth_file::parse_creds(value)?
+            {
+                server.registry_username = Some(username);
+                server.registry_password = Some(password);
+            }
+        }
+    }
     if args.failover {
         std::mem::swap(&mut cfg.source, &mut cfg.destination);
     }
@@ -185,7 +219,7 @@ fn effective_config(args: &MirrorArgs) -> Result<MirrorConfig, CliError> {
     }
     cfg.auto_discovery |= args.auto_discovery;
     cfg.skip_broken_images |= args.skip_broken_images;
-    cfg.insecure_skip_verify |= args.conn.insecure_skip_tls_verify;
+    cfg.insecure_skip_verify |= args.conn.insecure();
     cfg.organizations.extend(args.organizations.iter().cloned());
     cfg.tags.extend(args.tags.iter().cloned());
     if let Some(j) = args.jobs {
@@ -288,16 +322,23 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
         eprintln!("warning: TLS certificate verification is off for every call");
     }
     let oauth = args.oauth.token(&settings).await?;
-    let src = Endpoint::connect_with_token(
+    let mut cfg = cfg;
+    for server in [&mut cfg.source, &mut cfg.destination] {
+        server.url = plain_http_fallback(&server.url, &settings).await?;
+    }
+    let mut src = Endpoint::connect_with_token(
         &cfg.source,
         cfg.source.api_token.clone().or(oauth.clone()),
         &settings,
     )?;
-    let dst = Endpoint::connect_with_token(
+    let mut dst = Endpoint::connect_with_token(
         &cfg.destination,
-        cfg.destination.api_token.clone().or(oauth),
+        cfg.destination.api_token.clone().or(oauth.clone()),
         &settings,
     )?;
+    for (ep, server) in [(&mut src, &cfg.source), (&mut dst, &cfg.destination)] {
+        auth_file_credentials(args, ep, server, oauth.is_some(), &settings)?;
+    }
     if !args.no_preflight {
         let timeout = Duration::from_secs(args.preflight_timeout.max(1));
         for (role, ep) in [("source", &src), ("destination", &dst)] {
@@ -316,7 +357,7 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
                         );
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(preflight_error(e)),
             }
         }
     }
@@ -346,7 +387,8 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
     let report = quay_tools::mirror::execute(&src, &dst, &plan, &exec, &progress).await;
     progress.bar.finish_and_clear();
     match args.output {
-        Output::Json => output::print_json(
+        Output::Json | Output::Yaml => output::print_document(
+            args.output,
             &serde_json::to_value(&report).unwrap_or_else(|_| serde_json::json!({})),
         ),
         Output::Text => print_text_report(&report),
@@ -356,6 +398,99 @@ pub async fn run(args: &MirrorArgs) -> Result<Exit, CliError> {
     } else {
         Exit::Refused
     })
+}
+
+/// A preflight failure, with the hint for TLS spoken to a plain-HTTP registry (what the
+/// original configuration's scheme-less servers meet first).
+fn preflight_error(e: quay_tools::ToolsError) -> CliError {
+    let hint = match &e {
+        quay_tools::ToolsError::Preflight { host, error, .. } => {
+            crate::registry::tls_hint(error, host).map(|_| {
+                format!(
+                    "{host} answers in plain HTTP, not TLS: if that is expected (a test \
+                     registry), give --skip-tls-verify (plain HTTP allowed, as podman and skopeo \
+                     do) or write the server as http://{host}"
+                )
+            })
+        }
+        _ => None,
+    };
+    let e = match (e, &hint) {
+        // Ours names the flag; the transport's own hint would repeat it.
+        (quay_tools::ToolsError::Preflight { role, host, error }, Some(_)) => {
+            quay_tools::ToolsError::Preflight {
+                role,
+                host,
+                error: Box::new(match *error {
+                    quay_client::QuayError::Transport { source } => {
+                        quay_client::QuayError::Transport {
+                            source: source.with_hint(None),
+                        }
+                    }
+                    other => other,
+                }),
+            }
+        }
+        (other, _) => other,
+    };
+    let e = CliError::from(e);
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    }
+}
+
+/// A side with no credentials of its own (no registry user, no API token) reads the container
+/// auth files.
+fn auth_file_credentials(
+    args: &MirrorArgs,
+    ep: &mut Endpoint,
+    server: &ServerConfig,
+    oauth: bool,
+    settings: &quay_client::HttpSettings,
+) -> Result<(), CliError> {
+    let anonymous = server.registry_username.is_none()
+        && server.registry_password.is_none()
+        && server.api_token.is_none()
+        && !oauth;
+    if !anonymous {
+        return Ok(());
+    }
+    let auth = args.auth.resolve(None, &registry_host(&ep.url), None)?;
+    if !matches!(auth, quay_client::RegistryAuth::Anonymous) {
+        ep.registry = quay_client::RegistryClient::builder(ep.url.as_str())
+            .http_settings(settings.clone())
+            .auth(auth)
+            .build()?;
+    }
+    Ok(())
+}
+
+/// With verification off, an `https://` registry that answers in plain HTTP is used over HTTP
+/// (skopeo's and podman's `--tls-verify=false`): the URL to use.
+async fn plain_http_fallback(
+    url: &url::Url,
+    settings: &quay_client::HttpSettings,
+) -> Result<url::Url, CliError> {
+    if !settings.danger_accept_invalid_certs || url.scheme() != "https" {
+        return Ok(url.clone());
+    }
+    let probe = quay_client::RegistryClient::builder(url.as_str())
+        .http_settings(settings.clone())
+        .build()?
+        .with_plain_http_fallback()
+        .await;
+    if probe.base_url().scheme() == "http" {
+        let mut plain = url.clone();
+        // `http` and `https` are both special schemes: switching between them cannot fail.
+        let _ = plain.set_scheme("http");
+        eprintln!(
+            "warning: {} answers in plain HTTP; TLS verification is off, so using HTTP",
+            registry_host(url)
+        );
+        return Ok(plain);
+    }
+    Ok(url.clone())
 }
 
 fn format_is_text(args: &MirrorArgs) -> bool {

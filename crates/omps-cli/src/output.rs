@@ -11,15 +11,172 @@ use quay_client::{HttpSettings, QuayRestClient, SecretString};
 
 use crate::error::CliError;
 
-/// How a command prints its result.
+/// How a command prints its result (`-o/--output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// Lines for people (`validate`: courier-like `WARNING: ...` / `ERROR: ...`).
+    /// Lines for people.
     Text,
     /// One JSON document on stdout: the command's result, or on failure
-    /// `{"result": "failure", "error": {...}}` (`validate`: exactly courier's `validation_info`;
-    /// `push`/`list`/`delete`: the service's JSON answer or error envelope).
+    /// `{"result": "failure", "error": {...}}`.
     Json,
+    /// The same document as `json`, in YAML.
+    Yaml,
+}
+
+impl Output {
+    /// Whether a document (JSON or YAML) was asked for rather than lines.
+    pub fn is_document(self) -> bool {
+        self != Output::Text
+    }
+
+    /// The format asked for on a command line that clap refused: the last `-o`/`--output`
+    /// value, so that a usage error still answers in the format a script reads.
+    pub fn from_raw_args(args: &[std::ffi::OsString]) -> Output {
+        let mut found = Output::Text;
+        let mut iter = args.iter().map(|a| a.to_string_lossy());
+        while let Some(arg) = iter.next() {
+            let value = match arg.as_ref() {
+                "-o" | "--output" => iter.next().map(std::borrow::Cow::into_owned),
+                a => a
+                    .strip_prefix("--output=")
+                    .or_else(|| a.strip_prefix("-o=").or_else(|| a.strip_prefix("-o")))
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned),
+            };
+            match value.as_deref() {
+                Some("json") => found = Output::Json,
+                Some("yaml") => found = Output::Yaml,
+                Some("text") => found = Output::Text,
+                _ => {}
+            }
+        }
+        found
+    }
+}
+
+/// `-o/--output` of a command whose specification fixes its documents (`omps cluster`): text
+/// or JSON, no YAML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    /// Lines for people.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+impl From<TextOrJson> for Output {
+    fn from(o: TextOrJson) -> Self {
+        match o {
+            TextOrJson::Text => Output::Text,
+            TextOrJson::Json => Output::Json,
+        }
+    }
+}
+
+/// Prints a document in the format asked for: pretty JSON, or YAML; `Text` prints nothing
+/// (the caller prints its lines).
+pub fn print_document(output: Output, v: &serde_json::Value) {
+    match output {
+        Output::Json => print_json(v),
+        Output::Yaml => print!("{}", to_yaml(v)),
+        Output::Text => {}
+    }
+}
+
+/// Prints a command's result document: compact JSON on one line, or YAML; `Text` prints
+/// nothing (the caller prints its lines).
+pub fn print_data(output: Output, v: &serde_json::Value) {
+    match output {
+        Output::Json => println!("{v}"),
+        Output::Yaml => print!("{}", to_yaml(v)),
+        Output::Text => {}
+    }
+}
+
+/// A JSON value as a YAML document (block style; strings double-quoted when a plain scalar
+/// would read differently, using JSON's escapes, which YAML's double-quoted style shares).
+pub fn to_yaml(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    yaml_value(&mut out, v, 0, true);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+fn yaml_scalar(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => yaml_string(s),
+        Value::Array(_) => "[]".to_owned(),
+        Value::Object(_) => "{}".to_owned(),
+    }
+}
+
+fn yaml_string(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/-+@".contains(c))
+        // Not `.`: `.5` and `.inf` are numbers.
+        && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n" | ".inf" | ".nan"
+        );
+    if plain {
+        s.to_owned()
+    } else {
+        serde_json::Value::String(s.to_owned()).to_string()
+    }
+}
+
+fn yaml_value(out: &mut String, v: &serde_json::Value, indent: usize, top: bool) {
+    use serde_json::Value;
+    use std::fmt::Write as _;
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            if !top {
+                out.push('\n');
+            }
+            for (k, item) in map {
+                let _ = write!(out, "{pad}{}:", yaml_string(k));
+                write_child(out, item, indent);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            if !top {
+                out.push('\n');
+            }
+            for item in items {
+                let _ = write!(out, "{pad}-");
+                write_child(out, item, indent);
+            }
+        }
+        other => {
+            if top {
+                let _ = writeln!(out, "{}", yaml_scalar(other));
+            } else {
+                let _ = writeln!(out, " {}", yaml_scalar(other));
+            }
+        }
+    }
+}
+
+fn write_child(out: &mut String, item: &serde_json::Value, indent: usize) {
+    let nested = match item {
+        serde_json::Value::Object(m) => !m.is_empty(),
+        serde_json::Value::Array(a) => !a.is_empty(),
+        _ => false,
+    };
+    if nested {
+        yaml_value(out, item, indent + 2, false);
+    } else {
+        yaml_value(out, item, indent, false);
+    }
 }
 
 /// TLS and timeout options, applied to every HTTP client of the command.
@@ -28,10 +185,15 @@ pub struct ConnArgs {
     /// Extra trusted CA certificates (PEM file), added to the system roots for every call.
     #[arg(long, env = "OMPS_CA_BUNDLE", value_name = "PEM")]
     pub ca_bundle: Option<PathBuf>,
-    /// Turn TLS certificate verification off for every call (API, registry, preflight).
+    /// Turn TLS certificate verification off for every call (API, registry, preflight); a
+    /// registry that answers in plain HTTP is then used over HTTP, as skopeo and podman do.
     /// Test registries only.
     #[arg(long, alias = "skip-tls-verify")]
     pub insecure_skip_tls_verify: bool,
+    /// Verify TLS certificates (skopeo's and podman's flag): `--tls-verify=false` is
+    /// `--insecure-skip-tls-verify`.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
     /// Connect timeout in seconds.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub connect_timeout: u64,
@@ -41,11 +203,17 @@ pub struct ConnArgs {
 }
 
 impl ConnArgs {
+    /// Whether certificate verification is off (`--insecure-skip-tls-verify` or
+    /// `--tls-verify=false`).
+    pub fn insecure(&self) -> bool {
+        self.insecure_skip_tls_verify || !self.tls_verify
+    }
+
     /// The one set of HTTP settings every client of the command gets (reads the CA bundle).
     pub fn http_settings(&self) -> Result<HttpSettings, CliError> {
         let mut settings = http_settings(self.timeout)
             .connect_timeout(Duration::from_secs(self.connect_timeout.max(1)))
-            .danger_accept_invalid_certs(self.insecure_skip_tls_verify);
+            .danger_accept_invalid_certs(self.insecure());
         if let Some(p) = &self.ca_bundle {
             settings = settings.ca_bundle_pem(read_ca_bundle(p)?);
         }
@@ -94,7 +262,7 @@ pub struct QuayArgs {
 #[allow(clippy::struct_field_names)] // the prefix is the flag name users type
 pub struct OAuthArgs {
     /// OAuth2 token endpoint; with it, the API token is obtained with the client-credentials
-    /// grant instead of --token.
+    /// grant instead of a fixed token.
     #[arg(long, env = "OMPS_OAUTH_TOKEN_URL", value_name = "URL")]
     pub oauth_token_url: Option<String>,
     /// OAuth2 client id.
@@ -237,5 +405,100 @@ pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
         bar
     } else {
         indicatif::ProgressBar::hidden()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every document reads back as itself through a YAML parser, whatever its strings look
+    /// like to YAML (booleans, numbers, nulls, indicators, newlines, non-ASCII).
+    #[test]
+    fn yaml_reads_back_as_the_json_document() {
+        let tricky = [
+            "",
+            "true",
+            "no",
+            "null",
+            "~",
+            "1.0",
+            "0x10",
+            "1e3",
+            "-",
+            "- x",
+            "a: b",
+            "#c",
+            "x #y",
+            "'q'",
+            "\"d\"",
+            "line\nbreak",
+            "tab\t",
+            "ünï",
+            ".inf",
+            "@x",
+            "*a",
+            "&a",
+            "!t",
+            "%p",
+            "[1]",
+            "{a}",
+            "a,b",
+            "y",
+            "N",
+            ".5",
+            " lead",
+            "trail ",
+            "?",
+            "|",
+            ">",
+        ];
+        let mut map = serde_json::Map::new();
+        for (i, s) in tricky.iter().enumerate() {
+            map.insert((*s).to_owned(), json!(s));
+            map.insert(
+                format!("k{i}"),
+                json!([s, {"nested": s, "list": [s, 1, null]}]),
+            );
+        }
+        let docs = [
+            serde_json::Value::Object(map),
+            json!({}),
+            json!([]),
+            json!({"a": [], "b": {}, "c": [[1, 2], [], [{}]], "d": -1.5, "e": true, "f": null}),
+            json!([{"a": 1, "b": [{"c": "d"}]}]),
+        ];
+        for doc in docs {
+            let text = to_yaml(&doc);
+            let back: serde_json::Value =
+                serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(back, doc, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_format_of_a_refused_command_line_is_found() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            Output::from_raw_args(&args(&["list", "-o", "json"])),
+            Output::Json
+        );
+        assert_eq!(
+            Output::from_raw_args(&args(&["list", "--output=yaml"])),
+            Output::Yaml
+        );
+        assert_eq!(
+            Output::from_raw_args(&args(&["list", "-ojson"])),
+            Output::Json
+        );
+        assert_eq!(
+            Output::from_raw_args(&args(&["list", "--bogus"])),
+            Output::Text
+        );
+        assert_eq!(
+            Output::from_raw_args(&args(&["-o", "json", "-o", "text"])),
+            Output::Text
+        );
     }
 }

@@ -20,7 +20,7 @@ pub struct QuayCmd {
     #[command(flatten)]
     quay: QuayArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text, global = true)]
     output: Output,
     #[command(subcommand)]
     command: QuaySub,
@@ -313,12 +313,12 @@ impl QuayCmd {
 pub async fn run(cmd: &QuayCmd) -> Result<Exit, CliError> {
     let done = dispatch(cmd).await?;
     match cmd.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let mut doc = done.json;
             if doc.get("result").is_none() {
                 doc["result"] = "success".into();
             }
-            output::print_json(&doc);
+            output::print_document(cmd.output, &doc);
         }
         Output::Text => {
             if !done.text.is_empty() {

@@ -37,7 +37,9 @@ pub struct Connection {
     /// Local store directory for `--direct` (env `OMPS_DATA_DIR`).
     #[arg(long, requires = "direct")]
     pub data_dir: Option<PathBuf>,
-    /// `Authorization` value sent to the service, e.g. `basic <token>` (env `OMPS_AUTH`; never echoed).
+    /// `Authorization` value sent to the service, e.g. `basic <token>` (env `OMPS_AUTH`; never
+    /// echoed). A service demands one for push and delete; `--direct` on the local store needs
+    /// none.
     #[arg(
         long,
         env = "OMPS_AUTH",
@@ -55,7 +57,7 @@ pub struct Connection {
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
 
@@ -143,10 +145,10 @@ fn auth_value(c: &Connection) -> Result<Option<SecretString>, CliError> {
     Ok(None)
 }
 
-async fn send(c: &Connection, request: ApiRequest) -> Result<ApiAnswer, CliError> {
+async fn send(c: &Connection, request: ApiRequest, org: &str) -> Result<ApiAnswer, CliError> {
     let auth = auth_value(c)?;
     if c.direct {
-        return send_direct(c, request, auth).await;
+        return send_direct(c, request, auth, org).await;
     }
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(c.timeout))
@@ -163,7 +165,8 @@ async fn send(c: &Connection, request: ApiRequest) -> Result<ApiAnswer, CliError
     let client = builder
         .build()
         .map_err(|e| CliError::usage(e.to_string()))?;
-    let url = format!("{}{}", c.url.trim_end_matches('/'), request.path);
+    let base = service_url(&c.url)?;
+    let url = format!("{}{}", base.as_str().trim_end_matches('/'), request.path);
     let mut rb = client.request(request.method, &url);
     if let Some(a) = &auth {
         let mut value = reqwest::header::HeaderValue::from_str(a.expose_secret())
@@ -176,37 +179,55 @@ async fn send(c: &Connection, request: ApiRequest) -> Result<ApiAnswer, CliError
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
     }
-    let response = rb.send().await.map_err(|e| {
-        CliError::unreachable(format!("cannot reach {}: {}", c.url, without_url(&e)))
-    })?;
+    let response = rb
+        .send()
+        .await
+        .map_err(|e| transport_error("calling the OMPS service", &e))?;
     let status = response.status().as_u16();
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| CliError::unreachable(without_url(&e)))?;
+        .map_err(|e| transport_error("reading the OMPS service's answer", &e))?;
     Ok(ApiAnswer {
         status,
         json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     })
 }
 
-/// reqwest errors without the URL query (never carries credentials here, but stay terse).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    let mut last = e.to_string();
-    while let Some(s) = source {
-        last = s.to_string();
-        source = s.source();
+/// The service URL, checked before anything is sent: a URL without a scheme is a usage error.
+fn service_url(url: &str) -> Result<url::Url, CliError> {
+    if !url.contains("://") {
+        return Err(CliError::usage(format!(
+            "--url (OMPS_URL) {url:?} has no scheme: write http://{url} or https://{url}"
+        )));
     }
-    last
+    omps_http::parse_base_url(url).map_err(|e| match e {
+        omps_http::HttpError::Config(m) => CliError::usage(format!("--url (OMPS_URL): {m}")),
+        other => CliError::usage(format!("--url (OMPS_URL): {other}")),
+    })
+}
+
+/// A failed call as the shared transport error: the URL with its port, the cause, and the hint
+/// (HTTP spoken to TLS or the reverse, nothing listening) on a line of its own.
+fn transport_error(context: &str, e: &reqwest::Error) -> CliError {
+    let error = omps_http::TransportError::from_reqwest(context, e);
+    let hint = error.hint().map(str::to_owned);
+    let cli = CliError::from(omps_http::HttpError::Transport(error.with_hint(None)));
+    match hint {
+        Some(h) => cli.with_hint(h),
+        None => cli,
+    }
 }
 
 async fn send_direct(
     c: &Connection,
     request: ApiRequest,
     auth: Option<SecretString>,
+    org: &str,
 ) -> Result<ApiAnswer, CliError> {
-    let router = omps_server::app(direct_state(c)?);
+    let state = direct_state(c, false)?;
+    let auth = auth.or_else(|| local_auth(&state, org));
+    let router = omps_server::app(state);
     let mut builder = axum::http::Request::builder()
         .method(request.method)
         .uri(request.path);
@@ -240,8 +261,8 @@ async fn send_direct(
 /// `omps push --direct`: the server's push service in-process, no HTTP.
 async fn push_direct(args: &PushArgs) -> Result<ApiAnswer, CliError> {
     let c = &args.connection;
-    let state = direct_state(c)?;
-    let Some(auth) = auth_value(c)? else {
+    let state = direct_state(c, true)?;
+    let Some(auth) = auth_value(c)?.or_else(|| local_auth(&state, &args.org)) else {
         let e = omps_server::ApiError::auth_required();
         return Ok(ApiAnswer {
             status: e.status.as_u16(),
@@ -288,8 +309,24 @@ async fn push_direct(args: &PushArgs) -> Result<ApiAnswer, CliError> {
     )
 }
 
-/// The server's state on the `--direct` configuration.
-fn direct_state(c: &Connection) -> Result<omps_server::AppState, CliError> {
+/// `--direct` on the local store checks no credentials: a placeholder `Authorization` value
+/// stands in for the one a service would demand.
+fn local_auth(state: &omps_server::AppState, org: &str) -> Option<SecretString> {
+    (state.config().store_for(org) == omps_server::config::StoreKind::Local)
+        .then(|| SecretString::from("omps-direct-local"))
+}
+
+/// The server's state on the `--direct` configuration. A data directory that does not exist is
+/// an error unless the command writes (`push` creates it).
+fn direct_state(c: &Connection, writes: bool) -> Result<omps_server::AppState, CliError> {
+    if let Some(dir) = &c.data_dir {
+        if !writes && !dir.is_dir() {
+            return Err(CliError::usage(format!(
+                "--data-dir {}: no such directory (the local store is created by the first push)",
+                dir.display()
+            )));
+        }
+    }
     let args = omps_server::serve::ServeArgs {
         config: c.config.clone(),
         listen: None,
@@ -338,27 +375,73 @@ fn multipart(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
 /// Prints a successful answer; an error answer becomes a [`Failure::Service`].
 fn report(
     output: Output,
+    url: &str,
     result: Result<ApiAnswer, CliError>,
     text: impl FnOnce(&Value) -> String,
 ) -> Result<Exit, CliError> {
     let answer = result?;
     if !(200..300).contains(&answer.status) {
-        return Err(Failure::Service {
-            status: answer.status,
-            id: answer.json["error"].as_str().unwrap_or("Error").to_owned(),
-            message: answer.json["message"]
-                .as_str()
-                .unwrap_or("the service gave no details")
-                .to_owned(),
-            body: answer.json,
-        }
-        .into());
+        return Err(service_error(answer, url));
     }
     match output {
-        Output::Json => println!("{}", answer.json),
-        Output::Text => println!("{}", text(&answer.json)),
+        Output::Json | Output::Yaml => crate::output::print_data(output, &answer.json),
+        Output::Text => {
+            // Nothing found prints nothing on stdout (the closure says so on stderr).
+            let text = text(&answer.json);
+            if !text.is_empty() {
+                println!("{text}");
+            }
+        }
     }
     Ok(Exit::Success)
+}
+
+/// A service's error answer as a [`CliError`], with a hint for the answers a person can act on.
+fn service_error(answer: ApiAnswer, url: &str) -> CliError {
+    let id = answer.json["error"].as_str().map(str::to_owned);
+    let message = answer.json["message"].as_str().map(str::to_owned);
+    let (Some(id), Some(message)) = (id, message) else {
+        // Not the OMPS error envelope: something else answers on that URL.
+        let status = answer.status;
+        let message = format!("{url} did not answer with an OMPS error document");
+        let hint = "is --url (OMPS_URL) the base URL of an OMPS service? `GET <url>/v2/about` \
+                    answers with its version";
+        let e: CliError = Failure::Service {
+            status,
+            id: format!("HTTP {status}"),
+            message: message.clone(),
+            body: serde_json::json!({
+                "result": "failure",
+                "error": {"kind": "service", "message": format!("HTTP {status}: {message}"), "status": status, "hint": hint},
+            }),
+        }
+        .into();
+        return e.with_hint(hint);
+    };
+    let hint = match id.as_str() {
+        "OMPSAuthorizationHeaderRequired" => Some(
+            "give the Authorization value with --auth (or the OMPS_AUTH environment variable), \
+             or --auth-file FILE"
+                .to_owned(),
+        ),
+        "RequestEntityTooLarge" => Some(
+            "the upload limit is the server's max_content_length setting (2 MiB unless \
+             configured): raise it in the server configuration, or push a smaller archive"
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    let e: CliError = Failure::Service {
+        status: answer.status,
+        id,
+        message,
+        body: answer.json,
+    }
+    .into();
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    }
 }
 
 /// The API request of a push through a service.
@@ -409,11 +492,11 @@ pub async fn push(args: &PushArgs) -> Result<Exit, CliError> {
         push_direct(args).await
     } else {
         match push_request(args).await {
-            Ok(request) => send(c, request).await,
+            Ok(request) => send(c, request, &args.org).await,
             Err(e) => Err(e),
         }
     };
-    report(c.output, result, |json| {
+    report(c.output, &c.url, result, |json| {
         let mut text = format!(
             "pushed {}/{} {}",
             json["organization"].as_str().unwrap_or_default(),
@@ -432,6 +515,37 @@ pub async fn push(args: &PushArgs) -> Result<Exit, CliError> {
         }
         text
     })
+    .map_err(|e| with_package_hint(e, args.path.as_deref()))
+}
+
+/// A service that found no package file: the same hint `omps validate` gives, from the local
+/// input.
+fn with_package_hint(e: CliError, path: Option<&Path>) -> CliError {
+    let text = e.to_string();
+    // The service's message, as the local loader's error it stands for.
+    let cause = if text.contains("Could not find packageName in manifests.")
+        || text.contains("Bundle does not contain any packages.")
+    {
+        manifest_bundle::Error::PackageNameNotFound
+    } else if text.contains("Courier requires valid input YAML files") {
+        manifest_bundle::Error::Structural(manifest_bundle::Structural::InvalidYaml {
+            path: String::new(),
+        })
+    } else {
+        return e;
+    };
+    match path {
+        Some(path) if e.hint().is_none() => {
+            match crate::validate::read_tree(path, &manifest_bundle::Limits::default()) {
+                Ok(tree) => match crate::hints::unloadable(path, &tree, &cause) {
+                    Some(hint) => e.with_hint(hint),
+                    None => e,
+                },
+                Err(_) => e,
+            }
+        }
+        _ => e,
+    }
 }
 
 /// Runs `omps delete`.
@@ -449,9 +563,10 @@ pub async fn delete(args: &DeleteArgs) -> Result<Exit, CliError> {
             path,
             body: None,
         },
+        &args.org,
     )
     .await;
-    report(c.output, result, |json| {
+    report(c.output, &c.url, result, |json| {
         let deleted: Vec<&str> = json["deleted"]
             .as_array()
             .into_iter()
@@ -482,20 +597,27 @@ pub async fn list(args: &ListArgs) -> Result<Exit, CliError> {
             path,
             body: None,
         },
+        &args.org,
     )
     .await;
-    report(c.output, result, |json| {
+    report(c.output, &c.url, result, |json| {
         let key = if args.repo.is_some() {
             "releases"
         } else {
             "repositories"
         };
-        json[key]
+        let items: Vec<&str> = json[key]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        if items.is_empty() {
+            match &args.repo {
+                Some(repo) => eprintln!("no releases of {}/{repo}", args.org),
+                None => eprintln!("no repositories in organization {}", args.org),
+            }
+        }
+        items.join("\n")
     })
 }

@@ -15,7 +15,16 @@ pub fn read_tree(path: &Path, limits: &Limits) -> Result<ManifestTree, CliError>
     } else {
         ManifestTree::from_zip_file(path, limits)
     };
-    tree.map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+    tree.map_err(|e| {
+        // Some errors name the path themselves (`I/O error on <path>`).
+        let message = e.to_string();
+        let shown = path.display().to_string();
+        if message.contains(&shown) {
+            CliError::input(message)
+        } else {
+            CliError::input(format!("{shown}: {message}"))
+        }
+    })
 }
 
 /// Limits for a directory input (a zip keeps the upload limits).
@@ -45,11 +54,94 @@ impl DirLimits {
     }
 }
 
+/// Messages folded by text, in first-seen order, each with the files it was found in.
+fn folded<'a>(items: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, Vec<&'a str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (message, file) in items {
+        match out.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, files)) => {
+                if !file.is_empty() && !files.contains(&file) {
+                    files.push(file);
+                }
+            }
+            None => out.push((message, if file.is_empty() { vec![] } else { vec![file] })),
+        }
+    }
+    out
+}
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+/// The report for people: errors first, then warnings (unless `quiet`), each message once with
+/// the list of files it was found in.
+pub fn report_lines(report: &manifest_bundle::ValidationReport, quiet: bool) -> Vec<String> {
+    let line = |level: &str, (message, files): (&str, Vec<&str>)| {
+        if files.is_empty() {
+            format!("{level}: {message}")
+        } else {
+            format!("{level}: {message} [{}]", files.join(", "))
+        }
+    };
+    let mut lines: Vec<String> = folded(report.errors_with_files())
+        .into_iter()
+        .map(|m| line("ERROR", m))
+        .collect();
+    if !quiet {
+        lines.extend(
+            folded(report.warnings_with_files())
+                .into_iter()
+                .map(|m| line("WARNING", m)),
+        );
+    }
+    lines
+}
+
+/// The final line: `<path>: valid (0 errors, 22 warnings)`.
+pub fn summary_line(path: &Path, report: &manifest_bundle::ValidationReport) -> String {
+    format!(
+        "{}: {} ({}, {})",
+        path.display(),
+        if report.is_valid() {
+            "valid"
+        } else {
+            "invalid"
+        },
+        plural(report.errors.len(), "error"),
+        plural(report.warnings.len(), "warning")
+    )
+}
+
+/// courier's `validation_info` exactly, followed by two fields of ours: the file of each
+/// warning and of each error (same order as courier's lists).
+pub fn report_json(report: &manifest_bundle::ValidationReport) -> String {
+    let courier = report.to_courier_json();
+    let files = |items: Vec<(&str, &str)>| {
+        items
+            .iter()
+            .map(|(_, f)| manifest_bundle::validate::python_json_string(f))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{}, \"warning_files\": [{}], \"error_files\": [{}]}}",
+        courier.strip_suffix('}').unwrap_or(&courier),
+        files(report.warnings_with_files().collect()),
+        files(report.errors_with_files().collect())
+    )
+}
+
 /// Validates and prints the report: 0 valid, 1 invalid; unreadable input is an error (2).
 pub fn run(
     path: &Path,
     repository: Option<&str>,
     output: Output,
+    quiet: bool,
     dir: &DirLimits,
 ) -> Result<Exit, CliError> {
     let limits = if path.is_dir() {
@@ -63,15 +155,18 @@ pub fn run(
         Ok((_, report)) => {
             match output {
                 Output::Json => {
-                    let _ = writeln!(stdout, "{}", report.to_courier_json());
+                    let _ = writeln!(stdout, "{}", report_json(&report));
+                }
+                Output::Yaml => {
+                    let doc: serde_json::Value =
+                        serde_json::from_str(&report_json(&report)).unwrap_or_default();
+                    let _ = write!(stdout, "{}", crate::output::to_yaml(&doc));
                 }
                 Output::Text => {
-                    for (message, file) in report.warnings_with_files() {
-                        let _ = writeln!(stdout, "WARNING: {message} [{file}]");
+                    for line in report_lines(&report, quiet) {
+                        let _ = writeln!(stdout, "{line}");
                     }
-                    for (message, file) in report.errors_with_files() {
-                        let _ = writeln!(stdout, "ERROR: {message} [{file}]");
-                    }
+                    let _ = writeln!(stdout, "{}", summary_line(path, &report));
                 }
             }
             if report.is_valid() {
@@ -83,10 +178,17 @@ pub fn run(
         }
         Err(e @ (Error::Structural(_) | Error::YamlFile { .. } | Error::PackageNameNotFound)) => {
             // courier prints an empty validation_info for a package it cannot even load.
-            if output == Output::Json {
-                let _ = writeln!(stdout, "{{}}");
+            match output {
+                // `{}` is the same empty mapping in YAML.
+                Output::Json | Output::Yaml => {
+                    let _ = writeln!(stdout, "{{}}");
+                }
+                Output::Text => {}
             }
             eprintln!("{e}");
+            if let Some(hint) = crate::hints::unloadable(path, &tree, &e) {
+                eprintln!("hint: {hint}");
+            }
             Ok(Exit::Refused)
         }
         Err(e) => Err(CliError::input(format!("{}: {e}", path.display()))),

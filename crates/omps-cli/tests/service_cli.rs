@@ -180,7 +180,13 @@ fn errors_print_the_id_and_exit_by_category() {
         .args(["list", "--org", "o"])
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("cannot reach"));
+        .stderr(predicate::str::contains(
+            "error: calling the OMPS service: cannot connect (http://127.0.0.1:1/v2/o): ",
+        ))
+        .stderr(predicate::str::contains(
+            "\nhint: nothing accepts connections on 127.0.0.1:1: is the service running, and is \
+             the port right?\n",
+        ));
 }
 
 #[test]

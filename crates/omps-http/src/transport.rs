@@ -114,6 +114,14 @@ impl TransportError {
         &self.cause
     }
 
+    /// Replaces the hint, for a caller that knows better what the user can do (a command line
+    /// that names its own flags); `None` removes it.
+    #[must_use]
+    pub fn with_hint(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
+    }
+
     /// What the user can probably do about it.
     pub fn hint(&self) -> Option<&str> {
         self.hint.as_deref()

@@ -196,12 +196,15 @@ impl ApiError {
         )
     }
 
-    /// 413 `RequestEntityTooLarge`.
+    /// 413 `RequestEntityTooLarge`, naming the limit and the setting that raises it.
     #[must_use]
-    pub fn too_large() -> Self {
+    pub fn too_large(limit: u64) -> Self {
         Self::new(
             ErrorId::RequestEntityTooLarge,
-            "The data value transmitted exceeds the capacity limit.",
+            format!(
+                "The data value transmitted exceeds the capacity limit ({limit} bytes; the \
+                 server's max_content_length setting)."
+            ),
         )
     }
 

@@ -377,7 +377,7 @@ fn joined(e: &tokio::task::JoinError) -> StoreError {
 
 fn not_found(org: &str, repo: &str, version: &str) -> StoreError {
     let message = format!(
-        "package {org}/{repo} doesn't exist, v: {}, type: helm",
+        "release {} of {org}/{repo} does not exist in the local store",
         shown(version)
     );
     StoreError::NotFound {

@@ -11,7 +11,12 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Operators Manifests Push Service.
 #[derive(Debug, Parser)]
-#[command(name = "omps-server", version, about)]
+// `about` is written out: the crate's description speaks of the library, not this program.
+#[command(
+    name = "omps-server",
+    version,
+    about = "The Operators Manifests Push Service: an HTTP server that validates operator manifests and publishes them to the configured store"
+)]
 struct Cli {
     #[command(flatten)]
     serve: omps_server::serve::ServeArgs,

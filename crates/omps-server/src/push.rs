@@ -44,17 +44,18 @@ async fn spool_upload(
     state: &AppState,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<NamedTempFile, ApiError> {
+    let body_limit = state.config().max_content_length;
     let no_field = || ApiError::expected_file("No field \"file\" in uploaded data");
     let mut multipart = multipart.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large()
+            ApiError::too_large(body_limit)
         } else {
             no_field()
         }
     })?;
     let field_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large()
+            ApiError::too_large(body_limit)
         } else if crate::listener::is_slow_body(&e) {
             ApiError::new(
                 crate::error::ErrorId::OMPSRequestTimeout,
@@ -83,7 +84,7 @@ async fn spool_upload(
         let ext = extension(&filename);
         if ext != ".zip" {
             return Err(ApiError::uploaded_file(format!(
-                "Uploaded file extension \"{ext}\" is not any of {{'.zip'}}"
+                "Uploaded file extension \"{ext}\" is not supported: upload a .zip archive"
             )));
         }
         let tmp = state

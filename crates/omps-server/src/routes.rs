@@ -117,7 +117,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     } else {
         next.run(request).instrument(span.clone()).await
     };
-    response = envelope(response);
+    response = envelope(response, state.config().max_content_length);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -138,7 +138,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// Framework-generated errors (plain-text bodies) become the OMPS envelope; headers such as
 /// `Allow` are kept.
-fn envelope(response: Response) -> Response {
+fn envelope(response: Response, body_limit: u64) -> Response {
     let status = response.status();
     let is_json = response
         .headers()
@@ -149,7 +149,7 @@ fn envelope(response: Response) -> Response {
     }
     let error = match status {
         StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(body_limit),
         // Undecodable path segments and other extractor rejections: no such resource.
         s if s.is_client_error() => ApiError::not_found(),
         _ => ApiError::internal(),

@@ -377,6 +377,17 @@ impl QuayError {
         }
     }
 
+    /// Whether the server said it expects TLS: a plain-HTTP request reached an HTTPS port (Go
+    /// servers, `docker-registry` among them, answer 400 `Client sent an HTTP request to an
+    /// HTTPS server.`).
+    pub fn is_http_to_https(&self) -> bool {
+        self.remote().is_some_and(|r| {
+            r.status() == 400
+                && r.raw_body()
+                    .contains("Client sent an HTTP request to an HTTPS server")
+        })
+    }
+
     /// HTTP status of the remote answer, when there was one.
     pub fn status(&self) -> Option<u16> {
         self.remote().map(RemoteError::status)

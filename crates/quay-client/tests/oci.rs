@@ -812,3 +812,51 @@ async fn copy_with_tampered_blob(chunk_size: usize) {
         "a complete tampered blob reached the registry"
     );
 }
+
+/// `https://` to a registry that answers in plain HTTP: with verification off the client moves
+/// to HTTP (skopeo's `--tls-verify=false`), with verification on it stays on TLS and the first
+/// call fails naming the URL with its port and the cause.
+#[tokio::test]
+async fn verification_off_falls_back_to_plain_http_and_on_does_not() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/team/app/tags/list"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"name": "team/app", "tags": ["1"]})),
+        )
+        .mount(&server)
+        .await;
+    let https = server.uri().replacen("http://", "https://", 1);
+    let port = server.address().port();
+
+    let off = RegistryClient::builder(&https)
+        .timeout(Duration::from_secs(5))
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+        .with_plain_http_fallback()
+        .await;
+    assert_eq!(off.base_url().scheme(), "http");
+    assert_eq!(off.list_tags("team/app", None).await.unwrap(), ["1"]);
+
+    let on = RegistryClient::builder(&https)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .with_plain_http_fallback()
+        .await;
+    assert_eq!(on.base_url().scheme(), "https");
+    let e = on.list_tags("team/app", None).await.unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("https://127.0.0.1:{port}/v2/team/app/tags/list"))
+            && text.contains("InvalidContentType"),
+        "{text}"
+    );
+    assert!(matches!(e, QuayError::Transport { .. }), "{e:?}");
+}

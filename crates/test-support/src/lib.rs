@@ -18,6 +18,8 @@ pub mod oci_image;
 pub mod peers;
 pub mod python_peer;
 pub mod registry;
+#[cfg(feature = "registry-token")]
+pub mod registry_token;
 pub mod server;
 pub mod skopeo;
 pub mod zip_forge;

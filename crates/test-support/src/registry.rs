@@ -73,6 +73,26 @@ impl Registry {
     ///
     /// As [`Registry::start`].
     pub fn start_with(options: RegistryOptions) -> Self {
+        Self::start_inner(options, None)
+    }
+
+    /// A plain-HTTP registry in token mode: its challenge names `realm` (a token server such as
+    /// `registry_token::TokenServer`), and it accepts the JWTs signed with the test server key
+    /// ([`certs`]) for the given `service` and `issuer`.
+    ///
+    /// # Panics
+    ///
+    /// As [`Registry::start`].
+    pub fn start_with_token_auth(realm: &str, service: &str, issuer: &str) -> Self {
+        let auth = format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    \
+             rootcertbundle: {}\n",
+            certs::ca_path().display()
+        );
+        Self::start_inner(RegistryOptions::default(), Some(auth))
+    }
+
+    fn start_inner(options: RegistryOptions, auth: Option<String>) -> Self {
         let bin = peers::require(peers::DOCKER_REGISTRY);
         let dir = tempfile::tempdir().expect("a temporary directory");
         // Binding port 0 and releasing it picks a free port; the tiny race is acceptable in tests.
@@ -101,6 +121,9 @@ impl Registry {
                 "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
                 htpasswd.display()
             );
+        }
+        if let Some(auth) = auth {
+            config.push_str(&auth);
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("write the registry configuration");

@@ -40,6 +40,7 @@ pub enum Log {
 #[derive(Debug)]
 pub struct ServerBuilder {
     binary: PathBuf,
+    subcommand: Vec<OsString>,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     data_dir: Option<PathBuf>,
@@ -47,6 +48,13 @@ pub struct ServerBuilder {
 }
 
 impl ServerBuilder {
+    /// Words put before every other argument: `serve` runs the server as `omps serve`.
+    #[must_use]
+    pub fn subcommand(mut self, word: impl Into<OsString>) -> Self {
+        self.subcommand.push(word.into());
+        self
+    }
+
     /// An extra command-line argument.
     #[must_use]
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
@@ -97,6 +105,7 @@ impl ServerBuilder {
         let tmp = dir.join("tmp");
         std::fs::create_dir_all(&tmp).expect("create the server's TMPDIR");
         let mut cmd = Command::new(&self.binary);
+        cmd.args(&self.subcommand);
         if listen {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
@@ -255,6 +264,7 @@ impl OmpsServer {
     pub fn builder(binary: impl Into<PathBuf>) -> ServerBuilder {
         ServerBuilder {
             binary: binary.into(),
+            subcommand: Vec::new(),
             args: Vec::new(),
             env: Vec::new(),
             data_dir: None,

@@ -781,7 +781,7 @@ fn emit_map(out: &mut String, m: &Mapping, indent: usize, first_inline: bool, so
 fn simple_key(key: &Yaml) -> Option<String> {
     let text = match key {
         Yaml::Map(_) | Yaml::Seq(_) => return None,
-        Yaml::Str(s) if s.contains('\n') || s.contains('\r') => serde_json::to_string(s).ok()?,
+        Yaml::Str(s) if s.contains('\n') || s.contains('\r') => double_quoted(s),
         scalar => scalar_text(scalar),
     };
     (text.chars().count() <= 1000 && !text.contains('\n')).then_some(text)
@@ -921,9 +921,21 @@ fn emit_string(out: &mut String, s: &str, indent: usize) {
     } else if s.contains('\n') && literal_block_ok(s) {
         emit_literal(out, s, indent);
     } else {
-        // A JSON string is a valid YAML double-quoted scalar.
-        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+        out.push_str(&double_quoted(s));
     }
+}
+
+/// `s` as a YAML double-quoted scalar: a JSON string, with YAML 1.1's other line breaks (NEL,
+/// LS, PS), which JSON leaves raw, escaped so the scalar stays on one line and reads back as
+/// written.
+fn double_quoted(s: &str) -> String {
+    let json = serde_json::to_string(s).unwrap_or_default();
+    if !json.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        return json;
+    }
+    json.replace('\u{85}', "\\N")
+        .replace('\u{2028}', "\\L")
+        .replace('\u{2029}', "\\P")
 }
 
 fn literal_block_ok(s: &str) -> bool {
@@ -981,6 +993,24 @@ mod tests {
 
     fn p(s: &str) -> Yaml {
         parse(s, &YamlLimits::default()).unwrap().unwrap()
+    }
+
+    /// The fuzzer's find: a key with a NEL (`"a\Nj"`) was written raw inside quotes, where
+    /// YAML 1.1 reads it as a line break.
+    #[test]
+    fn yaml_line_breaks_other_than_newline_are_escaped() {
+        for text in [
+            "k: {x: y, \"a\\Nj\": 1}\n",
+            "k: \"a\\Lb\\Pc\"\n",
+            "\"\\N\\L\": [\"x\\Ny\"]\n",
+        ] {
+            let value = p(text);
+            let emitted = emit(&value, false);
+            assert_eq!(p(&emitted), value, "{emitted}");
+            // Sorted keys change the order only.
+            let sorted = emit(&value, true);
+            assert_eq!(p(&sorted).to_json(), value.to_json(), "{sorted}");
+        }
     }
 
     #[test]

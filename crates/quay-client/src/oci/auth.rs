@@ -25,6 +25,10 @@ pub enum RegistryAuth {
     },
     /// A registry bearer token obtained elsewhere, sent as is on every request.
     Bearer(SecretString),
+    /// An OAuth2 refresh token for the registry's token server (an auth file's
+    /// `identitytoken`): exchanged for access tokens with the `refresh_token` grant, as docker
+    /// and podman do.
+    IdentityToken(SecretString),
 }
 
 impl RegistryAuth {
@@ -112,6 +116,7 @@ impl std::fmt::Debug for RegistryAuth {
                 .field("password", &"[REDACTED]")
                 .finish(),
             RegistryAuth::Bearer(_) => f.write_str("Bearer([REDACTED])"),
+            RegistryAuth::IdentityToken(_) => f.write_str("IdentityToken([REDACTED])"),
         }
     }
 }
@@ -413,5 +418,7 @@ mod tests {
         assert!(!format!("{a:?}").contains("s3cret"));
         let b = RegistryAuth::Bearer(SecretString::from("tok"));
         assert!(!format!("{b:?}").contains("tok"));
+        let i = RegistryAuth::IdentityToken(SecretString::from("refresh"));
+        assert!(!format!("{i:?}").contains("refresh"));
     }
 }

@@ -1,6 +1,7 @@
 //! OCI distribution / Docker Registry HTTP API v2 client, written directly on reqwest.
 
 mod auth;
+pub mod auth_file;
 mod blob;
 mod copy;
 mod push;
@@ -401,16 +402,46 @@ impl RegistryClient {
             }
         }
         let basic = self.auth.basic_header();
-        let resp = self
-            .http
-            .send("registry token request", true, || {
-                let rb = self.api_request(Method::GET, &url);
-                match &basic {
-                    Some(b) => rb.header(AUTHORIZATION, b.clone()),
-                    None => rb,
+        let resp = if let RegistryAuth::IdentityToken(refresh) = &*self.auth {
+            // An identity token is an OAuth2 refresh token: POST it to the realm (docker's
+            // "oauth" token flow); the scopes travel in the form, not the query.
+            let body = {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", "refresh_token");
+                form.append_pair(
+                    "refresh_token",
+                    secrecy::ExposeSecret::expose_secret(refresh),
+                );
+                form.append_pair("client_id", "omps");
+                if let Some(s) = service {
+                    form.append_pair("service", s);
                 }
-            })
-            .await?;
+                let scope = wanted.0.iter().cloned().collect::<Vec<_>>().join(" ");
+                if !scope.is_empty() {
+                    form.append_pair("scope", &scope);
+                }
+                form.finish()
+            };
+            let mut post_url = url.clone();
+            post_url.set_query(None);
+            self.http
+                .send("registry token request", false, || {
+                    self.api_request(Method::POST, &post_url)
+                        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(body.clone())
+                })
+                .await?
+        } else {
+            self.http
+                .send("registry token request", true, || {
+                    let rb = self.api_request(Method::GET, &url);
+                    match &basic {
+                        Some(b) => rb.header(AUTHORIZATION, b.clone()),
+                        None => rb,
+                    }
+                })
+                .await?
+        };
         let resp = self.http.check(resp).await?;
         let body = read_limited("registry token request", resp, MAX_TOKEN_BYTES).await?;
         let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
@@ -441,6 +472,44 @@ impl RegistryClient {
             s if s.is_success() => Ok(Ping::Ok),
             StatusCode::UNAUTHORIZED => Ok(Ping::AuthenticationRequired),
             _ => Err(self.http.error_from(resp).await),
+        }
+    }
+
+    /// With TLS verification off (`danger_accept_invalid_certs`), a registry that answers an
+    /// HTTPS `GET /v2/` in plain HTTP is used over HTTP from then on: what skopeo and podman do
+    /// with `--tls-verify=false`. Returns the client to use: this one when verification is on,
+    /// the base URL is not HTTPS, HTTPS works, or HTTP does not work either (the first real call
+    /// then reports the HTTPS failure, with its hint).
+    pub async fn with_plain_http_fallback(self) -> Self {
+        if !self.http.settings.danger_accept_invalid_certs || self.http.base.scheme() != "https" {
+            return self;
+        }
+        let speaks_http = match self.ping().await {
+            Err(QuayError::Transport { source }) => matches!(
+                source.kind(),
+                omps_http::TransportKind::Tls | omps_http::TransportKind::Protocol
+            ),
+            _ => false,
+        };
+        if !speaks_http {
+            return self;
+        }
+        let mut plain = self.clone();
+        let mut base = self.http.base.clone();
+        if base.set_scheme("http").is_err() {
+            return self;
+        }
+        plain.http.base = base;
+        // A fresh client: no token or Basic mode learnt over the other scheme carries over.
+        plain.state = Arc::new(Mutex::new(AuthState::default()));
+        if plain.ping().await.is_ok() {
+            tracing::warn!(
+                registry = %plain.http.base,
+                "TLS verification is off and the registry answers in plain HTTP: using HTTP"
+            );
+            plain
+        } else {
+            self
         }
     }
 
