@@ -127,7 +127,7 @@ pub struct OciConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog_base: Option<String>,
     /// Bundle images missing from the catalog that one push adds back (earlier catalog updates
-    /// that failed); default 5, 0 turns repair off.
+    /// that failed); default 25, 0 turns repair off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog_repair_limit: Option<u32>,
 }
@@ -136,7 +136,7 @@ pub struct OciConfig {
 pub const SCRATCH: &str = "scratch";
 
 /// Default of `catalog_repair_limit`.
-pub const DEFAULT_CATALOG_REPAIR_LIMIT: u32 = 5;
+pub const DEFAULT_CATALOG_REPAIR_LIMIT: u32 = 25;
 
 /// `host[:port]` of an `http(s)://host[:port]` registry URL, as image references name it.
 #[must_use]

@@ -120,6 +120,9 @@ pub struct CatalogOutcome {
     /// Why nothing was written (`failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<CatalogFailure>,
+    /// Problems of the repair that did not stop the update.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
@@ -142,6 +145,7 @@ impl CatalogOutcome {
             repaired: Vec::new(),
             attempts: 0,
             error: Some(CatalogFailure { id, message }),
+            warnings: Vec::new(),
         }
     }
 }
@@ -208,22 +212,23 @@ async fn read_current(
 }
 
 /// Bundle images of `repo` that `catalog` lacks, rendered: at most `site.repair_limit` image
-/// reads. `skip` holds the digests this push wrote (rendered already). Failures are logged
-/// and end the repair: the update itself still runs.
+/// reads. `skip` holds the digests this push wrote (rendered already). Failures become
+/// warnings (the update itself still runs).
 async fn missing_bundles(
     site: &CatalogSite,
     repo: &str,
     catalog: &Catalog,
     skip: &BTreeSet<String>,
     limits: &CatalogLimits,
-) -> Vec<Rendered> {
+) -> (Vec<Rendered>, Vec<String>) {
+    let mut warnings = Vec::new();
     let repository = site.bundle_repository_of(repo);
     let prefix = format!("{}/{repository}@", site.host);
     let tags = match site.client.list_tags(&repository, None).await {
         Ok(tags) => tags,
         Err(e) => {
-            tracing::warn!(repository = %repository, error = %e, "catalog repair: cannot list the bundle tags");
-            return Vec::new();
+            warnings.push(format!("repair: cannot list the tags of {repository}: {e}"));
+            return (Vec::new(), warnings);
         }
     };
     // Bundles of this repository the catalog holds: by image, and by version (under the
@@ -249,14 +254,17 @@ async fn missing_bundles(
     let mut reads = 0u32;
     for tag in tags.iter().filter(|t| !present_tags.contains(*t)) {
         if reads >= site.repair_limit {
-            tracing::warn!(repository = %repository, limit = site.repair_limit, "catalog repair: limit reached; the next push goes on");
+            warnings.push(format!(
+                "repair: read {} bundle images (catalog_repair_limit); the next push goes on",
+                site.repair_limit
+            ));
             break;
         }
         let digest = match site.client.head_manifest(&repository, tag).await {
             Ok(Some(info)) => info.digest,
             Ok(None) => continue,
             Err(e) => {
-                tracing::warn!(repository = %repository, tag = %tag, error = %e, "catalog repair: cannot read a bundle tag");
+                warnings.push(format!("repair: cannot read {repository}:{tag}: {e}"));
                 break;
             }
         };
@@ -271,7 +279,7 @@ async fn missing_bundles(
         let pulled = match catalog_image::pull_bundle(&site.client, &reference, limits).await {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!(image = %image, error = %e, "catalog repair: cannot read a bundle image");
+                warnings.push(format!("repair: cannot read {image}: {e}"));
                 continue;
             }
         };
@@ -287,11 +295,11 @@ async fn missing_bundles(
             Ok(r) if names.contains(&(r.bundle.package.as_str(), r.bundle.name.as_str())) => {}
             Ok(r) => out.push(r),
             Err(e) => {
-                tracing::warn!(repository = %repository, tag = %tag, error = %e, "catalog repair: cannot render a bundle image");
+                warnings.push(format!("repair: cannot render {repository}:{tag}: {e}"));
             }
         }
     }
-    out
+    (out, warnings)
 }
 
 /// Runs the catalog stage for a push of `bundles` (pushed as `images`, same order) to
@@ -400,11 +408,14 @@ async fn update_inner(
     let _guard = lock.lock().await;
 
     let mut repaired = Vec::new();
+    let mut warnings = Vec::new();
     if site.repair_limit > 0 {
         match read_current(site, &limits).await {
             Ok((_, current)) => {
                 let skip: BTreeSet<String> = images.iter().map(|i| i.digest.clone()).collect();
-                let missing = missing_bundles(site, repo, &current, &skip, &limits).await;
+                let (missing, problems) =
+                    missing_bundles(site, repo, &current, &skip, &limits).await;
+                warnings = problems;
                 repaired = missing.iter().map(|r| r.bundle.name.clone()).collect();
                 rendered.extend(missing);
             }
@@ -439,9 +450,10 @@ async fn update_inner(
             repaired,
             attempts: report.attempts,
             error: None,
+            warnings,
         },
         Err(e) => CatalogOutcome {
-            repaired: Vec::new(),
+            warnings,
             ..CatalogOutcome::failed(site, names, CatalogErrorId::of(&e), e.to_string())
         },
     }
@@ -499,5 +511,58 @@ impl PushService {
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_files(version: &str, replaces: Option<&str>) -> FileSet {
+        let replaces = replaces.map_or_else(String::new, |r| format!("  replaces: demo.v{r}\n"));
+        let csv = format!(
+            "apiVersion: operators.coreos.com/v1alpha1\nkind: ClusterServiceVersion\nmetadata:\n  name: demo.v{version}\nspec:\n  version: {version}\n{replaces}  install:\n    strategy: deployment\n"
+        );
+        let mut files = FileSet::new();
+        files.insert(
+            "manifests/demo.clusterserviceversion.yaml",
+            csv.into_bytes(),
+        );
+        files.insert(
+            "metadata/annotations.yaml",
+            b"annotations:\n  operators.operatorframework.io.bundle.package.v1: demo\n  operators.operatorframework.io.bundle.channels.v1: stable\n".to_vec(),
+        );
+        files
+    }
+
+    #[test]
+    fn bundles_accumulate_and_round_trip() {
+        let limits = CatalogLimits::default();
+        let one = render_files(
+            &bundle_files("1.0.1", None),
+            "r.example/d@sha256:1".into(),
+            &limits,
+        )
+        .unwrap();
+        let two = render_files(
+            &bundle_files("1.0.2", Some("1.0.1")),
+            "r.example/d@sha256:2".into(),
+            &limits,
+        )
+        .unwrap();
+        let mut catalog = Catalog::default();
+        assert!(add_all(&mut catalog, &[one.clone()]).unwrap());
+        let text = olm_catalog::to_text(&catalog, Format::Json);
+        let mut back = olm_catalog::load_text("c.json", text.as_bytes(), &limits).unwrap();
+        assert_eq!(back, catalog);
+        assert!(add_all(&mut back, &[two]).unwrap());
+        assert_eq!(back.bundles.len(), 2, "{back:?}");
+        let text = olm_catalog::to_text(&back, Format::Json);
+        let again = olm_catalog::load_text("c.json", text.as_bytes(), &limits).unwrap();
+        assert_eq!(again.bundles.len(), 2, "{text}");
+        assert!(
+            !add_all(&mut back, &[one]).unwrap(),
+            "adding again changes nothing"
+        );
     }
 }
