@@ -68,13 +68,6 @@ async fn get_catalog(router: &axum::Router) -> olm_catalog::Catalog {
         String::from_utf8_lossy(&answer.bytes)
     );
     assert_eq!(answer.headers["content-type"], "application/json");
-    eprintln!(
-        "GET digest {:?} bundles {}",
-        answer.headers.get("docker-content-digest"),
-        String::from_utf8_lossy(&answer.bytes)
-            .matches("olm.bundle\"")
-            .count()
-    );
     let catalog =
         olm_catalog::load_text("catalog.json", &answer.bytes, &CatalogLimits::default()).unwrap();
     validate(&catalog).unwrap_or_else(|e| panic!("the catalog does not validate: {e}"));
