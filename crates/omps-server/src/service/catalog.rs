@@ -551,7 +551,7 @@ mod tests {
         )
         .unwrap();
         let mut catalog = Catalog::default();
-        assert!(add_all(&mut catalog, &[one.clone()]).unwrap());
+        assert!(add_all(&mut catalog, std::slice::from_ref(&one)).unwrap());
         let text = olm_catalog::to_text(&catalog, Format::Json);
         let mut back = olm_catalog::load_text("c.json", text.as_bytes(), &limits).unwrap();
         assert_eq!(back, catalog);
