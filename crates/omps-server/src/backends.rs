@@ -176,6 +176,42 @@ impl StoreError {
     }
 }
 
+/// Where an organization's catalog image lives, for the catalog stage and `GET
+/// /v2/<org>/catalog` (stores that keep one: the OCI store with `catalog` set).
+#[derive(Clone)]
+pub struct CatalogSite {
+    /// Client of the registry holding the catalog and the bundle images (the bundle pushes'
+    /// credentials).
+    pub client: quay_client::RegistryClient,
+    /// The catalog image, by tag.
+    pub reference: quay_client::ImageReference,
+    /// The base image with a client of its registry; `None` for `scratch`.
+    pub base: Option<(quay_client::RegistryClient, quay_client::ImageReference)>,
+    /// `host[:port]` of the registry, as image references name it.
+    pub host: String,
+    /// Registry repository of each package's bundle images: `{repo}` is replaced.
+    pub bundle_repository: String,
+    /// Missing bundle images one push adds back.
+    pub repair_limit: u32,
+}
+
+impl CatalogSite {
+    /// The registry repository of `repo`'s bundle images.
+    #[must_use]
+    pub fn bundle_repository_of(&self, repo: &str) -> String {
+        self.bundle_repository.replace("{repo}", repo)
+    }
+}
+
+impl std::fmt::Debug for CatalogSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogSite")
+            .field("reference", &self.reference.to_string())
+            .field("base", &self.base.as_ref().map(|(_, r)| r.to_string()))
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where releases live: the source of truth for versions. One contract for every store shape:
 /// a store states its [`StoreCapabilities`], takes exactly the release they describe in
 /// [`ManifestStore::push`], and owns its visibility change ([`ManifestStore::publish`]).
@@ -242,6 +278,17 @@ pub trait ManifestStore: Send + Sync {
 
     /// Health: `Ok(())` or a description of the failure.
     async fn health(&self) -> Result<(), String>;
+
+    /// The catalog image `org`'s pushes update, reached with `auth` where the store forwards
+    /// the caller's credentials; `None` when the organization has none (the default).
+    fn catalog_site(
+        &self,
+        org: &str,
+        auth: Option<&Auth>,
+    ) -> Result<Option<CatalogSite>, StoreError> {
+        let _ = (org, auth);
+        Ok(None)
+    }
 }
 
 /// Why fetching a build's manifests failed.

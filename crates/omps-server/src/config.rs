@@ -118,6 +118,62 @@ pub struct OciConfig {
     /// The registry is Quay: `public = true` changes visibility through Quay's REST API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quay: Option<bool>,
+    /// A file-based catalog image (`host[:port]/ns/name[:tag]`, on this table's registry) that
+    /// every bundle push adds its bundles to. A tag, never a digest: each update moves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
+    /// The base image of the catalog image: an image reference (`host[:port]/ns/name:tag` or
+    /// `@sha256:...`) or `scratch` (the default: the catalog layer alone, no registry read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_base: Option<String>,
+    /// Bundle images missing from the catalog that one push adds back (earlier catalog updates
+    /// that failed); default 25, 0 turns repair off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_repair_limit: Option<u32>,
+}
+
+/// `scratch` as `catalog_base`: no base image.
+pub const SCRATCH: &str = "scratch";
+
+/// Default of `catalog_repair_limit`.
+pub const DEFAULT_CATALOG_REPAIR_LIMIT: u32 = 25;
+
+/// `host[:port]` of an `http(s)://host[:port]` registry URL, as image references name it.
+#[must_use]
+pub fn registry_host(registry_url: &str) -> String {
+    url::Url::parse(registry_url).ok().map_or_else(
+        || registry_url.to_owned(),
+        |u| match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => registry_url.to_owned(),
+        },
+    )
+}
+
+/// Parses a `catalog` value: an image reference with a registry host and no digest.
+pub fn parse_catalog_reference(value: &str) -> Result<quay_client::ImageReference, String> {
+    let reference = quay_client::ImageReference::parse(value)
+        .and_then(|r| r.require_registry(value))
+        .map_err(|e| e.to_string())?;
+    if reference.digest.is_some() {
+        return Err(format!(
+            "{value:?} names a digest; the catalog is updated by pushing a tag, so give host/ns/name:tag"
+        ));
+    }
+    Ok(reference)
+}
+
+/// Parses a `catalog_base` value: `None` for `scratch`, else an image reference with a
+/// registry host (a tag or a digest).
+pub fn parse_catalog_base(value: &str) -> Result<Option<quay_client::ImageReference>, String> {
+    if value == SCRATCH {
+        return Ok(None);
+    }
+    quay_client::ImageReference::parse(value)
+        .and_then(|r| r.require_registry(value))
+        .map(Some)
+        .map_err(|e| format!("{e} (or write \"scratch\" for no base image)"))
 }
 
 impl OciConfig {
@@ -139,6 +195,12 @@ impl OciConfig {
             password: credentials.password.clone(),
             token: credentials.token.clone(),
             quay: self.quay.or(base.quay),
+            catalog: self.catalog.clone().or_else(|| base.catalog.clone()),
+            catalog_base: self
+                .catalog_base
+                .clone()
+                .or_else(|| base.catalog_base.clone()),
+            catalog_repair_limit: self.catalog_repair_limit.or(base.catalog_repair_limit),
         }
     }
 
@@ -197,6 +259,33 @@ impl OciConfig {
             return Err(invalid(
                 "token",
                 "give either token or username and password, not both".into(),
+            ));
+        }
+        if let Some(catalog) = &self.catalog {
+            parse_catalog_reference(catalog).map_err(|e| invalid("catalog", e))?;
+        }
+        if let Some(base) = &self.catalog_base {
+            parse_catalog_base(base).map_err(|e| invalid("catalog_base", e))?;
+        }
+        Ok(())
+    }
+
+    /// A merged table's catalog must live on its registry: it is written with the same
+    /// client and credentials as the bundle images.
+    fn check_catalog_host(&self, origin: &str, at: &str) -> Result<(), ConfigError> {
+        let (Some(catalog), Some(url)) = (&self.catalog, &self.registry_url) else {
+            return Ok(());
+        };
+        let reference = parse_catalog_reference(catalog)
+            .map_err(|e| ConfigError::invalid(origin, format!("{at}.catalog"), e))?;
+        let host = registry_host(url);
+        if reference.registry.as_deref() != Some(host.as_str()) {
+            return Err(ConfigError::invalid(
+                origin,
+                format!("{at}.catalog"),
+                format!(
+                    "{catalog:?} is not on the organization's registry {host} ({url}); the catalog is written with the bundle pushes' client and credentials"
+                ),
             ));
         }
         Ok(())
@@ -881,6 +970,7 @@ impl Config {
                 "required when store = \"oci\"",
             ));
         }
+        self.check_catalogs(origin)?;
         for (name, org) in &self.organizations {
             let own_url = org.oci.as_ref().and_then(|o| o.registry_url.as_ref());
             if self.store_for(name) == StoreKind::Oci && own_url.or(global_url).is_none() {
@@ -893,6 +983,19 @@ impl Config {
         }
         self.check_exposure(origin)?;
         Ok((self, warnings))
+    }
+
+    /// Every effective `catalog` is on its table's registry.
+    fn check_catalogs(&self, origin: &str) -> Result<(), ConfigError> {
+        let global_table = self.oci.clone().unwrap_or_default();
+        global_table.check_catalog_host(origin, "oci")?;
+        for (name, org) in &self.organizations {
+            if let Some(own) = &org.oci {
+                own.over(&global_table)
+                    .check_catalog_host(origin, &format!("organizations.{name}.oci"))?;
+            }
+        }
+        Ok(())
     }
 
     /// A local store reachable from other hosts without tokens lets anyone push and delete:

@@ -103,6 +103,10 @@ error_ids! {
     OMPSInsufficientStorage = 507,
     /// The request body arrived slower than `min_body_rate`.
     OMPSRequestTimeout = 408,
+    /// The organization has no catalog configured (`catalog` in its OCI table), or the catalog image does not exist yet.
+    OMPSCatalogNotFound = 404,
+    /// The catalog image could not be read (registry failure, or the image is not a file-based catalog).
+    OMPSCatalogError = 500,
 }
 
 impl std::fmt::Display for ErrorId {

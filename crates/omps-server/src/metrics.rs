@@ -34,6 +34,7 @@ struct Registry {
     requests: BTreeMap<(String, String, u16), u64>,
     request_latency: BTreeMap<String, Histogram>,
     pushes: BTreeMap<(String, String), u64>,
+    catalog_updates: BTreeMap<(String, String), u64>,
     upstream_latency: BTreeMap<(String, String), Histogram>,
 }
 
@@ -80,6 +81,15 @@ impl Metrics {
         });
     }
 
+    /// One catalog update outcome (`updated`, `unchanged`, or the catalog error id).
+    pub fn catalog(&self, org: &str, outcome: &str) {
+        self.with(|r| {
+            *r.catalog_updates
+                .entry((org.to_owned(), outcome.to_owned()))
+                .or_default() += 1;
+        });
+    }
+
     /// One upstream call (`store`, `koji`, `greenwave`, `publish`) and its operation.
     pub fn upstream(&self, service: &str, operation: &str, elapsed: Duration) {
         self.with(|r| {
@@ -105,6 +115,10 @@ impl Metrics {
             out.push_str("# HELP omps_pushes_total Pushes by organization and outcome.\n# TYPE omps_pushes_total counter\n");
             for ((org, outcome), n) in &r.pushes {
                 let _ = writeln!(out, "omps_pushes_total{{organization=\"{}\",outcome=\"{outcome}\"}} {n}", escape(org));
+            }
+            out.push_str("# HELP omps_catalog_updates_total Catalog updates after pushes by organization and outcome.\n# TYPE omps_catalog_updates_total counter\n");
+            for ((org, outcome), n) in &r.catalog_updates {
+                let _ = writeln!(out, "omps_catalog_updates_total{{organization=\"{}\",outcome=\"{outcome}\"}} {n}", escape(org));
             }
             out.push_str("# HELP omps_upstream_duration_seconds Upstream call latency.\n# TYPE omps_upstream_duration_seconds histogram\n");
             for ((service, op), h) in &r.upstream_latency {
@@ -135,7 +149,19 @@ mod tests {
         m.request("POST", "/v2/{org}/zipfile", 200, Duration::from_millis(3));
         m.push("myorg", "ok");
         m.upstream("store", "push", Duration::from_millis(7));
+        m.catalog("myorg", "updated");
+        m.catalog("myorg", "OMPSCatalogRegistryError");
+        m.catalog("myorg", "updated");
         let text = m.render();
+        assert!(
+            text.contains(
+                "omps_catalog_updates_total{organization=\"myorg\",outcome=\"updated\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "omps_catalog_updates_total{organization=\"myorg\",outcome=\"OMPSCatalogRegistryError\"} 1"
+        ));
         assert!(text.contains("omps_http_requests_total{method=\"POST\",route=\"/v2/{org}/zipfile\",status=\"200\"} 2"), "{text}");
         assert!(text.contains(
             "omps_http_request_duration_seconds_bucket{route=\"/v2/{org}/zipfile\",le=\"0.005\"} 1"

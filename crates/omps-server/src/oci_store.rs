@@ -26,7 +26,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use quay_client::oci::{Manifest, media_types};
 use quay_client::{
-    ImageToPush, QuayError, QuayRestClient, RegistryAuth, RegistryClient, Visibility,
+    ImageReference, ImageToPush, QuayError, QuayRestClient, RegistryAuth, RegistryClient,
+    Visibility,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
@@ -34,10 +35,13 @@ use sha2::Digest as _;
 
 use crate::app_registry_store::store_error;
 use crate::backends::{
-    Auth, ManifestStore, Publication, PushReport, PushedImage, Release, ReleaseBundle,
+    Auth, CatalogSite, ManifestStore, Publication, PushReport, PushedImage, Release, ReleaseBundle,
     ReleaseContent, ReleaseNaming, ReleaseShape, StoreCapabilities, StoreError,
 };
-use crate::config::{Config, OciConfig, TagPolicy, is_strict_version};
+use crate::config::{
+    Config, DEFAULT_CATALOG_REPAIR_LIMIT, OciConfig, TagPolicy, is_strict_version,
+    parse_catalog_base, parse_catalog_reference,
+};
 
 /// Where credentials for the registry come from.
 #[derive(Clone)]
@@ -56,6 +60,15 @@ struct Settings {
     tag_policy: TagPolicy,
     credentials: Credentials,
     quay: bool,
+    catalog: Option<CatalogSettings>,
+}
+
+/// An organization's catalog image (`catalog`, `catalog_base`, `catalog_repair_limit`).
+#[derive(Clone)]
+struct CatalogSettings {
+    reference: ImageReference,
+    base: Option<ImageReference>,
+    repair_limit: u32,
 }
 
 impl Settings {
@@ -69,14 +82,7 @@ impl Settings {
 
     /// `host[:port]` for image references.
     fn host(&self) -> String {
-        url::Url::parse(&self.registry_url).ok().map_or_else(
-            || self.registry_url.clone(),
-            |u| match (u.host_str(), u.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_owned(),
-                _ => self.registry_url.clone(),
-            },
-        )
+        crate::config::registry_host(&self.registry_url)
     }
 
     /// The repository name part of a registry repository, reversing the template.
@@ -170,6 +176,9 @@ struct Clients {
     registry: RegistryClient,
     /// Quay REST at the registry (`quay = true`), for visibility changes.
     rest: Option<QuayRestClient>,
+    /// An anonymous client of the catalog base image's registry when it is another registry
+    /// (a base on the organization's registry is read with `registry`).
+    base_registry: Option<RegistryClient>,
 }
 
 /// At most this many clients for forwarded caller credentials are kept; each keeps its own
@@ -214,6 +223,23 @@ fn settings_of(c: OciConfig, namespace_default: &str) -> Option<Settings> {
         tag_policy: c.tag_policy.unwrap_or(TagPolicy::CsvVersion),
         credentials,
         quay: c.quay.unwrap_or(false),
+        // Both were validated at start-up (`Config::validate`); a value that still fails to
+        // parse leaves the organization without a catalog rather than without a store.
+        catalog: c
+            .catalog
+            .as_deref()
+            .and_then(|v| parse_catalog_reference(v).ok())
+            .map(|reference| CatalogSettings {
+                reference,
+                base: c
+                    .catalog_base
+                    .as_deref()
+                    .and_then(|b| parse_catalog_base(b).ok())
+                    .flatten(),
+                repair_limit: c
+                    .catalog_repair_limit
+                    .unwrap_or(DEFAULT_CATALOG_REPAIR_LIMIT),
+            }),
     })
 }
 
@@ -230,10 +256,24 @@ impl Clients {
         } else {
             None
         };
+        let host = settings.host();
+        let base_registry = match settings
+            .catalog
+            .as_ref()
+            .and_then(|c| c.base.as_ref())
+            .and_then(|b| b.registry.as_deref())
+        {
+            // Other registries are reached over HTTPS, anonymously: base images are public.
+            Some(base_host) if base_host != host => {
+                Some(options.registry(&format!("https://{base_host}"), RegistryAuth::Anonymous)?)
+            }
+            _ => None,
+        };
         Ok(Self {
             settings,
             registry,
             rest,
+            base_registry,
         })
     }
 }
@@ -715,6 +755,35 @@ impl ManifestStore for OciStore {
         Ok(out)
     }
 
+    fn catalog_site(
+        &self,
+        org: &str,
+        auth: Option<&Auth>,
+    ) -> Result<Option<CatalogSite>, StoreError> {
+        let Ok((s, clients)) = self.resolve(org) else {
+            return Ok(None);
+        };
+        let Some(catalog) = &s.catalog else {
+            return Ok(None);
+        };
+        let client = self.client(clients, auth)?;
+        let base = catalog.base.clone().map(|reference| {
+            let base_client = clients
+                .base_registry
+                .clone()
+                .unwrap_or_else(|| client.clone());
+            (base_client, reference)
+        });
+        Ok(Some(CatalogSite {
+            client,
+            reference: catalog.reference.clone(),
+            base,
+            host: s.host(),
+            bundle_repository: s.repository_for("{repo}"),
+            repair_limit: catalog.repair_limit,
+        }))
+    }
+
     async fn health(&self) -> Result<(), String> {
         let mut seen = BTreeSet::new();
         let clients = self.global.iter().chain(self.orgs.values());
@@ -803,6 +872,7 @@ mod tests {
             tag_policy: TagPolicy::CsvVersion,
             credentials: Credentials::Forwarded,
             quay: false,
+            catalog: None,
         };
         assert_eq!(s.repository_for("etcd"), "team/sub/etcd-bundle");
         assert_eq!(s.repo_of("team/sub/etcd-bundle").as_deref(), Some("etcd"));

@@ -70,6 +70,14 @@ const READ_ERRORS: &[ErrorId] = &[
     ErrorId::QuayPackageError,
 ];
 
+const CATALOG_ERRORS: &[ErrorId] = &[
+    ErrorId::OMPSInvalidName,
+    ErrorId::OMPSInvalidToken,
+    ErrorId::OMPSAccessDenied,
+    ErrorId::OMPSCatalogNotFound,
+    ErrorId::OMPSCatalogError,
+];
+
 /// Every route the service answers.
 pub const OPERATIONS: &[Operation] = &[
     Operation {
@@ -199,6 +207,22 @@ pub const OPERATIONS: &[Operation] = &[
         auth: false,
         multipart: false,
         errors: READ_ERRORS,
+    },
+    Operation {
+        method: "get",
+        path: "/v2/{org}/catalog",
+        summary: "The organization's file-based catalog as an FBC JSON stream (new; organizations whose OCI table names a catalog)",
+        auth: false,
+        multipart: false,
+        errors: CATALOG_ERRORS,
+    },
+    Operation {
+        method: "delete",
+        path: "/v2/{org}/catalog",
+        summary: "Delete every release of the package named catalog (the literal route takes GET)",
+        auth: true,
+        multipart: false,
+        errors: DELETE_ERRORS,
     },
     Operation {
         method: "get",

@@ -49,6 +49,12 @@ pub fn app(state: AppState) -> Router {
             "/v2/{org}/{repo}/{version}",
             delete(delete_releases).get(download_release),
         )
+        // Literal beats parameter: `catalog` is the organization's catalog, not a package
+        // (a package named `catalog` is still deleted with DELETE).
+        .route(
+            "/v2/{org}/catalog",
+            get(get_catalog).delete(delete_catalog_package),
+        )
         .route("/v2/{org}", get(list_repositories))
         .route("/v2/health/ping", get(health))
         .route("/v2/about", get(about))
@@ -213,6 +219,37 @@ async fn download_release(
         Body::from(download.blob),
     )
         .into_response())
+}
+
+/// `GET /v2/{org}/catalog`: the organization's catalog as an FBC JSON stream (new).
+async fn get_catalog(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let catalog = PushService::new(state)
+        .catalog(&org, optional_auth(&headers).as_ref())
+        .await?;
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], catalog.json).into_response();
+    if let Ok(value) = HeaderValue::from_str(&catalog.digest) {
+        response
+            .headers_mut()
+            .insert("docker-content-digest", value);
+    }
+    Ok(response)
+}
+
+/// `DELETE /v2/{org}/catalog`: deletes the package named `catalog`, as for any package.
+async fn delete_catalog_package(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Deleted>, ApiError> {
+    let auth = require_auth(&headers)?;
+    PushService::new(state)
+        .delete(&org, "catalog", None, &auth)
+        .await
+        .map(Json)
 }
 
 /// `GET /v2/{org}`: the repositories of an organization (new).

@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     pub rewrites: HashMap<String, Rewrites>,
     pub default_rewrites: Rewrites,
     pub locks: KeyedLocks,
+    /// One writer per catalog image (keyed by registry host and reference) in this process.
+    pub catalog_locks: KeyedLocks,
     pub cpu: Semaphore,
     pub budget: crate::admission::MemoryBudget,
     pub spool: crate::spool::InstanceDir,
@@ -85,6 +87,7 @@ impl AppState {
                 rewrites,
                 default_rewrites: Rewrites::default(),
                 locks: KeyedLocks::default(),
+                catalog_locks: KeyedLocks::default(),
                 cpu,
                 budget,
                 spool,

@@ -196,6 +196,13 @@ impl Registry {
         self.options.htpasswd.then(|| format!("{USER}:{PASSWORD}"))
     }
 
+    /// Where the registry keeps repositories (`<root>/docker/registry/v2/repositories`): tests
+    /// put a plain file at a repository's path there to make it unwritable (which works
+    /// as root too, unlike permissions).
+    pub fn repositories_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data/docker/registry/v2/repositories")
+    }
+
     /// The registry's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()

@@ -12,10 +12,13 @@
 //! 3. [`prepare`]: rewrite, validate and build exactly the release the store takes (an App
 //!    Registry blob, or bundle images) and name it;
 //! 4. [`store`]: push it, retrying an automatic version the store reports as taken;
-//! 5. [`publish`]: let the store make the repository public for public organizations.
+//! 5. [`publish`]: let the store make the repository public for public organizations;
+//! 6. [`catalog`]: add the pushed bundles to the organization's catalog image, when it names
+//!    one (a failure is reported in the answer, never fails the push).
 //!
 //! The organization's store is resolved once per push and its capabilities read once.
 
+pub mod catalog;
 pub mod intake;
 pub mod prepare;
 pub mod publish;
@@ -71,6 +74,9 @@ pub struct PushOutcome {
     /// Bundle images pushed (stores that take images), with references and digests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<PushedImage>,
+    /// The organization's catalog update (organizations whose OCI table names a `catalog`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<catalog::CatalogOutcome>,
     /// The Koji build, for Koji pushes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nvr: Option<String>,
@@ -183,6 +189,7 @@ impl PushService {
         result
     }
 
+    #[allow(clippy::too_many_lines)] // the six stages in order, each one call
     async fn run(&self, request: PushRequest) -> Result<PushOutcome, PushError> {
         let PushRequest {
             organization: org,
@@ -231,7 +238,7 @@ impl PushService {
 
         // One push at a time per package in this process; the store arbitrates across replicas.
         let lock = self.state.inner.locks.get(&org, &repo);
-        let _guard = lock.lock().await;
+        let guard = lock.lock().await;
 
         // Stage 2: the version.
         let chosen = version::choose(
@@ -284,9 +291,25 @@ impl PushService {
             .err()
             .into_iter()
             .collect::<Vec<_>>();
+        // The release is stored: the package's next push need not wait for the catalog,
+        // whose writers are serialised by its own lock.
+        drop(guard);
+
+        // Stage 6: catalog.
+        let catalog = catalog::after_push(
+            &self.state,
+            store.as_ref(),
+            &org,
+            &repo,
+            &auth,
+            &release,
+            &report.images,
+        )
+        .await;
         Ok(PushOutcome {
             extracted_files,
             images: report.images,
+            catalog,
             nvr,
             organization: org,
             published: (!warnings.is_empty()).then_some(false),
