@@ -49,8 +49,13 @@ impl InstanceDir {
             // A concurrent start-up may hold it while deciding whether the directory is dead;
             // it then removes it and this process picks another name.
             match try_lock(&lock) {
-                Ok(true) => return Ok((Self { dir, _lock: lock }, cleanup)),
-                Ok(false) => {}
+                // Between our create and our lock, another process may have found the lock free,
+                // taken the directory for a dead one and removed it; our lock then holds an
+                // unlinked file. Only a lock on the file still at that path claims the directory.
+                Ok(true) if still_at(&lock, &dir.join(LOCK))? => {
+                    return Ok((Self { dir, _lock: lock }, cleanup));
+                }
+                Ok(_) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -93,6 +98,17 @@ fn try_lock(file: &File) -> std::io::Result<bool> {
     }
 }
 
+/// Whether `path` is the file `file` has open (not removed or replaced meanwhile).
+fn still_at(file: &File, path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    let open = file.metadata()?;
+    match std::fs::metadata(path) {
+        Ok(at) => Ok(at.dev() == open.dev() && at.ino() == open.ino()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Removes every instance directory under `root` whose lock nobody holds (nothing when `root`
 /// does not exist).
 pub fn remove_dead(root: &Path) -> std::io::Result<Cleanup> {
@@ -114,9 +130,13 @@ pub fn remove_dead(root: &Path) -> std::io::Result<Cleanup> {
         let Ok(lock) = File::open(dir.join(LOCK)) else {
             continue;
         };
-        if try_lock(&lock)? {
-            std::fs::remove_dir_all(&dir)?;
-            cleanup.directories += 1;
+        // Another clean-up may have removed it between our open and our lock.
+        if try_lock(&lock)? && still_at(&lock, &dir.join(LOCK))? {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => cleanup.directories += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(cleanup)
@@ -125,6 +145,38 @@ pub fn remove_dead(root: &Path) -> std::io::Result<Cleanup> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_removed_between_create_and_lock_is_not_claimed() {
+        let root = tempfile::tempdir().unwrap();
+        // Another process's claim, stopped after creating its lock file but before locking it.
+        let dir = root.path().join(format!("{PREFIX}racing"));
+        std::fs::create_dir(&dir).unwrap();
+        let lock = File::create(dir.join(LOCK)).unwrap();
+        // A start-up clean-up now finds the lock free and removes the directory.
+        assert_eq!(remove_dead(root.path()).unwrap().directories, 1);
+        // The lock still succeeds (on the unlinked file), but it no longer claims anything.
+        assert!(try_lock(&lock).unwrap());
+        assert!(!still_at(&lock, &dir.join(LOCK)).unwrap());
+        // A directory that stayed is claimed by its lock.
+        let (claimed, _) = InstanceDir::claim(root.path()).unwrap();
+        let held = File::open(claimed.path().join(LOCK)).unwrap();
+        assert!(still_at(&held, &claimed.path().join(LOCK)).unwrap());
+    }
+
+    #[test]
+    fn two_clean_ups_of_one_dead_directory_both_succeed() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(format!("{PREFIX}dead"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(LOCK), b"").unwrap();
+        // The second clean-up opened the lock file before the first removed the directory.
+        let late = File::open(dir.join(LOCK)).unwrap();
+        assert_eq!(remove_dead(root.path()).unwrap().directories, 1);
+        assert!(try_lock(&late).unwrap());
+        assert!(!still_at(&late, &dir.join(LOCK)).unwrap());
+        assert_eq!(remove_dead(root.path()).unwrap().directories, 0);
+    }
 
     #[test]
     fn dead_directories_are_removed_live_ones_kept() {
