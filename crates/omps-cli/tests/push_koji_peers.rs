@@ -6,15 +6,14 @@
 //! Ignored by default: they need `OMPS_KOJI_PYTHON` and `OMPS_GREENWAVE_PYTHON`, set by
 //! `cargo xtask ci`, and panic without them.
 
-use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Child, Stdio};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 use test_support::greenwave_stack::{self, GreenwaveStack, Seed};
 use test_support::koji_hub::KojiHub;
+use test_support::server::OmpsServer;
 
 const TYPEINFO: &str = "foo-operator-bundle-container-1.0-3";
 const LEGACY_DOT: &str = "etcd-operator-metadata-container-0.9.4-7";
@@ -132,15 +131,6 @@ fn push_koji_direct_against_the_peers() {
     );
 }
 
-struct Serve(Child, String);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 #[ignore = "needs the Koji and Greenwave peers (OMPS_KOJI_PYTHON, OMPS_GREENWAVE_PYTHON)"]
 fn push_koji_through_omps_serve_with_a_waiver() {
@@ -149,29 +139,14 @@ fn push_koji_through_omps_serve_with_a_waiver() {
     let gw = GreenwaveStack::start(&Seed::default().waiver(UNGATED));
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &hub, &gw);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("omps"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env_remove("OMPS_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    let server = Serve(child, url);
+    let server = OmpsServer::builder(assert_cmd::cargo::cargo_bin("omps"))
+        .subcommand("serve")
+        .config(&config)
+        .data_dir(dir.path().join("data"))
+        .start();
 
     omps()
-        .env("OMPS_URL", &server.1)
+        .env("OMPS_URL", server.base())
         .args([
             "push",
             "--koji",
@@ -185,7 +160,7 @@ fn push_koji_through_omps_serve_with_a_waiver() {
         .success()
         .stdout("pushed served/etcd 1.2.3\n");
     omps()
-        .env("OMPS_URL", &server.1)
+        .env("OMPS_URL", server.base())
         .args(["push", "--koji", "plain-container-1.0-1", "--org", "served"])
         .assert()
         .code(1)

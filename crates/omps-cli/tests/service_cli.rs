@@ -1,52 +1,24 @@
 //! `omps push|list|delete` against `omps serve` on 127.0.0.1:0 (local store), and `--direct`.
 
-use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Child, Stdio};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 
 use test_support::fixtures::operator as fixture;
+use test_support::server::OmpsServer;
 
-struct Server {
-    child: Child,
-    url: String,
+/// `omps serve` on the local store in `data` (the shared server harness).
+fn start(data: &Path) -> OmpsServer {
+    OmpsServer::builder(assert_cmd::cargo::cargo_bin("omps"))
+        .subcommand("serve")
+        .data_dir(data)
+        .start()
 }
 
-impl Server {
-    fn start(data: &Path) -> Self {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("omps"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .env_remove("OMPS_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
-        Server { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn omps(server: &Server) -> Command {
+fn omps(server: &OmpsServer) -> Command {
     let mut c = Command::cargo_bin("omps").unwrap();
-    c.env("OMPS_URL", &server.url)
+    c.env("OMPS_URL", server.base())
         .env("OMPS_AUTH", "basic c2VjcmV0LXRva2Vu")
         .env_remove("OMPS_CONFIG");
     c
@@ -55,7 +27,7 @@ fn omps(server: &Server) -> Command {
 #[test]
 fn push_list_delete_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
+    let server = start(&dir.path().join("data"));
 
     omps(&server)
         .args(["push"])
@@ -123,7 +95,7 @@ fn push_list_delete_against_a_running_server() {
 #[test]
 fn errors_print_the_id_and_exit_by_category() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
+    let server = start(&dir.path().join("data"));
     // Validation failure: 1, with the courier errors.
     omps(&server)
         .args(["push"])
@@ -192,7 +164,7 @@ fn errors_print_the_id_and_exit_by_category() {
 #[test]
 fn the_token_is_never_echoed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
+    let server = start(&dir.path().join("data"));
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, "basic c2VjcmV0LXRva2Vu\n").unwrap();
     for args in [
