@@ -327,6 +327,10 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// Creates `dir` and its missing parents, flushing each parent that gained an entry, so a
 /// release renamed into it survives a power loss.
 fn ensure_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() {
+        // The parent of a relative `data` is ``: the current directory, which exists.
+        return Ok(());
+    }
     match std::fs::create_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
@@ -342,6 +346,7 @@ fn ensure_dir(dir: &Path) -> std::io::Result<()> {
         Err(e) => return Err(e),
     }
     match dir.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => sync_dir(Path::new(".")),
         Some(parent) => sync_dir(parent),
         None => Ok(()),
     }
