@@ -146,6 +146,14 @@ fn ci_steps(root: &Path, peers: &Peers, tests: Tests, install: bool, tmpfs: bool
             "warnings",
         ]),
         xtask(root, "no unused dependencies", "unused-deps"),
+        // The fuzz crate has its own lock file, which drifts silently when workspace crates
+        // change their dependencies; `--locked` refuses a stale one.
+        Step::new("fuzz lock file is current", cargo(), root).args([
+            "fetch",
+            "--locked",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+        ]),
         Step::new("docs (warnings denied)", cargo(), root)
             .args(["doc", "--workspace", "--no-deps", "--locked"])
             .env("RUSTDOCFLAGS", "-D warnings"),
@@ -252,6 +260,7 @@ mod tests {
                 "cargo fmt --all -- --check".to_owned(),
                 "cargo clippy --workspace --all-targets --locked -- -D warnings".to_owned(),
                 format!("{exe} unused-deps"),
+                "cargo fetch --locked --manifest-path fuzz/Cargo.toml".to_owned(),
                 "RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps --locked".to_owned(),
                 "OMPS_COURIER=/r/target/courier-venv/bin/operator-courier \
                  OMPS_DOCKER_REGISTRY=/usr/bin/docker-registry OMPS_SKOPEO=/usr/bin/skopeo \
