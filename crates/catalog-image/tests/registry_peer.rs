@@ -606,23 +606,27 @@ async fn a_writer_that_moved_the_tag_meanwhile_is_not_overwritten() {
         .await
         .unwrap();
 
-    // While our edit runs (after our read, before our write), another writer adds `gamma`.
+    // While our edit runs, another writer adds `gamma`.
     let ours = package_catalog("beta", &["0.1.0"]);
     let theirs = package_catalog("gamma", &["2.0.0"]);
     let handle = tokio::runtime::Handle::current();
+    // Another writer's whole update, run from inside our edit (after our read, before our write).
+    let another_writer_adds = |package: &Catalog| {
+        tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                let mut other = pull_catalog(&c, &target, &limits).await.unwrap().catalog;
+                merge(&mut other, package);
+                push_catalog(&c, &target, &other, BaseRef::Scratch, &options)
+                    .await
+                    .unwrap();
+            });
+        });
+    };
     let mut calls = 0;
     let report = catalog_image::update_catalog(update, |cat| {
         calls += 1;
         if calls == 1 {
-            tokio::task::block_in_place(|| {
-                handle.block_on(async {
-                    let mut other = pull_catalog(&c, &target, &limits).await.unwrap().catalog;
-                    merge(&mut other, &theirs);
-                    push_catalog(&c, &target, &other, BaseRef::Scratch, &options)
-                        .await
-                        .unwrap();
-                });
-            });
+            another_writer_adds(&theirs);
         }
         Ok(merge(cat, &ours))
     })
@@ -643,15 +647,7 @@ async fn a_writer_that_moved_the_tag_meanwhile_is_not_overwritten() {
     let err = catalog_image::update_catalog(update, |cat| {
         round += 1;
         let extra = package_catalog(&format!("noise{round}"), &["1.0.0"]);
-        tokio::task::block_in_place(|| {
-            handle.block_on(async {
-                let mut other = pull_catalog(&c, &target, &limits).await.unwrap().catalog;
-                merge(&mut other, &extra);
-                push_catalog(&c, &target, &other, BaseRef::Scratch, &options)
-                    .await
-                    .unwrap();
-            });
-        });
+        another_writer_adds(&extra);
         Ok(merge(cat, &loser))
     })
     .await
